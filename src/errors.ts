@@ -1,0 +1,179 @@
+/**
+ * The library's one error path: every failed system call, on either kernel, becomes an error
+ * carrying `errno`, its name (`code`), the `syscall` and the path or heap involved.
+ *
+ * Errors whose errno has a matching `Deno.errors` class extend it (`ENOENT` → `NotFound`,
+ * `EACCES`/`EPERM` → `PermissionDenied`, `EBUSY` → `Busy`, `EINTR` → `Interrupted`,
+ * `EBADF` → `BadResource`, `ETIMEDOUT` → `TimedOut`); all of them are `instanceof ErrnoError`.
+ *
+ * @module
+ */
+import { Errno, errnoName, strerror } from "./uapi/errno.ts";
+
+const kErrno = Symbol.for("dmabuf.errno");
+
+/** The fields every errno error carries. */
+export interface ErrnoDetails {
+  /** The errno value, e.g. 22. */
+  readonly errno: number;
+  /** The errno name, e.g. `"EINVAL"`. */
+  readonly code: string;
+  /** The system call (and ioctl) that failed, e.g. `"ioctl(DMA_HEAP_IOCTL_ALLOC)"`. */
+  readonly syscall: string;
+  /** The file, heap or buffer involved, when there is one. */
+  readonly path?: string;
+}
+
+/** Options for {@linkcode errnoError}. */
+export interface ErrnoErrorOptions {
+  /** The file, heap or buffer involved. */
+  path?: string;
+  /** What happened, in words; defaults to `strerror(errno)`. */
+  detail?: string;
+  /** What the user can do about it. */
+  hint?: string;
+  /** The error that caused this one. */
+  cause?: unknown;
+}
+
+function message(errno: number, syscall: string, o: ErrnoErrorOptions): string {
+  let m = `${syscall} failed with ${errnoName(errno)}`;
+  if (o.path) m += ` on ${o.path}`;
+  m += `: ${o.detail ?? strerror(errno)}`;
+  if (o.hint) m += `. ${o.hint}`;
+  return m;
+}
+
+function brand(e: Error, errno: number, syscall: string, o: ErrnoErrorOptions): void {
+  Object.defineProperties(e, {
+    errno: { value: errno, enumerable: true },
+    code: { value: errnoName(errno), enumerable: true },
+    syscall: { value: syscall, enumerable: true },
+    path: { value: o.path, enumerable: o.path !== undefined },
+    [kErrno]: { value: true },
+  });
+}
+
+/**
+ * An error from a system call. Use `instanceof ErrnoError` to recognise any error of this
+ * library that carries an errno, including the `Deno.errors` subclasses below.
+ *
+ * @example Recognising an errno error
+ * ```ts
+ * import { ErrnoError, errnoError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const err = errnoError(22, "ioctl(DMA_BUF_IOCTL_SYNC)");
+ * assert.ok(err instanceof ErrnoError);
+ * assert.equal(err.code, "EINVAL");
+ * ```
+ */
+export class ErrnoError extends Error implements ErrnoDetails {
+  declare readonly errno: number;
+  declare readonly code: string;
+  declare readonly syscall: string;
+  declare readonly path?: string;
+
+  /**
+   * Creates an errno error; prefer {@linkcode errnoError}, which picks the right subclass.
+   *
+   * @param errno The errno value.
+   * @param syscall The failed call.
+   * @param options Path, detail and hint.
+   */
+  constructor(errno: number, syscall: string, options: ErrnoErrorOptions = {}) {
+    super(message(errno, syscall, options), { cause: options.cause });
+    this.name = "ErrnoError";
+    brand(this, errno, syscall, options);
+  }
+
+  /** True for every error made by {@linkcode errnoError}, whatever its class. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as any)[kErrno] === true;
+  }
+}
+
+function subclass(
+  Base: new (message?: string, options?: ErrorOptions) => Error,
+  name: string,
+) {
+  return class extends Base implements ErrnoDetails {
+    declare readonly errno: number;
+    declare readonly code: string;
+    declare readonly syscall: string;
+    declare readonly path?: string;
+    constructor(errno: number, syscall: string, options: ErrnoErrorOptions = {}) {
+      super(message(errno, syscall, options), { cause: options.cause });
+      this.name = name;
+      brand(this, errno, syscall, options);
+    }
+  };
+}
+
+/** `ENOENT`: a heap, device or file that does not exist. Extends `Deno.errors.NotFound`. */
+export const NotFoundError = subclass(Deno.errors.NotFound, "NotFound");
+/** `EACCES`/`EPERM`. Extends `Deno.errors.PermissionDenied`. */
+export const PermissionDeniedError = subclass(Deno.errors.PermissionDenied, "PermissionDenied");
+/** `EBUSY`. Extends `Deno.errors.Busy`. */
+export const BusyError = subclass(Deno.errors.Busy, "Busy");
+/** `EINTR`. Extends `Deno.errors.Interrupted`. */
+export const InterruptedError = subclass(Deno.errors.Interrupted, "Interrupted");
+/** `EBADF`, including use of a closed object. Extends `Deno.errors.BadResource`. */
+export const BadResourceError = subclass(Deno.errors.BadResource, "BadResource");
+/** `ETIMEDOUT`. Extends `Deno.errors.TimedOut`. */
+export const TimedOutError = subclass(Deno.errors.TimedOut, "TimedOut");
+
+/**
+ * Makes the typed error for a failed system call.
+ *
+ * @param errno The errno value the kernel returned.
+ * @param syscall The call, e.g. `"open"` or `"ioctl(DMA_BUF_IOCTL_SYNC)"`.
+ * @param options Path, detail, hint and cause.
+ * @returns An `ErrnoError` or one of its `Deno.errors` subclasses.
+ *
+ * @example A missing heap is a NotFound error
+ * ```ts
+ * import { errnoError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const err = errnoError(2, "open", { path: "/dev/dma_heap/nope" });
+ * assert.ok(err instanceof Deno.errors.NotFound);
+ * assert.equal(err.message, "open failed with ENOENT on /dev/dma_heap/nope: No such file or directory");
+ * ```
+ */
+export function errnoError(
+  errno: number,
+  syscall: string,
+  options: ErrnoErrorOptions = {},
+): ErrnoError {
+  switch (errno) {
+    case Errno.ENOENT:
+      return new NotFoundError(errno, syscall, options) as ErrnoError;
+    case Errno.EACCES:
+    case Errno.EPERM:
+      return new PermissionDeniedError(errno, syscall, options) as ErrnoError;
+    case Errno.EBUSY:
+      return new BusyError(errno, syscall, options) as ErrnoError;
+    case Errno.EINTR:
+      return new InterruptedError(errno, syscall, options) as ErrnoError;
+    case Errno.EBADF:
+      return new BadResourceError(errno, syscall, options) as ErrnoError;
+    case Errno.ETIMEDOUT:
+      return new TimedOutError(errno, syscall, options) as ErrnoError;
+    default:
+      return new ErrnoError(errno, syscall, options);
+  }
+}
+
+/**
+ * The error for a method called on a closed object: `EBADF`, `Deno.errors.BadResource`.
+ *
+ * @param action What was attempted, e.g. `"sync"`.
+ * @param what The object, e.g. `"DmaBuf"`.
+ * @returns The error to throw.
+ */
+export function closedError(action: string, what: string): ErrnoError {
+  return errnoError(Errno.EBADF, action, {
+    detail: `Cannot ${action} a closed ${what}`,
+  });
+}
