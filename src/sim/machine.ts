@@ -19,7 +19,7 @@ import { system_heap_create } from "./heaps/system_heap.ts";
 import { add_cma_heap } from "./heaps/cma_heap.ts";
 import { SimProcess } from "./process.ts";
 import { MiscSubsys } from "./miscdevice.ts";
-import { test_driver_init } from "./drivers/test_driver.ts";
+import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
 import { udmabuf_dev_init } from "./udmabuf.ts";
 
 /** A CMA area reserved at boot (a `shared-dma-pool` reserved-memory node). */
@@ -82,6 +82,8 @@ export class SimMachine implements WarnSink {
   readonly dma_heap: DmaHeapSubsys;
   /** Misc devices. */
   readonly misc: MiscSubsys;
+  /** The seed's test driver, when built in (its options and hooks can be changed). */
+  readonly testDriver: TestDriver | undefined;
   /** Lifetime warnings raised so far, oldest first. */
   readonly warnings: KernelWarning[] = [];
   /** The inode every anon-inode file shares (`anon_inode_inode`). */
@@ -146,7 +148,7 @@ export class SimMachine implements WarnSink {
     system_heap_create(this);
     for (const cma of cmas) add_cma_heap(this, cma);
     if (config.udmabuf ?? true) udmabuf_dev_init(this);
-    if (config.testDriver ?? true) test_driver_init(this);
+    this.testDriver = (config.testDriver ?? true) ? test_driver_init(this) : undefined;
   }
 
   /**
