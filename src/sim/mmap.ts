@@ -44,6 +44,10 @@ export interface vm_area_struct {
   vm_store_offset: number;
   /** `vm_ops->close`, set by the mmap op when it needs to know of the unmap. */
   vm_close?: () => void;
+  /** `vm_ops->fault`: brings `vm_store` up to date before user space reads it. */
+  vm_fault?: () => void;
+  /** Called after the kernel wrote user memory through this VMA (`copy_to_user`). */
+  vm_written?: () => void;
 }
 
 /** A user buffer registered in the address space. */
@@ -59,6 +63,8 @@ export interface UserMemory {
   readonly bytes: Uint8Array;
   /** Whether the region is writable. */
   readonly writable: boolean;
+  /** To call after writing the bytes. */
+  readonly written?: () => void;
 }
 
 function bsearch<T>(list: readonly T[], addr: number, start: (t: T) => number): number {
@@ -145,6 +151,7 @@ export class mm_struct {
     if (addr >= MMAP_BASE) {
       const v = this.find_vma(addr);
       if (!v || !v.vm_store) return undefined;
+      v.vm_fault?.();
       const off = v.vm_store_offset + (addr - v.vm_start);
       const buf = v.vm_store.current;
       const end = Math.min(v.vm_store_offset + (v.vm_end - v.vm_start), buf.byteLength);
@@ -152,6 +159,7 @@ export class mm_struct {
       return {
         bytes: new Uint8Array(buf, off, end - off),
         writable: (v.vm_flags & VM_WRITE) !== 0,
+        written: v.vm_written,
       };
     }
     let r = this.#heap.get(addr);

@@ -85,6 +85,7 @@ class SimRegion implements MappedRegion {
   }
   /** The store's current ArrayBuffer (re-read it: see README "Memory and aliasing"). */
   get buffer(): ArrayBuffer {
+    this.#vma.vm_fault?.();
     return this.#vma.vm_store!.current;
   }
 }

@@ -62,6 +62,8 @@ export interface shmem_inode_info extends inode {
   pins: number;
   /** Writable shared mappings (F_SEAL_WRITE needs none). */
   mmapped_writable: number;
+  /** Set when the last file reference is gone (pins may keep the pages). */
+  closed: boolean;
   /** The machine. */
   readonly machine: SimMachine;
 }
@@ -116,6 +118,7 @@ function shmem_llseek(f: file, offset: number, whence: number): number {
 
 function shmem_release(ino: inode): void {
   const info = ino as shmem_inode_info;
+  info.closed = true;
   if (info.pins === 0) shmem_free_pages(info);
 }
 
@@ -190,6 +193,7 @@ export function memfd_create(m: SimMachine, name: string, flags: number): file {
     pages: [],
     pins: 0,
     mmapped_writable: 0,
+    closed: false,
     machine: m,
   };
   const mode = 3 | FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE | FMODE_OPENED | FMODE_CAN_READ |

@@ -31,6 +31,7 @@ export function copy_to_user(current: Task, to: number, data: Uint8Array): void 
     fail(Errno.EFAULT, "copy_to_user: bad address");
   }
   m.bytes.set(data);
+  m.written?.();
 }
 
 /**
