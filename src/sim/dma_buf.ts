@@ -160,7 +160,7 @@ export class dma_buf {
   /** The name set by `DMA_BUF_SET_NAME`, or null if never set. */
   name: string | null = null;
   /** Attached devices, in attach order. */
-  readonly attachments: Set<dma_buf_attachment> = new Set();
+  readonly attachments: dma_buf_attachment[] = [];
   /** `vmapping_counter`. */
   vmapping_counter = 0;
   /** `vmap_ptr`: the cached kernel mapping while vmapped. */
@@ -282,7 +282,7 @@ export function dma_buf_attach(d: dma_buf, dev: device): dma_buf_attachment {
   check_live(d, "dma_buf_attach");
   const a: dma_buf_attachment = { dmabuf: d, dev, priv: null, mapped: 0, detached: false };
   d.ops.attach?.(d, a);
-  d.attachments.add(a);
+  d.attachments.push(a);
   return a;
 }
 
@@ -306,7 +306,7 @@ export function dma_buf_detach(d: dma_buf, a: dma_buf_attachment): void {
       `detach of ${a.dev.name} with ${a.mapped} live mapping(s)`,
     );
   }
-  d.attachments.delete(a);
+  d.attachments.splice(d.attachments.indexOf(a), 1);
   d.ops.detach?.(d, a);
   a.detached = true;
 }
@@ -325,6 +325,8 @@ export function dma_buf_map_attachment(a: dma_buf_attachment, dir: number): sg_t
       "dma_buf_map_attachment",
       `map of a detached attachment (${a.dev.name})`,
     );
+    // Linux would hand freed memory to the exporter; the model refuses.
+    fail(Errno.EINVAL);
   }
   const sgt = a.dmabuf.ops.map_dma_buf(a, dir);
   a.mapped++;
@@ -334,6 +336,15 @@ export function dma_buf_map_attachment(a: dma_buf_attachment, dir: number): sg_t
 /** `dma_buf_unmap_attachment(attach, sg_table, direction)`. */
 export function dma_buf_unmap_attachment(a: dma_buf_attachment, sgt: sg_table, dir: number): void {
   check_live(a.dmabuf, "dma_buf_unmap_attachment");
+  if (a.detached) {
+    a.dmabuf.subsys.sink.WARN(
+      "map-after-detach",
+      SRC,
+      "dma_buf_unmap_attachment",
+      `unmap of a detached attachment (${a.dev.name})`,
+    );
+    return;
+  }
   if (a.mapped <= 0) {
     a.dmabuf.subsys.sink.WARN(
       "map-unbalanced",
@@ -413,12 +424,12 @@ function dma_buf_release(d: dma_buf): void {
       `BUG_ON(dmabuf->vmapping_counter): released while vmapped ${d.vmapping_counter} time(s)`,
     );
   }
-  if (d.attachments.size > 0) {
+  if (d.attachments.length > 0) {
     d.subsys.sink.WARN(
       "attached-at-release",
       SRC,
       "dma_buf_release",
-      `released with ${d.attachments.size} attachment(s)`,
+      `released with ${d.attachments.length} attachment(s)`,
     );
   }
   d.released = true;
@@ -492,7 +503,7 @@ export function dma_buf_debug_show(subsys: DmaBufSubsys): string {
     }
     s += "\tAttached Devices:\n";
     for (const a of d.attachments) s += `\t${a.dev.name}\n`;
-    s += `Total ${d.attachments.size} devices attached\n\n`;
+    s += `Total ${d.attachments.length} devices attached\n\n`;
     count++;
     size += d.size;
   }

@@ -8,7 +8,7 @@
 import { Errno, fail } from "./errno.ts";
 import type { file, file_operations } from "./file_table.ts";
 import type { Task } from "./sched.ts";
-import { copy_from_user, copy_to_user } from "./uaccess.ts";
+import { copy_from_user_into, copy_to_user } from "./uaccess.ts";
 import { type Devtmpfs, nonseekable_open } from "./char_dev.ts";
 import { type dma_buf, dma_buf_fd } from "./dma_buf.ts";
 import { _IOC_NR, _IOC_SIZE, IOC_IN, IOC_OUT } from "../uapi/ioctl.ts";
@@ -139,12 +139,12 @@ function dma_heap_ioctl(f: file, ucmd: number, arg: number, current: Task): numb
   if (!((ucmd & kcmd & IOC_OUT) >>> 0)) out_size = 0;
   const ksize = Math.max(drv_size, in_size, out_size);
   const kbuf = new Uint8Array(ksize); // zero-filled past in_size
-  kbuf.set(copy_from_user(current, arg, in_size));
+  copy_from_user_into(current, kbuf, arg, in_size);
   const kdata = new DataView(kbuf.buffer);
   dma_heap_ioctl_allocate(heap, kdata, current);
   if (out_size > 0) {
     try {
-      copy_to_user(current, arg, kbuf.subarray(0, out_size));
+      copy_to_user(current, arg, out_size === ksize ? kbuf : kbuf.subarray(0, out_size));
     } catch (e) {
       // 6.12: the fd is installed only after copy_to_user succeeds; undo it.
       const fd = kdata.getUint32(dma_heap_allocation_data.fd, true);

@@ -170,6 +170,6 @@ export class mm_struct {
     }
     const bytes = r?.bytes.deref();
     if (!r || !bytes || addr >= r.end) return undefined;
-    return { bytes: bytes.subarray(addr - r.start), writable: true };
+    return { bytes: addr === r.start ? bytes : bytes.subarray(addr - r.start), writable: true };
   }
 }

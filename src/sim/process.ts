@@ -129,14 +129,15 @@ export class SimProcess implements Kernel, Task {
   }
 
   /** Runs a syscall body: KernelError → typed errno error. */
-  #sys<T>(syscall: string, path: string | undefined, body: () => T): T {
+  #sys<T>(syscall: string | (() => string), path: string | undefined, body: () => T): T {
     const prev = this.machine.current_pid;
     this.machine.current_pid = this.pid;
     try {
       return body();
     } catch (e) {
       if (e instanceof KernelError) {
-        throw errnoError(e.errno, syscall, { path, detail: undefined });
+        const name = typeof syscall === "string" ? syscall : syscall();
+        throw errnoError(e.errno, name, { path });
       }
       throw e;
     } finally {
@@ -190,7 +191,7 @@ export class SimProcess implements Kernel, Task {
 
   ioctl(fd: number, request: number, arg: UserBuffer | null, name?: string): number {
     const req = isInt(request) ? request >>> 0 : 0;
-    return this.#sys(`ioctl(${name ?? `0x${req.toString(16)}`})`, undefined, () => {
+    return this.#sys(() => `ioctl(${name ?? `0x${req.toString(16)}`})`, undefined, () => {
       const f = this.files.fdget(fd);
       if (!isInt(request)) fail(Errno.EINVAL);
       const uarg = arg == null ? 0 : typeof arg.address === "number" ? arg.address : -1;
@@ -340,7 +341,7 @@ export class SimProcess implements Kernel, Task {
   memfdCreate(name: string, flags: number): number {
     return this.#sys("memfd_create", String(name), () => {
       if (typeof name !== "string" || !isInt(flags)) fail(Errno.EFAULT);
-      const f = memfd_create(this.machine, name, flags >>> 0);
+      const f = memfd_create(this, name, flags >>> 0);
       return this.files.fd_install(f, (flags & MFD_CLOEXEC) !== 0);
     });
   }

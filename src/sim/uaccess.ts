@@ -20,6 +20,18 @@ export function copy_from_user(current: Task, from: number, n: number): Uint8Arr
 }
 
 /**
+ * `copy_from_user(to, from, n)` into a kernel buffer: fills `to` from user address `from`.
+ *
+ * @throws {KernelError} EFAULT when any of the bytes is not mapped.
+ */
+export function copy_from_user_into(current: Task, to: Uint8Array, from: number, n: number): void {
+  if (n === 0) return;
+  const m = current.mm.resolve(from);
+  if (!m || m.bytes.length < n) fail(Errno.EFAULT, "copy_from_user: bad address");
+  to.set(n === m.bytes.length ? m.bytes : m.bytes.subarray(0, n));
+}
+
+/**
  * `copy_to_user(to, from, n)`: writes `data` at user address `to`.
  *
  * @throws {KernelError} EFAULT when any byte is not mapped or not writable.

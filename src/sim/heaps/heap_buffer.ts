@@ -21,8 +21,6 @@ export interface heap_buffer {
   readonly store: MemStore;
   /** Physical runs in buffer order; `offset` is the run's offset in the buffer. */
   readonly extents: readonly PhysExtent[];
-  /** Attachments with their own sg table (`dma_heap_attachment`). */
-  readonly attachments: Set<dma_heap_attachment>;
   /** `vmap_cnt`. */
   vmap_cnt: number;
   /** `vaddr` while vmapped. */
@@ -42,12 +40,11 @@ export function heap_attach(buffer: heap_buffer, a: dma_buf_attachment): void {
   const entries = buffer.extents.map((e) => ({ dma_address: e.phys, length: e.length }));
   const att: dma_heap_attachment = { table: { entries, nents: entries.length }, mapped: false };
   a.priv = att;
-  buffer.attachments.add(att);
 }
 
 /** `*_heap_detach()`. */
-export function heap_detach(buffer: heap_buffer, a: dma_buf_attachment): void {
-  buffer.attachments.delete(a.priv as dma_heap_attachment);
+export function heap_detach(_buffer: heap_buffer, a: dma_buf_attachment): void {
+  a.priv = null;
 }
 
 /** `*_heap_map_dma_buf()`: `dma_map_sgtable` without an IOMMU is the identity. */
