@@ -23,7 +23,12 @@
  */
 export * from "./src/errors.ts";
 export type * from "./src/kernel/types.ts";
-export { getKernel, type KernelSelection, kernelSelection, setKernel } from "./src/kernel/select.ts";
+export {
+  getKernel,
+  type KernelSelection,
+  kernelSelection,
+  setKernel,
+} from "./src/kernel/select.ts";
 export {
   type AllocateOptions,
   DmaHeap,

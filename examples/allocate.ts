@@ -24,8 +24,10 @@ using buf = heap.allocate(size, { name: "frame-0" });
 using map = buf.map();
 map.write((bytes) => bytes.fill(0x42));
 const sum = map.read((bytes) => bytes.reduce((a, b) => a + b, 0));
-console.log(`allocated ${buf.size} bytes from ${heap.path}, fd ${buf.fd}, mapped at 0x${
-  map.address.toString(16)
-}`);
+console.log(
+  `allocated ${buf.size} bytes from ${heap.path}, fd ${buf.fd}, mapped at 0x${
+    map.address.toString(16)
+  }`,
+);
 console.log(`byte sum after fill(0x42): ${sum} (expected ${0x42 * buf.size})`);
 console.log("fdinfo:", buf.info());

@@ -9,9 +9,9 @@ import { closedError, type ErrnoError, errnoError } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { O_CLOEXEC, O_RDONLY, O_RDWR } from "../uapi/constants.ts";
 import {
+  dma_heap_allocation_data as D,
   DMA_HEAP_DIR,
   DMA_HEAP_IOCTL_ALLOC,
-  dma_heap_allocation_data as D,
 } from "../uapi/dma_heap.ts";
 import { DmaBuf } from "../dmabuf/buffer.ts";
 import { backstop } from "../dmabuf/_lifetime.ts";
@@ -268,7 +268,11 @@ export class DmaHeap {
       });
     }
     const page = this.#kernel.pageSize;
-    const buf = DmaBuf.adopt(this.#kernel, view.getInt32(D.fd, true), Math.ceil(size / page) * page);
+    const buf = DmaBuf.adopt(
+      this.#kernel,
+      view.getInt32(D.fd, true),
+      Math.ceil(size / page) * page,
+    );
     if (options.name !== undefined) {
       try {
         buf.setName(options.name);

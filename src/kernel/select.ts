@@ -142,8 +142,8 @@ export function kernelSelection(): KernelSelection {
  */
 export function setKernel(kernel: Kernel | "linux" | "simulated" | null): void {
   if (kernel === null) current = undefined;
-  else if (kernel === "linux") current = { kernel: linuxKernel(), reason: "setKernel(\"linux\")" };
+  else if (kernel === "linux") current = { kernel: linuxKernel(), reason: 'setKernel("linux")' };
   else if (kernel === "simulated") {
-    current = { kernel: simulatedKernel(), reason: "setKernel(\"simulated\")" };
+    current = { kernel: simulatedKernel(), reason: 'setKernel("simulated")' };
   } else current = { kernel, reason: "setKernel(kernel)" };
 }

@@ -182,7 +182,9 @@ export const bufferCases: ConformanceCase[] = [
       buf.close();
       buf.close();
       assert.equal(map.closed, true, "closing a buffer unmaps its mappings");
-      for (const fn of [() => buf.map(), () => buf.info(), () => buf.beginCpuAccess(), () => buf.fd]) {
+      for (
+        const fn of [() => buf.map(), () => buf.info(), () => buf.beginCpuAccess(), () => buf.fd]
+      ) {
         assert.throws(fn, Deno.errors.BadResource);
       }
       assert.throws(() => map.read(() => 0), Deno.errors.BadResource);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { type ConformanceCase, errnoOf } from "./harness.ts";
 import { DmaBuf, listHeaps, openHeap } from "../../mod.ts";
 import { _IO, _IOWR } from "../../src/uapi/ioctl.ts";
-import { DMA_HEAP_IOCTL_ALLOC, dma_heap_allocation_data as D } from "../../src/uapi/dma_heap.ts";
+import { dma_heap_allocation_data as D, DMA_HEAP_IOCTL_ALLOC } from "../../src/uapi/dma_heap.ts";
 import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_RDWR } from "../../src/uapi/constants.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
 

@@ -98,10 +98,13 @@ export const mappingCases: ConformanceCase[] = [
         map.write(() => {
           throw new Error("boom");
         }), /boom/);
-      await assert.rejects(map.write(async () => {
-        await Promise.resolve();
-        throw new Error("later");
-      }), /later/);
+      await assert.rejects(
+        map.write(async () => {
+          await Promise.resolve();
+          throw new Error("later");
+        }),
+        /later/,
+      );
       const value = await map.readWrite(async (b) => {
         await Promise.resolve();
         b[0] = 5;
@@ -162,7 +165,12 @@ export const mappingCases: ConformanceCase[] = [
       obs.negative = errnoOf(() => buf.map({ offset: -4096 }));
       obs.zero = errnoOf(() => buf.map({ length: 0 }));
       obs.past = errnoOf(() => buf.map({ offset: 4096, length: 4096 }));
-      assert.deepEqual(obs, { unaligned: "EINVAL", negative: "EINVAL", zero: "EINVAL", past: "EINVAL" });
+      assert.deepEqual(obs, {
+        unaligned: "EINVAL",
+        negative: "EINVAL",
+        zero: "EINVAL",
+        past: "EINVAL",
+      });
     },
   },
 ];
