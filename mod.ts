@@ -43,3 +43,5 @@ export { DmaBuf, type DmaBufFromOptions, type MapOptions } from "./src/dmabuf/bu
 export { type CpuAccess, DmaBufMapping } from "./src/dmabuf/mapping.ts";
 export { type DmaBufInfo, parseFdinfo } from "./src/dmabuf/fdinfo.ts";
 export { leakedCount } from "./src/dmabuf/_lifetime.ts";
+export { type MemfdRange, openUdmabuf, Udmabuf, UDMABUF_PATH } from "./src/heaps/udmabuf.ts";
+export { type Allocator, openAllocator, type OpenAllocatorOptions } from "./src/heaps/allocator.ts";
