@@ -83,7 +83,7 @@ export class LinuxKernel implements Kernel {
   #fcntl: Libc["fcntl"];
   #description?: string;
   #regions = new WeakMap<MappedRegion, Deno.PointerObject>();
-  #pollfds = new LinuxUserBuffer(64);
+  #pollfds: LinuxUserBuffer;
 
   /**
    * Opens libc (once per process, see `loadLibc`).
@@ -97,6 +97,7 @@ export class LinuxKernel implements Kernel {
     this.#errno = this.#libc.errno;
     this.#ioctl = this.#c.ioctl;
     this.#fcntl = this.#c.fcntl;
+    this.#pollfds = new LinuxUserBuffer(64); // after loadLibc: pointers need --allow-ffi
     const page = Number(this.#c.sysconf(_SC_PAGESIZE));
     this.pageSize = page > 0 ? page : 4096;
   }
