@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { Kernel, MappedRegion, PollRequest, UserBuffer } from "./types.ts";
+import type { Kernel, KernelKind, MappedRegion, PollRequest, UserBuffer } from "./types.ts";
+export type { Kernel, KernelKind, MappedRegion, PollRequest, UserBuffer };
 import { errnoError } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { type LoadedLibc, loadLibc } from "../ffi/load.ts";
@@ -54,6 +55,32 @@ export class LinuxUserBuffer implements UserBuffer {
   }
 }
 
+/** A live mapping; the pointer munmap needs stays private to this module. */
+class LinuxMappedRegion implements MappedRegion {
+  readonly byteOffset = 0;
+  #pointer: Deno.PointerObject | null;
+
+  constructor(
+    pointer: Deno.PointerObject,
+    readonly address: number,
+    readonly length: number,
+    readonly offset: number,
+    readonly buffer: ArrayBuffer,
+  ) {
+    this.#pointer = pointer;
+  }
+
+  /** The mapping's pointer, `null` once unmapped, `undefined` for a foreign region. */
+  static pointerOf(region: MappedRegion): Deno.PointerObject | null | undefined {
+    return #pointer in region ? (region as LinuxMappedRegion).#pointer : undefined;
+  }
+
+  /** Marks `region` unmapped. */
+  static forget(region: LinuxMappedRegion | MappedRegion): void {
+    (region as LinuxMappedRegion).#pointer = null;
+  }
+}
+
 function hex(request: number): string {
   return "0x" + (request >>> 0).toString(16).toUpperCase().padStart(8, "0");
 }
@@ -82,7 +109,6 @@ export class LinuxKernel implements Kernel {
   #ioctl: Libc["ioctl"];
   #fcntl: Libc["fcntl"];
   #description?: string;
-  #regions = new WeakMap<MappedRegion, Deno.PointerObject>();
   #pollfds: LinuxUserBuffer;
 
   /**
@@ -177,15 +203,7 @@ export class LinuxKernel implements Kernel {
     // the ArrayBuffer aliases exactly that range and is detached in `munmap` before the range
     // goes away, so no view can reach unmapped memory.
     const buffer = Deno.UnsafePointerView.getArrayBuffer(p, mapped);
-    const region: MappedRegion = {
-      address: Number(Deno.UnsafePointer.value(p)),
-      length: mapped,
-      offset,
-      buffer,
-      byteOffset: 0,
-    };
-    this.#regions.set(region, p);
-    return region;
+    return new LinuxMappedRegion(p, Number(Deno.UnsafePointer.value(p)), mapped, offset, buffer);
   }
 
   /**
@@ -193,8 +211,8 @@ export class LinuxKernel implements Kernel {
    * or not made by this kernel) throws `EINVAL` and touches no memory.
    */
   munmap(region: MappedRegion): void {
-    const p = this.#regions.get(region);
-    if (p === undefined) {
+    const p = LinuxMappedRegion.pointerOf(region);
+    if (!p) {
       throw invalid(
         "munmap",
         "The region is not mapped (already unmapped or not from this kernel)",
@@ -206,7 +224,7 @@ export class LinuxKernel implements Kernel {
     // SAFETY: `p` and `region.length` are exactly what mmap returned and mapped, and no
     // ArrayBuffer aliases the range any more.
     if (this.#c.munmap(p, BigInt(region.length)) < 0) throw this.#fail("munmap");
-    this.#regions.delete(region);
+    LinuxMappedRegion.forget(region);
   }
 
   /** `fcntl(2)` with an integer argument. */
