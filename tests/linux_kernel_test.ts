@@ -78,7 +78,8 @@ Deno.test("linuxKernel() returns one LinuxKernel describing this system", () => 
   assert.equal(k.kind, "linux");
   assert.equal(k.pageSize, 4096);
   const release = k.readText("/proc/sys/kernel/osrelease").trim();
-  assert.match(k.description, new RegExp(`^Linux ${release.replaceAll(".", "\\.")} \\(.+\\)$`));
+  assert.ok(k.description.startsWith(`Linux ${release} (`), k.description);
+  assert.match(k.description, /\(.+\)$/);
 });
 
 Deno.test("LinuxKernel.open() of a missing path throws NotFound with the path", () => {
@@ -329,9 +330,15 @@ Deno.test("LinuxKernel.readText() reads /proc/self/fdinfo of an fd", () => {
 });
 
 Deno.test("LinuxKernel.readText() reads files larger than one read() chunk", () => {
-  const text = k.readText("/proc/self/maps");
-  assert.ok(text.length > 16384, `maps is ${text.length} bytes`);
-  assert.match(text.trimEnd().split("\n").at(-1)!, /^[0-9a-f]+-[0-9a-f]+ /);
+  const text = Array.from({ length: 5000 }, (_, i) => `line ${i} ✓`).join("\n");
+  const bytes = new TextEncoder().encode(text);
+  withMemfd(bytes.length, (fd) => {
+    const r = k.mmap(fd, bytes.length, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+    new Uint8Array(r.buffer, r.byteOffset, bytes.length).set(bytes);
+    k.munmap(r);
+    assert.ok(bytes.length > 3 * 16384);
+    assert.equal(k.readText(`/proc/self/fd/${fd}`), text);
+  });
 });
 
 Deno.test("LinuxKernel.readLink() reads /proc/self/fd/<fd>", () => {
