@@ -97,7 +97,28 @@ function isSize(x: number): boolean {
   return Number.isSafeInteger(x) && x >= 0;
 }
 
-/** The Linux kernel through libc. Get the shared instance with {@linkcode linuxKernel}. */
+/**
+ * The Linux kernel through libc. Get the shared instance with {@linkcode linuxKernel}.
+ *
+ * Beyond the {@linkcode Kernel} contract: {@linkcode LinuxKernel.munmap} of a region that is
+ * already unmapped (or was not mapped by this kernel) throws `EINVAL` without touching memory;
+ * `readText`/`readDir`/`readLink` go through libc, so they need `--allow-ffi` only.
+ *
+ * @example Errors carry errno, its name and the call
+ * ```ts
+ * import { linuxKernel } from "./linux.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const k = linuxKernel();
+ * const fd = k.memfdCreate("example", 0);
+ * assert.throws(() => k.ioctl(fd, 0xC0184800, null, "DMA_HEAP_IOCTL_ALLOC"), {
+ *   code: "ENOTTY",
+ *   syscall: "ioctl(DMA_HEAP_IOCTL_ALLOC)",
+ * });
+ * k.close(fd);
+ * assert.throws(() => k.close(fd), Deno.errors.BadResource);
+ * ```
+ */
 export class LinuxKernel implements Kernel {
   /** Always `"linux"`. */
   readonly kind = "linux" as const;
@@ -344,6 +365,25 @@ let kernel: LinuxKernel | undefined;
  * @returns The shared {@linkcode LinuxKernel}.
  * @throws {Deno.errors.PermissionDenied} Without `--allow-ffi`.
  * @throws {Deno.errors.NotFound} When no C library opens (the message lists what was tried).
+ *
+ * @example Sharing a memfd's page between two mappings
+ * ```ts
+ * import { linuxKernel } from "./linux.ts";
+ * import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE } from "../uapi/constants.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const k = linuxKernel();
+ * const fd = k.memfdCreate("example", MFD_CLOEXEC);
+ * k.ftruncate(fd, k.pageSize);
+ * const a = k.mmap(fd, k.pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+ * const b = k.mmap(fd, k.pageSize, PROT_READ, MAP_SHARED, 0);
+ * new Uint8Array(a.buffer)[0] = 42;
+ * assert.equal(new Uint8Array(b.buffer)[0], 42);
+ * k.munmap(a);
+ * k.munmap(b);
+ * k.close(fd);
+ * assert.equal(a.buffer.byteLength, 0); // unmapping detached the memory
+ * ```
  */
 export function linuxKernel(): LinuxKernel {
   return kernel ??= new LinuxKernel();
