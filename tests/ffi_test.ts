@@ -10,6 +10,11 @@ import { Errno } from "../src/uapi/errno.ts";
 const root = new URL("../", import.meta.url);
 const decoder = new TextDecoder();
 
+const runSkip = Deno.permissions.querySync({ name: "run" }).state === "granted"
+  ? undefined
+  : "needs --allow-run to start deno subprocesses";
+if (runSkip) console.log(`ffi_test: skipping the subprocess tests: ${runSkip}`);
+
 /** Runs a TypeScript module given on stdin with `deno run --no-prompt <flags>`. */
 async function runDeno(
   flags: string[],
@@ -30,7 +35,10 @@ async function runDeno(
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
-Deno.test("importing mod.ts and the Linux kernel needs no permission; using it needs --allow-ffi", async () => {
+Deno.test({
+  name: "importing mod.ts and the Linux kernel needs no permission; using it needs --allow-ffi",
+  ignore: runSkip !== undefined,
+}, async () => {
   const { code, stdout, stderr } = await runDeno(
     [],
     `
@@ -53,7 +61,10 @@ Deno.test("importing mod.ts and the Linux kernel needs no permission; using it n
   );
 });
 
-Deno.test(`loadLibc() with ${LIBC_ENV} set to a missing library lists it and why it failed`, async () => {
+Deno.test({
+  name: `loadLibc() with ${LIBC_ENV} set to a missing library lists it and why it failed`,
+  ignore: runSkip !== undefined,
+}, async () => {
   const { code, stdout, stderr } = await runDeno(
     ["--allow-ffi", `--allow-env=${LIBC_ENV}`],
     `
@@ -77,7 +88,10 @@ Deno.test(`loadLibc() with ${LIBC_ENV} set to a missing library lists it and why
   assert.match(err.message, /\/nonexistent\/libc-for-test\.so\.6 \(.*No such file/);
 });
 
-Deno.test(`loadLibc() without --allow-env ignores ${LIBC_ENV} and loads the default libc`, async () => {
+Deno.test({
+  name: `loadLibc() without --allow-env ignores ${LIBC_ENV} and loads the default libc`,
+  ignore: runSkip !== undefined,
+}, async () => {
   const { code, stdout, stderr } = await runDeno(
     ["--allow-ffi"],
     `
@@ -90,7 +104,10 @@ Deno.test(`loadLibc() without --allow-env ignores ${LIBC_ENV} and loads the defa
   assert.equal(stdout.trim(), LIBC_CANDIDATES[0]);
 });
 
-Deno.test(`loadLibc() with ${LIBC_ENV} set to an absolute libc path uses it`, async () => {
+Deno.test({
+  name: `loadLibc() with ${LIBC_ENV} set to an absolute libc path uses it`,
+  ignore: runSkip !== undefined,
+}, async () => {
   const path = LIBC_CANDIDATES.find((p) => {
     try {
       return p.startsWith("/") && Deno.statSync(p).isFile;

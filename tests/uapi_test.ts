@@ -224,6 +224,11 @@ int main(void) {
 /** Why the C comparison cannot run here, or `undefined` when it can. */
 function cSkipReason(): string | undefined {
   if (Deno.build.os !== "linux") return "not Linux";
+  for (const name of ["run", "write"] as const) {
+    if (Deno.permissions.querySync({ name }).state !== "granted") {
+      return `needs --allow-${name} (gcc and a temporary directory)`;
+    }
+  }
   for (const h of ["dma-heap.h", "dma-buf.h", "udmabuf.h"]) {
     try {
       Deno.statSync(`/usr/include/linux/${h}`);
