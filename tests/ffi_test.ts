@@ -184,3 +184,41 @@ Deno.test("raw nonblocking poll() resolves with the ready count", async () => {
     c.close(fd);
   }
 });
+
+const workerSkip = Deno.permissions.querySync({ name: "read" }).state === "granted"
+  ? undefined
+  : "needs --allow-read for a worker to import the library";
+if (workerSkip) console.log(`ffi_test: skipping the worker test: ${workerSkip}`);
+
+Deno.test({
+  name: "LinuxKernel in a worker reads that worker's own errno",
+  ignore: workerSkip !== undefined,
+  async fn() {
+    const source = `
+      import { linuxKernel } from "${new URL("src/kernel/linux.ts", root)}";
+      const k = linuxKernel();
+      const fd = k.memfdCreate("worker", 1);
+      const codes = [];
+      for (const fn of [() => k.close(-1), () => k.open("/nonexistent", 0), () => k.ioctl(fd, 0x1234, null)]) {
+        try { fn(); codes.push("none"); } catch (e) { codes.push(e.code); }
+      }
+      k.close(fd);
+      self.postMessage(codes);
+    `;
+    const url = URL.createObjectURL(new Blob([source], { type: "application/javascript" }));
+    const worker = new Worker(url, { type: "module" });
+    try {
+      const codes = await new Promise((resolve, reject) => {
+        worker.onmessage = (e) => resolve(e.data);
+        worker.onerror = (e) => {
+          e.preventDefault();
+          reject(new Error(e.message));
+        };
+      });
+      assert.deepEqual(codes, ["EBADF", "ENOENT", "ENOTTY"]);
+    } finally {
+      worker.terminate();
+      URL.revokeObjectURL(url);
+    }
+  },
+});
