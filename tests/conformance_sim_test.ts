@@ -8,4 +8,4 @@ import { createSimMachine } from "../src/sim/mod.ts";
 
 const results = {};
 registerConformance("simulated", () => createSimMachine().process(), results);
-recordResults(results);
+recordResults("simulated", results);
