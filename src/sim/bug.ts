@@ -33,6 +33,8 @@ export class KernelBug extends Error {
   /** What was violated. */
   readonly kind: WarningKind;
   /**
+   * Makes the error.
+   *
    * @param kind What was violated.
    * @param message The warning text.
    */

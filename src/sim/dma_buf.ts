@@ -136,6 +136,8 @@ export class DmaBufSubsys {
   readonly sink: WarnSink;
 
   /**
+   * Sets up the core state.
+   *
    * @param sink Where warnings go.
    * @param mnt_id Mount id of the dmabuf pseudo file system.
    */

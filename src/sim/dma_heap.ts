@@ -60,7 +60,11 @@ export class DmaHeapSubsys {
   readonly #minors = new Set<number>();
   readonly #dev: Devtmpfs;
 
-  /** @param dev The machine's `/dev`. */
+  /**
+   * The framework with no heaps.
+   *
+   * @param dev The machine's `/dev`.
+   */
   constructor(dev: Devtmpfs) {
     this.#dev = dev;
   }

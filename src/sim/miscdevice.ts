@@ -40,7 +40,11 @@ export class MiscSubsys {
   readonly #m: SimMachine;
   readonly #devices = new Map<string, miscdevice>();
 
-  /** @param m The machine. */
+  /**
+   * No misc devices yet.
+   *
+   * @param m The machine.
+   */
   constructor(m: SimMachine) {
     this.#m = m;
   }

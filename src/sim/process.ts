@@ -98,7 +98,7 @@ export class SimProcess implements Kernel, Task {
   /** Always `"simulated"`. */
   readonly kind = "simulated" as const;
   /** 4096. */
-  readonly pageSize = PAGE_SIZE;
+  readonly pageSize: number = PAGE_SIZE;
   /** A one-line description. */
   readonly description: string;
   /** Process id. */
