@@ -16,6 +16,7 @@
  * @module
  */
 export { denoFsReader, type FsReader } from "./reader.ts";
+export type { DmaBufInfo } from "../dmabuf/fdinfo.ts";
 export { type FdRef, type ProcOptions, PTRACE_HINT, readFdRefs } from "./fdrefs.ts";
 export { type MapRef, parseMaps, readMapRefs } from "./maprefs.ts";
 export {
