@@ -136,12 +136,18 @@ export async function main(args: string[], io: Partial<CliIo> = {}): Promise<num
       return ExitCode.OK;
     }
     chooseKernel(values.kernel);
-    const selection = kernelSelection();
-    return await cmd.run(
-      { io: full, json: values.json === true, kernel: selection.kernel, selection },
-      values,
-      positionals,
-    );
+    // The kernel is chosen on first use, so usage errors are reported before any kernel work.
+    const ctx = {
+      io: full,
+      json: values.json === true,
+      get selection() {
+        return kernelSelection();
+      },
+      get kernel() {
+        return kernelSelection().kernel;
+      },
+    };
+    return await cmd.run(ctx, values, positionals);
   } catch (e) {
     const code = exitCodeOf(e);
     let line = errorLine(e);
