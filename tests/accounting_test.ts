@@ -37,17 +37,37 @@ function withRefusal(inner: FsReader, prefix: string, errno: number = Errno.EACC
 
 const fixture = withRefusal(denoFsReader(), `${procRoot}/300/`);
 
+/** `inner`, plus fd 9 of pid 100: listed by readdir, then gone (ENOENT) when opened. */
+function racing(inner: FsReader): FsReader {
+  const dir = `${procRoot}/100/fdinfo`;
+  return {
+    readDir: (p) => p === dir ? [...inner.readDir(p), "9"] : inner.readDir(p),
+    readText: (p) => {
+      if (p === `${dir}/9`) throw errnoError(Errno.ENOENT, "open", { path: p });
+      return inner.readText(p);
+    },
+  };
+}
+
 Deno.test("readFdRefs() keeps dma-buf fds, skips other fds and fds closed mid-scan", () => {
-  const refs = readFdRefs(100, { procRoot, reader: fixture });
+  const reader = racing(fixture);
+  assert.deepEqual(reader.readDir(`${procRoot}/100/fdinfo`), ["0", "5", "6", "7", "9"]);
+  const refs = readFdRefs(100, { procRoot, reader });
   assert.deepEqual(refs.map((r) => [r.fd, r.inode, r.size, r.exporter, r.name]), [
     [5, 11, 1048576, "system", "frame-0"],
     [6, 11, 1048576, "system", "frame-0"],
     [7, 12, 65536, "reserved", undefined],
   ]);
-  // The fixture really lists fd 9 (dangling) and fd 0 (a tty): they were seen and dropped.
-  assert.deepEqual(fixture.readDir(`${procRoot}/100/fdinfo`), ["0", "5", "6", "7", "9"]);
   assert.equal(refs[0].count, 4);
   assert.equal(refs[0].flags, 0o2000002);
+});
+
+Deno.test("dmabufDump() is not disturbed by an fd closed mid-scan", () => {
+  const opts = { procRoot, sysfsRoot: null, debugfsRoot: null };
+  const raced = dmabufDump({ ...opts, reader: racing(fixture) });
+  const calm = dmabufDump({ ...opts, reader: fixture });
+  assert.deepEqual(raced, calm);
+  assert.deepEqual(raced.unreadable.map((u) => u.pid), [300]);
 });
 
 Deno.test("readFdRefs() ignores an eventfd whose fdinfo has no exp_name", () => {

@@ -6,6 +6,7 @@
  */
 import { openHeap } from "../heaps/heap.ts";
 import type { HeapRole } from "../heaps/roles.ts";
+import type { Kernel } from "../kernel/types.ts";
 import { type Command, kernelLine, printJson } from "./command.ts";
 import { ExitCode, UsageError } from "./errors.ts";
 import { formatSize, parseSize } from "./size.ts";
@@ -20,6 +21,21 @@ const ROLES: readonly string[] = ["contiguous"];
  */
 export function heapArg(value: string): string | { role: HeapRole } {
   return ROLES.includes(value) ? { role: value as HeapRole } : value;
+}
+
+/**
+ * This process's pid as the kernel in use sees it: `/proc/self` links to it (on the simulated
+ * kernel the process is the simulated one, not Deno's).
+ *
+ * @param kernel The kernel.
+ * @returns The pid.
+ */
+export function selfPid(kernel: Kernel): number {
+  try {
+    const pid = Number(kernel.readLink("/proc/self"));
+    if (Number.isSafeInteger(pid) && pid > 0) return pid;
+  } catch { /* a kernel without /proc/self as a link: fall back to Deno's pid */ }
+  return Deno.pid;
 }
 
 /** The `alloc` command. */
@@ -64,7 +80,7 @@ Exit codes: 0 allocated, 1 the heap refused (EINVAL, ENOMEM), 2 bad size,
     if (ctx.json) {
       printJson(ctx, {
         heap: heap.name,
-        pid: Deno.pid,
+        pid: selfPid(ctx.kernel),
         fd: buf.fd,
         size: info.size,
         inode: info.inode,
@@ -82,7 +98,7 @@ Exit codes: 0 allocated, 1 the heap refused (EINVAL, ENOMEM), 2 bad size,
     }
     if (hold) {
       ctx.io.stderr(
-        `Holding fd ${buf.fd} (inode ${info.inode}) in pid ${Deno.pid}; ` +
+        `Holding fd ${buf.fd} (inode ${info.inode}) in pid ${selfPid(ctx.kernel)}; ` +
           `press Ctrl-C or close standard input to release\n`,
       );
       await ctx.io.waitForRelease();
