@@ -435,3 +435,103 @@ Deno.test(
       assert.equal(getKernel().kind, "simulated");
     }),
 );
+
+Deno.test("alloc refuses more than MemTotal (the OOM killer) unless --force, exit 1", async () => {
+  setKernel(ANY_KERNEL);
+  const base = getKernel();
+  setKernel(
+    new Proxy(base, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (prop === "readText") {
+          return (p: string) =>
+            p === "/proc/meminfo"
+              ? "MemTotal:        1024 kB\nMemFree:  512 kB\n"
+              : v.call(target, p);
+        }
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    }),
+  );
+  try {
+    const r = await run(["alloc", "--size", "2MiB"]);
+    assert.equal(r.code, ExitCode.FAILED);
+    oneLine(r, /ENOMEM: 2\.0 MiB is more than this machine's memory \(MemTotal 1\.0 MiB\)/);
+  } finally {
+    setKernel(null);
+  }
+});
+
+// ---- the tool as a process ---------------------------------------------------------------------
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const CAN_RUN = Deno.permissions.querySync({ name: "run", command: Deno.execPath() }).state ===
+  "granted";
+
+function spawn(args: string[], env: Record<string, string> = {}) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-ffi", "--allow-read", "--allow-env", CLI, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+Deno.test({
+  name: "cli.ts as a process: a usage error exits 2 with one line and no stack",
+  ignore: !CAN_RUN,
+  async fn() {
+    const child = spawn(["alloc", "--size", "many"]);
+    await child.stdin.close();
+    const { code, stdout, stderr } = await child.output();
+    const err = new TextDecoder().decode(stderr);
+    assert.equal(code, ExitCode.USAGE);
+    assert.equal(new TextDecoder().decode(stdout), "");
+    assert.equal(
+      err,
+      'dmabuf: Invalid size "many": expected a number with an optional unit ' +
+        "(4096, 64k, 4MiB, 1.5 GiB)\n",
+    );
+  },
+});
+
+async function holdAndRelease(release: (child: Deno.ChildProcess) => Promise<void>) {
+  const child = spawn(["alloc", "--size", "4k", "--hold", "--json"], {
+    DMABUF_KERNEL: "simulated",
+  });
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let err = "";
+  while (!err.includes("Holding")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += value;
+  }
+  assert.match(err, /Holding fd \d+/);
+  await release(child);
+  reader.releaseLock();
+  const [status, out] = await Promise.all([
+    child.status,
+    new Response(child.stdout).text(),
+    child.stderr.cancel(),
+  ]);
+  await child.stdin.close().catch(() => {}); // already closed by an EOF release
+  assert.equal(status.code, 0);
+  assert.equal(JSON.parse(out).held, true);
+}
+
+Deno.test({
+  ...sim("alloc --hold as a process releases at end of standard input"),
+  ignore: NO_SIM !== undefined || !CAN_RUN,
+  fn: () => holdAndRelease((child) => child.stdin.close()),
+});
+
+Deno.test({
+  ...sim("alloc --hold as a process releases on SIGINT (Ctrl-C)"),
+  ignore: NO_SIM !== undefined || !CAN_RUN,
+  fn: () =>
+    holdAndRelease((child) => {
+      child.kill("SIGINT"); // standard input stays open: only the signal can release
+      return Promise.resolve();
+    }),
+});

@@ -7,6 +7,8 @@
 import { openHeap } from "../heaps/heap.ts";
 import type { HeapRole } from "../heaps/roles.ts";
 import type { Kernel } from "../kernel/types.ts";
+import { errnoError } from "../errors.ts";
+import { Errno } from "../uapi/errno.ts";
 import { type Command, kernelLine, printJson } from "./command.ts";
 import { ExitCode, UsageError } from "./errors.ts";
 import { formatSize, parseSize } from "./size.ts";
@@ -38,6 +40,21 @@ export function selfPid(kernel: Kernel): number {
   return Deno.pid;
 }
 
+/**
+ * `MemTotal` from `/proc/meminfo` in bytes, or `undefined` when the kernel does not tell.
+ *
+ * @param kernel The kernel.
+ * @returns The machine's memory.
+ */
+export function memTotal(kernel: Kernel): number | undefined {
+  try {
+    const m = /^MemTotal:\s+(\d+) kB$/m.exec(kernel.readText("/proc/meminfo"));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The `alloc` command. */
 export const allocCommand: Command = {
   name: "alloc",
@@ -50,6 +67,8 @@ Allocates a zero-filled dma-buf and prints its fd, size (page-rounded) and inode
   --size <size>   bytes, with an optional binary unit: 4096, 64k, 4MiB, "1.5 MiB"
   --heap <heap>   a heap name (default "system") or "contiguous" for the CMA heap by any name
   --name <name>   a buffer name (at most 31 bytes), shown by dump and in /proc/<pid>/maps
+  --force         allocate even more than the machine's memory (MemTotal); the system heap
+                  then invokes the OOM killer, which may kill this process or others
   --hold          keep the buffer until Ctrl-C or end of standard input, so that
                   "dmabuf dump" in another shell sees it (real kernel only: a simulated
                   kernel lives inside this process)
@@ -62,6 +81,7 @@ Exit codes: 0 allocated, 1 the heap refused (EINVAL, ENOMEM), 2 bad size,
     heap: { type: "string" },
     name: { type: "string", short: "n" },
     hold: { type: "boolean" },
+    force: { type: "boolean" },
   },
   async run(ctx, values, positionals) {
     if (positionals.length > 0) {
@@ -73,6 +93,14 @@ Exit codes: 0 allocated, 1 the heap refused (EINVAL, ENOMEM), 2 bad size,
     const heapName = typeof values.heap === "string" ? values.heap : "system";
     if (heapName === "") throw new UsageError("--heap needs a heap name or a role");
     const name = typeof values.name === "string" ? values.name : undefined;
+    const total = memTotal(ctx.kernel);
+    if (total !== undefined && size > total && values.force !== true) {
+      throw errnoError(Errno.ENOMEM, "alloc", {
+        detail: `${formatSize(size)} is more than this machine's memory (MemTotal ${
+          formatSize(total)
+        }); the heap would invoke the OOM killer. Use --force to try anyway`,
+      });
+    }
     using heap = openHeap(heapArg(heapName), { kernel: ctx.kernel });
     using buf = heap.allocate(size, { name });
     const info = buf.info();
