@@ -189,6 +189,7 @@ Deno.test("dump --json has stable keys and the same numbers as the library", asy
   const d = JSON.parse(r.out);
   assert.deepEqual(Object.keys(d), [
     "kernel",
+    "scope",
     "buffers",
     "processes",
     "unreadable",
@@ -198,6 +199,7 @@ Deno.test("dump --json has stable keys and the same numbers as the library", asy
   ]);
   assert.deepEqual(Object.keys(d.kernel), ["kind", "description", "reason"]);
   assert.equal(d.kernel.kind, ANY_KERNEL);
+  assert.equal(d.scope, "all");
   assert.deepEqual(
     d.buffers.map((b: { inode: number; pids: number[] }) => [b.inode, b.pids]),
     [[11, [100, 200]], [12, [100]], [13, [200]], [15, [300]]],
@@ -509,11 +511,10 @@ async function holdAndRelease(release: (child: Deno.ChildProcess) => Promise<voi
   }
   assert.match(err, /Holding fd \d+/);
   await release(child);
-  reader.releaseLock();
   const [status, out] = await Promise.all([
     child.status,
     new Response(child.stdout).text(),
-    child.stderr.cancel(),
+    reader.cancel(),
   ]);
   await child.stdin.close().catch(() => {}); // already closed by an EOF release
   assert.equal(status.code, 0);

@@ -81,6 +81,11 @@ export interface UnreadableProcess {
 
 /** The result of {@linkcode dmabufDump}. */
 export interface DmabufDump {
+  /**
+   * Which processes were scanned: `"all"`, the one asked for (`"pid"`), or only the reader's
+   * own (`"self"`) when the proc root lists no processes (the simulated kernel).
+   */
+  scope: "all" | "pid" | "self";
   /** Every buffer seen, by inode. */
   buffers: DmaBufferReport[];
   /** Every process holding at least one buffer, by pid. */
@@ -162,8 +167,30 @@ function readName(reader: FsReader, procRoot: string, pid: number): string {
   }
 }
 
-function pids(reader: FsReader, procRoot: string): number[] {
-  return reader.readDir(procRoot).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+/**
+ * The pids to scan: every numeric entry of the proc root. A proc root that cannot be listed but
+ * has a `self` link (the simulated kernel shows only the calling process) gives that one pid.
+ */
+function pids(reader: FsReader, procRoot: string): { pids: number[]; scope: "all" | "self" } {
+  let names: string[];
+  try {
+    names = reader.readDir(procRoot);
+  } catch (e) {
+    const self = selfPid(reader, procRoot);
+    if (self === undefined) throw e;
+    return { pids: [self], scope: "self" };
+  }
+  const pids = names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+  return { pids, scope: "all" };
+}
+
+function selfPid(reader: FsReader, procRoot: string): number | undefined {
+  try {
+    const pid = Number(reader.readLink?.(join(procRoot, "self")));
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function source<T>(root: string | null | undefined, read: () => T): [T | undefined, string] {
@@ -224,7 +251,7 @@ function finish(
  *
  * @param options Which process, the roots and the reader.
  * @returns Buffers, processes, unreadable processes and totals.
- * @throws {Deno.errors.NotFound} When the proc root itself cannot be listed.
+ * @throws {Deno.errors.NotFound} When the proc root can be neither listed nor followed to `self`.
  *
  * @example Two processes sharing one buffer
  * ```ts
@@ -253,7 +280,10 @@ export function dmabufDump(options: DumpOptions = {}): DmabufDump {
   const bad: UnreadableProcess[] = [];
   const vanished: number[] = [];
   const held = new Set<number>();
-  for (const pid of options.pid !== undefined ? [options.pid] : pids(reader, procRoot)) {
+  const scan = options.pid !== undefined
+    ? { pids: [options.pid], scope: "pid" as const }
+    : pids(reader, procRoot);
+  for (const pid of scan.pids) {
     const proc = { procRoot, reader };
     for (const step of ["fdinfo", "maps"] as const) {
       try {
@@ -305,6 +335,7 @@ export function dmabufDump(options: DumpOptions = {}): DmabufDump {
     ? bufinfo.totalBytes
     : null;
   return {
+    scope: scan.scope,
     buffers,
     processes,
     unreadable: bad,

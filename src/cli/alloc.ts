@@ -125,11 +125,13 @@ Exit codes: 0 allocated, 1 the heap refused (EINVAL, ENOMEM), 2 bad size,
       );
     }
     if (hold) {
+      // Listen for Ctrl-C before saying so: a signal right after the message must release.
+      const released = ctx.io.waitForRelease();
       ctx.io.stderr(
         `Holding fd ${buf.fd} (inode ${info.inode}) in pid ${selfPid(ctx.kernel)}; ` +
           `press Ctrl-C or close standard input to release\n`,
       );
-      await ctx.io.waitForRelease();
+      await released;
     }
     return ExitCode.OK;
   },

@@ -72,6 +72,9 @@ function matrix(d: DmabufDump): string {
 
 function text(ctx: Context, d: DmabufDump): string {
   let out = kernelLine(ctx);
+  if (d.scope === "self") {
+    out += "(this kernel's /proc lists no processes: only this process is accounted)\n";
+  }
   if (d.buffers.length === 0) out += "\nNo dma-buf is held by a process that could be read.\n";
   else out += perProcess(d) + matrix(d);
   const t = d.totals;

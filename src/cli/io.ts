@@ -15,7 +15,7 @@ export interface CliIo {
   stderrIsTerminal: boolean;
   /**
    * Resolves when a held resource should be released: on Ctrl-C (SIGINT) or end of standard
-   * input. Used by `alloc --hold`.
+   * input. Used by `alloc --hold`. Listening starts when it is called, not when awaited.
    */
   waitForRelease(): Promise<void>;
 }
