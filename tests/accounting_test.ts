@@ -18,6 +18,7 @@ import { errnoError } from "../src/errors.ts";
 import { Errno } from "../src/uapi/errno.ts";
 import { linuxKernel } from "../src/kernel/linux.ts";
 import { parseFdinfo } from "../src/dmabuf/fdinfo.ts";
+import { openHeap } from "../src/heaps/heap.ts";
 
 const ROOT = new URL("./fixtures/accounting/basic/", import.meta.url).pathname;
 const procRoot = `${ROOT}proc`;
@@ -247,5 +248,90 @@ Deno.test({
     const dump = dmabufDump({ pid: Deno.pid, reader: kernel });
     assert.deepEqual(dump.unreadable, []);
     assert.equal(dump.totals.userspaceRss, refs.reduce((s, r) => s + r.size, 0));
+  },
+});
+
+/** Why the real-kernel tests cannot run here, or undefined when `/dev/dma_heap/system` opens. */
+function noRealHeap(): string | undefined {
+  if (!live) return "not Linux, or no --allow-ffi";
+  try {
+    const k = linuxKernel();
+    k.close(k.open("/dev/dma_heap/system", 0));
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+const NO_HEAP = noRealHeap();
+
+Deno.test({
+  name: "[linux] dmabufDump() sees this process's fds, dups and mappings of a real buffer",
+  ignore: NO_HEAP !== undefined,
+  fn() {
+    const kernel = linuxKernel();
+    using heap = openHeap("system", { kernel });
+    using buf = heap.allocate(3 * 4096, { name: "acct-live" });
+    using _dup = buf.dup();
+    using _map = buf.map({ length: 4096 });
+    const inode = buf.info().inode;
+    const dump = dmabufDump({ pid: Deno.pid, reader: kernel });
+    const b = dump.buffers.find((x) => x.inode === inode);
+    assert.ok(b, `inode ${inode} in ${JSON.stringify(dump.buffers)}`);
+    assert.equal(b.size, 3 * 4096);
+    assert.equal(b.name, "acct-live");
+    assert.equal(b.exporter, "system");
+    assert.deepEqual(b.fdRefs, { [Deno.pid]: 2 });
+    assert.deepEqual(b.mapRefs, { [Deno.pid]: 1 });
+    assert.equal(b.count, 3, "two fds and one mapping");
+    const maps = readMapRefs("self", { reader: kernel }).filter((m) => m.inode === inode);
+    assert.deepEqual(maps.map((m) => [m.name, m.length]), [["acct-live", 4096]]);
+  },
+});
+
+Deno.test({
+  name: "[linux] dmabufDump() sees a buffer held by another process (dmabuf alloc --hold)",
+  ignore: NO_HEAP !== undefined ||
+    Deno.permissions.querySync({ name: "run", command: Deno.execPath() }).state !== "granted",
+  async fn() {
+    const cli = new URL("../cli.ts", import.meta.url).pathname;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        cli,
+        "alloc",
+        "--size",
+        "64k",
+        "--name",
+        "other-proc",
+        "--hold",
+        "--json",
+      ],
+      env: { DMABUF_KERNEL: "linux", NO_COLOR: "1" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let err = "";
+    while (!err.includes("Holding")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      err += value;
+    }
+    const pid = Number(/in pid (\d+)/.exec(err)?.[1]);
+    assert.equal(pid, child.pid);
+    try {
+      const dump = dmabufDump({ reader: linuxKernel() });
+      const held = dump.buffers.find((b) => b.name === "other-proc");
+      assert.ok(held, JSON.stringify(dump.buffers));
+      assert.deepEqual(held.pids, [child.pid]);
+      assert.equal(held.size, 65536);
+      assert.ok(dump.processes.some((p) => p.pid === child.pid && p.rss >= 65536));
+    } finally {
+      await child.stdin.close();
+      const [status] = await Promise.all([child.status, child.stdout.cancel(), reader.cancel()]);
+      assert.equal(status.code, 0);
+    }
   },
 });

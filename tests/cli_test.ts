@@ -368,6 +368,31 @@ Deno.test(
 );
 
 Deno.test(
+  sim("dump on the simulated kernel counts this process's fds and mappings"),
+  () =>
+    onSim(async (k) => {
+      using heap = openHeap("system", { kernel: k });
+      using buf = heap.allocate(2 * 4096, { name: "mapped" });
+      using _dup = buf.dup();
+      using _map = buf.map({ length: 4096 });
+      const pid = Number(k.readLink("/proc/self"));
+      const d = JSON.parse((await run(["dump", "--json"])).out);
+      assert.equal(d.scope, "self");
+      const b = d.buffers.find((x: { name: string }) => x.name === "mapped");
+      assert.deepEqual(
+        [b.size, b.fdRefs, b.mapRefs, b.pids, b.count],
+        [8192, { [pid]: 2 }, { [pid]: 1 }, [pid], 3],
+      );
+      const r = await run(["dump", String(pid)]);
+      assert.equal(r.code, 0, r.err);
+      const row = new RegExp(
+        `\\n\\s+${buf.info().inode}\\s+8\\.0 KiB\\s+system\\s+mapped\\s+3\\s+2\\(1\\)`,
+      );
+      assert.match(r.out, row);
+    }),
+);
+
+Deno.test(
   sim("info <fd> shows a buffer of this process; a non-dma-buf exits 1"),
   () =>
     onSim(async (k) => {
