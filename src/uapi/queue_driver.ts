@@ -17,13 +17,14 @@
  * #define TEST_DEQUEUE _IOR('T', 0x11, struct test_qbuf)  // 0x80205411
  * ```
  *
- * QUEUE: `dma_buf_get(fd)` (EBADF/EINVAL as the kernel's), EBUSY when `TEST_QUEUE_DEPTH` buffers
- * are already queued or in flight, EINVAL for an unknown op. The driver then processes the
+ * QUEUE: `dma_buf_get(fd)` (EBADF/EINVAL as the kernel's), EBUSY when the stage already holds
+ * `TEST_QUEUE_DEPTH` buffers (queued, in flight or done), EINVAL for an unknown op. The driver then processes the
  * buffer asynchronously (a kernel worker: attach, map the attachment, vmap, apply the op over the
  * whole buffer, vunmap, detach), with a write fence on the buffer's reservation object while it
  * works, and moves it to the done list. DEQUEUE takes the oldest done buffer, drops the driver's
  * reference and fills the struct; EAGAIN when none is done. `poll`: POLLIN while a done buffer
- * waits, POLLOUT while fewer than `TEST_QUEUE_DEPTH` are queued or in flight. Releasing the file
+ * waits, POLLOUT while it holds fewer than
+ * `TEST_QUEUE_DEPTH`. Releasing the file
  * drops every buffer still held.
  *
  * @module
