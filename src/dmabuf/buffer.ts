@@ -1,0 +1,337 @@
+/**
+ * A dma-buf owned (or borrowed) through its fd.
+ *
+ * @module
+ */
+import type { Kernel, UserBuffer } from "../kernel/types.ts";
+import { getKernel } from "../kernel/select.ts";
+import { closedError, type ErrnoError, errnoError } from "../errors.ts";
+import { Errno } from "../uapi/errno.ts";
+import {
+  F_DUPFD_CLOEXEC,
+  F_GETFL,
+  MAP_SHARED,
+  O_ACCMODE,
+  O_RDONLY,
+  PROT_READ,
+  PROT_WRITE,
+  SEEK_END,
+} from "../uapi/constants.ts";
+import {
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_NAME_LEN,
+  DMA_BUF_SET_NAME_B,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_START,
+} from "../uapi/dma_buf.ts";
+import { backstop } from "./_lifetime.ts";
+import { type DmaBufInfo, parseFdinfo } from "./fdinfo.ts";
+import { type CpuAccess, DmaBufMapping, syncDirection } from "./mapping.ts";
+
+/** Options for {@linkcode DmaBuf.from}. */
+export interface DmaBufFromOptions {
+  /**
+   * Whether the DmaBuf owns the fd and closes it on `close()`. Default `true`. A borrowed fd
+   * (`false`) stays open; the caller keeps closing it.
+   */
+  owned?: boolean;
+  /** The kernel the fd belongs to; default: the kernel in use. */
+  kernel?: Kernel;
+}
+
+/** Options for {@linkcode DmaBuf.map}. */
+export interface MapOptions {
+  /** Where to start, in bytes; a multiple of the page size. Default 0. */
+  offset?: number;
+  /** How many bytes; default: to the end of the buffer. Rounded up to pages by the kernel. */
+  length?: number;
+  /**
+   * What the CPU will do. Default `"readwrite"`. The mapping is writable whenever the fd is
+   * (`O_RDWR`), so a stray write is a coherence bug rather than a fault; only a buffer whose fd
+   * is `O_RDONLY` is mapped read-only — writing through such a view faults, as in C.
+   */
+  access?: CpuAccess;
+}
+
+const encoder = new TextEncoder();
+const kAdopt = Symbol("adopt");
+const SYNC_RETRIES = 1000;
+
+function isRetryable(e: unknown): boolean {
+  const code = (e as ErrnoError)?.errno;
+  return code === Errno.EINTR || code === Errno.EAGAIN;
+}
+
+function checkSize(value: unknown, what: string, syscall: string, min: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+    throw errnoError(Errno.EINVAL, syscall, {
+      detail: `${what} must be a safe integer ≥ ${min}, got ${String(value)}`,
+    });
+  }
+  return value;
+}
+
+/**
+ * A dma-buf: a buffer that devices and processes share through an fd.
+ *
+ * Made by {@linkcode DmaHeap.allocate}, {@linkcode DmaBuf.dup}, or {@linkcode DmaBuf.from} for
+ * an fd that came from elsewhere (a camera, a GPU driver). `close()` is idempotent, unmaps
+ * every mapping made from this object (detaching their views), and closes the fd if owned.
+ * A buffer that is garbage-collected without `close()` has its fd closed by a best-effort
+ * backstop.
+ */
+export class DmaBuf {
+  #kernel: Kernel;
+  #fd: number;
+  #owned: boolean;
+  #closed = false;
+  #size: number | undefined;
+  #sync: UserBuffer | undefined;
+  #mappings = new Set<DmaBufMapping>();
+
+  /**
+   * Internal: use {@linkcode DmaBuf.from} or a heap's `allocate()`.
+   *
+   * @param token Internal token.
+   * @param kernel The kernel.
+   * @param fd The fd.
+   * @param size The size if known.
+   * @param owned Whether `close()` closes the fd.
+   */
+  constructor(
+    token: typeof kAdopt,
+    kernel: Kernel,
+    fd: number,
+    size: number | undefined,
+    owned: boolean,
+  ) {
+    if (token !== kAdopt) throw new TypeError("Use DmaBuf.from(fd) to wrap a dma-buf fd");
+    this.#kernel = kernel;
+    this.#fd = fd;
+    this.#size = size;
+    this.#owned = owned;
+    if (owned) backstop.register(this, { kind: "fd", kernel, fd, what: "DmaBuf" }, this);
+  }
+
+  /** @internal Wraps a fresh fd the library just got from the kernel. */
+  static adopt(kernel: Kernel, fd: number, size?: number): DmaBuf {
+    return new DmaBuf(kAdopt, kernel, fd, size, true);
+  }
+
+  /**
+   * Wraps a dma-buf fd that came from elsewhere, after checking (through
+   * `/proc/self/fdinfo/<fd>`) that it is one.
+   *
+   * @param fd The fd.
+   * @param options Ownership and kernel.
+   * @returns The buffer.
+   * @throws {Deno.errors.BadResource} `EBADF` if the fd is not open.
+   * @throws {ErrnoError} `EINVAL` if the fd is not a dma-buf.
+   *
+   * @example Borrowing an fd
+   * ```ts
+   * import { DmaBuf, openHeap } from "../../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * using heap = openHeap("system");
+   * using buf = heap.allocate(8192);
+   * using view = DmaBuf.from(buf.fd, { owned: false });
+   * assert.equal(view.size, 8192);
+   * ```
+   */
+  static from(fd: number, options: DmaBufFromOptions = {}): DmaBuf {
+    const kernel = options.kernel ?? getKernel();
+    checkSize(fd, "fd", "DmaBuf.from", 0);
+    let text: string;
+    try {
+      text = kernel.readText(`/proc/self/fdinfo/${fd}`);
+    } catch (e) {
+      if ((e as ErrnoError).errno === Errno.ENOENT) {
+        throw errnoError(Errno.EBADF, "DmaBuf.from", { detail: `fd ${fd} is not open` });
+      }
+      throw e;
+    }
+    const info = parseFdinfo(text);
+    if (info === undefined) {
+      throw errnoError(Errno.EINVAL, "DmaBuf.from", {
+        detail: `fd ${fd} is not a dma-buf (its fdinfo has no exp_name)`,
+      });
+    }
+    return new DmaBuf(kAdopt, kernel, fd, info.size, options.owned ?? true);
+  }
+
+  #guard(action: string): void {
+    if (this.#closed) throw closedError(action, "DmaBuf");
+  }
+
+  /** The fd. */
+  get fd(): number {
+    this.#guard("use");
+    return this.#fd;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The size in bytes (the kernel's, i.e. rounded up to pages). */
+  get size(): number {
+    this.#guard("size");
+    return this.#size ??= this.#kernel.lseek(this.#fd, 0, SEEK_END);
+  }
+
+  /** The exporter's name, e.g. `"system"`. Reads fdinfo. */
+  get exporter(): string {
+    return this.info().exporter;
+  }
+
+  /** The buffer's name, or `undefined` if never set. Reads fdinfo. */
+  get name(): string | undefined {
+    return this.info().name;
+  }
+
+  /**
+   * What the kernel reports about this buffer (`/proc/self/fdinfo/<fd>`).
+   *
+   * @returns Size, reference count, exporter, name, inode, flags.
+   * @throws {ErrnoError} If fdinfo cannot be read.
+   */
+  info(): DmaBufInfo {
+    this.#guard("inspect");
+    const info = parseFdinfo(this.#kernel.readText(`/proc/self/fdinfo/${this.#fd}`));
+    if (info === undefined) {
+      throw errnoError(Errno.EINVAL, "DmaBuf.info", {
+        detail: `fd ${this.#fd} is no longer a dma-buf (closed behind this object's back?)`,
+      });
+    }
+    return info;
+  }
+
+  /**
+   * Names the buffer (`DMA_BUF_SET_NAME_B`); the name shows in fdinfo, `/proc/<pid>/maps` and
+   * debugfs. At most 31 bytes of UTF-8; `""` is allowed.
+   *
+   * @param name The name.
+   * @throws {ErrnoError} `EINVAL` if the name is 32 bytes or longer or contains NUL.
+   */
+  setName(name: string): void {
+    this.#guard("name");
+    const syscall = "ioctl(DMA_BUF_SET_NAME_B)";
+    if (typeof name !== "string" || name.includes("\0")) {
+      throw errnoError(Errno.EINVAL, syscall, { detail: "the name must be a string without NUL" });
+    }
+    const bytes = encoder.encode(name);
+    if (bytes.length >= DMA_BUF_NAME_LEN) {
+      throw errnoError(Errno.EINVAL, syscall, {
+        detail: `the name is ${bytes.length} bytes; the kernel keeps at most ${
+          DMA_BUF_NAME_LEN - 1
+        }`,
+      });
+    }
+    const arg = this.#kernel.userBuffer(bytes.length + 1);
+    arg.bytes.set(bytes);
+    this.#kernel.ioctl(this.#fd, DMA_BUF_SET_NAME_B, arg, "DMA_BUF_SET_NAME_B");
+  }
+
+  /**
+   * Duplicates the fd (`F_DUPFD_CLOEXEC`): a second owner of the same buffer.
+   *
+   * @returns A new DmaBuf that owns the new fd.
+   */
+  dup(): DmaBuf {
+    this.#guard("dup");
+    const fd = this.#kernel.fcntl(this.#fd, F_DUPFD_CLOEXEC, 0);
+    return new DmaBuf(kAdopt, this.#kernel, fd, this.#size, true);
+  }
+
+  /**
+   * Maps the buffer, or a page-aligned range of it, into this process (`MAP_SHARED`).
+   *
+   * @param options Range and access.
+   * @returns The mapping; unmap it, or let `using` or `close()` do it.
+   * @throws {ErrnoError} `EINVAL` for a range outside the buffer or an unaligned offset,
+   * `EACCES` for write access to a read-only fd.
+   */
+  map(options: MapOptions = {}): DmaBufMapping {
+    this.#guard("map");
+    const syscall = "mmap";
+    const page = this.#kernel.pageSize;
+    const offset = checkSize(options.offset ?? 0, "offset", syscall, 0);
+    if (offset % page !== 0) {
+      throw errnoError(Errno.EINVAL, syscall, {
+        detail: `offset ${offset} is not a multiple of the page size ${page}`,
+      });
+    }
+    const length = checkSize(options.length ?? this.size - offset, "length", syscall, 1);
+    const access = options.access ?? "readwrite";
+    syncDirection(access); // validates
+    let prot = PROT_READ | PROT_WRITE;
+    if (access === "read" && (this.#kernel.fcntl(this.#fd, F_GETFL, 0) & O_ACCMODE) === O_RDONLY) {
+      prot = PROT_READ;
+    }
+    const region = this.#kernel.mmap(this.#fd, length, prot, MAP_SHARED, offset);
+    const mapping = new DmaBufMapping(this, this.#kernel, region, (m) => this.#mappings.delete(m));
+    this.#mappings.add(mapping);
+    return mapping;
+  }
+
+  /**
+   * Begins CPU access (`DMA_BUF_IOCTL_SYNC` START). Retries on `EINTR`/`EAGAIN` as the kernel
+   * asks. For experts: prefer a mapping's `read`/`write`/`readWrite`, which pair START and END.
+   *
+   * @param access The direction; END must use the same.
+   */
+  beginCpuAccess(access: CpuAccess = "readwrite"): void {
+    this.#syncIoctl(DMA_BUF_SYNC_START | syncDirection(access), "begin CPU access to");
+  }
+
+  /**
+   * Ends CPU access (`DMA_BUF_IOCTL_SYNC` END) with the direction given to START.
+   *
+   * @param access The direction used at START.
+   */
+  endCpuAccess(access: CpuAccess = "readwrite"): void {
+    this.#syncIoctl(DMA_BUF_SYNC_END | syncDirection(access), "end CPU access to");
+  }
+
+  #syncIoctl(flags: number, action: string): void {
+    this.#guard(action);
+    const arg = this.#sync ??= this.#kernel.userBuffer(8);
+    arg.view.setUint32(0, flags, true);
+    for (let attempt = 0;; attempt++) {
+      try {
+        this.#kernel.ioctl(this.#fd, DMA_BUF_IOCTL_SYNC, arg, "DMA_BUF_IOCTL_SYNC");
+        return;
+      } catch (e) {
+        if (!isRetryable(e) || attempt >= SYNC_RETRIES) throw e;
+      }
+    }
+  }
+
+  /**
+   * Unmaps every mapping made from this object and closes the fd if owned. Idempotent.
+   *
+   * @throws {ErrnoError} If `close(2)` fails; the object is closed all the same.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const m of [...this.#mappings]) {
+      try {
+        m.unmap();
+      } catch {
+        // Keep going: the fd must still be closed.
+      }
+    }
+    if (this.#owned) {
+      backstop.unregister(this);
+      this.#kernel.close(this.#fd);
+    }
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

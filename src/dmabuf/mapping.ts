@@ -1,0 +1,235 @@
+/**
+ * A CPU mapping of a dma-buf, and scoped CPU access bracketed by `DMA_BUF_IOCTL_SYNC`.
+ *
+ * @module
+ */
+import type { Kernel, MappedRegion } from "../kernel/types.ts";
+import { closedError } from "../errors.ts";
+import { backstop } from "./_lifetime.ts";
+import { DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_WRITE } from "../uapi/dma_buf.ts";
+
+/** The direction of CPU access: what the CPU will do with the bytes. */
+export type CpuAccess = "read" | "write" | "readwrite";
+
+/** Returns the `DMA_BUF_SYNC_*` direction bits for an access. */
+export function syncDirection(access: CpuAccess): number {
+  switch (access) {
+    case "read":
+      return DMA_BUF_SYNC_READ;
+    case "write":
+      return DMA_BUF_SYNC_WRITE;
+    case "readwrite":
+      return DMA_BUF_SYNC_RW;
+  }
+}
+
+/** What a mapping needs from its buffer; kept narrow so the two files do not import each other. */
+export interface MappingOwner {
+  /** `DMA_BUF_IOCTL_SYNC` START with these direction bits. */
+  beginCpuAccess(access: CpuAccess): void;
+  /** `DMA_BUF_IOCTL_SYNC` END with these direction bits. */
+  endCpuAccess(access: CpuAccess): void;
+}
+
+// A view keeps its mapping (and so its buffer) reachable: the GC backstop can never unmap
+// memory that a live view still points at.
+const keepAlive = new WeakMap<ArrayBuffer, DmaBufMapping>();
+
+function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as any).then === "function";
+}
+
+/**
+ * A live `mmap` of a dma-buf, made by {@linkcode DmaBuf.map}.
+ *
+ * Unmapping — by {@linkcode unmap}, by `using`, or when the buffer is closed — detaches every
+ * view the mapping handed out: afterwards they have length 0 and reads give `undefined`, so a
+ * stale view can never touch unmapped memory.
+ *
+ * CPU access belongs inside {@linkcode read}, {@linkcode write} or {@linkcode readWrite}, which
+ * send `DMA_BUF_IOCTL_SYNC` START before and END after the callback with the same direction,
+ * END even when the callback throws or its promise rejects.
+ */
+export class DmaBufMapping {
+  #owner: MappingOwner;
+  #kernel: Kernel;
+  #region: MappedRegion | undefined;
+  #view: Uint8Array | undefined;
+  #onUnmap: (m: DmaBufMapping) => void;
+  /** The offset in the buffer where the mapping starts (a multiple of the page size). */
+  readonly offset: number;
+  /** The mapped length in bytes. */
+  readonly length: number;
+  /** The user-space address of the mapping, as C would see it (for ioctl structs). */
+  readonly address: number;
+
+  /**
+   * Used by {@linkcode DmaBuf.map}; not meant to be called directly.
+   *
+   * @param owner The buffer, for CPU-access syncs.
+   * @param kernel The kernel that made the mapping.
+   * @param region The mapping.
+   * @param onUnmap Called once when the mapping goes away.
+   */
+  constructor(
+    owner: MappingOwner,
+    kernel: Kernel,
+    region: MappedRegion,
+    onUnmap: (m: DmaBufMapping) => void,
+  ) {
+    this.#owner = owner;
+    this.#kernel = kernel;
+    this.#region = region;
+    this.#onUnmap = onUnmap;
+    this.offset = region.offset;
+    this.length = region.length;
+    this.address = region.address;
+    backstop.register(this, { kind: "mapping", kernel, region }, this);
+  }
+
+  /** True once unmapped. */
+  get closed(): boolean {
+    return this.#region === undefined;
+  }
+
+  /**
+   * The mapped bytes, without any cache maintenance. Prefer {@linkcode read} and
+   * {@linkcode write}; use this between your own `beginCpuAccess`/`endCpuAccess`.
+   *
+   * @throws {Deno.errors.BadResource} If the mapping was unmapped.
+   */
+  get bytes(): Uint8Array {
+    const region = this.#region;
+    if (region === undefined) throw closedError("access", "DmaBufMapping");
+    let view = this.#view;
+    if (view === undefined || view.byteLength === 0) {
+      view = new Uint8Array(region.buffer, region.byteOffset, region.length);
+      keepAlive.set(view.buffer as ArrayBuffer, this);
+      this.#view = view;
+    }
+    return view;
+  }
+
+  /**
+   * Runs `fn` with the bytes between SYNC START|READ and END|READ.
+   *
+   * @param fn Reads the bytes; may be async.
+   * @returns What `fn` returns (a promise if `fn` returns one).
+   * @throws {ErrnoError} If a sync ioctl fails, or the mapping was unmapped.
+   *
+   * @example Reading a buffer
+   * ```ts
+   * import { openHeap } from "../../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * using heap = openHeap("system");
+   * using buf = heap.allocate(4096);
+   * using map = buf.map();
+   * assert.equal(map.read((b) => b[0]), 0);
+   * ```
+   */
+  read<T>(fn: (bytes: Uint8Array) => T): T {
+    return this.#scoped("read", fn);
+  }
+
+  /**
+   * Runs `fn` with the bytes between SYNC START|WRITE and END|WRITE.
+   *
+   * @param fn Writes the bytes; may be async.
+   * @returns What `fn` returns (a promise if `fn` returns one).
+   * @throws {ErrnoError} If a sync ioctl fails, or the mapping was unmapped.
+   *
+   * @example Filling a buffer
+   * ```ts
+   * import { openHeap } from "../../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * using heap = openHeap("system");
+   * using buf = heap.allocate(4096);
+   * using map = buf.map();
+   * map.write((b) => b.fill(0x42));
+   * assert.equal(map.read((b) => b[4095]), 0x42);
+   * ```
+   */
+  write<T>(fn: (bytes: Uint8Array) => T): T {
+    return this.#scoped("write", fn);
+  }
+
+  /**
+   * Runs `fn` with the bytes between SYNC START|RW and END|RW.
+   *
+   * @param fn Reads and writes the bytes; may be async.
+   * @returns What `fn` returns (a promise if `fn` returns one).
+   * @throws {ErrnoError} If a sync ioctl fails, or the mapping was unmapped.
+   *
+   * @example Incrementing every byte
+   * ```ts
+   * import { openHeap } from "../../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * using heap = openHeap("system");
+   * using buf = heap.allocate(4096);
+   * using map = buf.map();
+   * map.readWrite((b) => b.forEach((v, i) => (b[i] = v + 1)));
+   * assert.equal(map.read((b) => b[7]), 1);
+   * ```
+   */
+  readWrite<T>(fn: (bytes: Uint8Array) => T): T {
+    return this.#scoped("readwrite", fn);
+  }
+
+  #scoped<T>(access: CpuAccess, fn: (bytes: Uint8Array) => T): T {
+    const bytes = this.bytes;
+    this.#owner.beginCpuAccess(access);
+    let result: T;
+    try {
+      result = fn(bytes);
+    } catch (e) {
+      this.#endQuietly(access);
+      throw e;
+    }
+    if (isPromiseLike(result)) {
+      return Promise.resolve(result).then(
+        (v) => {
+          this.#owner.endCpuAccess(access);
+          return v;
+        },
+        (e) => {
+          this.#endQuietly(access);
+          throw e;
+        },
+      ) as T;
+    }
+    this.#owner.endCpuAccess(access);
+    return result;
+  }
+
+  // END after a failed callback: the callback's error is the one worth reporting.
+  #endQuietly(access: CpuAccess): void {
+    try {
+      this.#owner.endCpuAccess(access);
+    } catch {
+      // The buffer may have been closed inside the callback; nothing more to undo.
+    }
+  }
+
+  /**
+   * Unmaps, detaching every view handed out. Idempotent.
+   *
+   * @throws {ErrnoError} If `munmap` fails (the mapping counts as gone all the same).
+   */
+  unmap(): void {
+    const region = this.#region;
+    if (region === undefined) return;
+    this.#region = undefined;
+    this.#view = undefined;
+    backstop.unregister(this);
+    this.#onUnmap(this);
+    this.#kernel.munmap(region);
+  }
+
+  /** Same as {@linkcode unmap}. */
+  [Symbol.dispose](): void {
+    this.unmap();
+  }
+}

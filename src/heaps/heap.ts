@@ -1,0 +1,299 @@
+/**
+ * dma-heaps: listing them, opening one by name or role, allocating buffers.
+ *
+ * @module
+ */
+import type { Kernel, UserBuffer } from "../kernel/types.ts";
+import { getKernel } from "../kernel/select.ts";
+import { closedError, type ErrnoError, errnoError } from "../errors.ts";
+import { Errno } from "../uapi/errno.ts";
+import { O_CLOEXEC, O_RDONLY, O_RDWR } from "../uapi/constants.ts";
+import {
+  dma_heap_allocation_data as D,
+  DMA_HEAP_DIR,
+  DMA_HEAP_IOCTL_ALLOC,
+} from "../uapi/dma_heap.ts";
+import { DmaBuf } from "../dmabuf/buffer.ts";
+import { backstop } from "../dmabuf/_lifetime.ts";
+import { type HeapRole, heapRole, pickHeap } from "./roles.ts";
+
+/** Options shared by the heap functions. */
+export interface HeapOptions {
+  /** The kernel to use; default: the kernel in use (see `kernelSelection()`). */
+  kernel?: Kernel;
+}
+
+/** A heap as {@linkcode listHeaps} reports it. */
+export interface HeapInfo {
+  /** The heap's name, e.g. `"system"`. */
+  name: string;
+  /** Its device node, e.g. `"/dev/dma_heap/system"`. */
+  path: string;
+  /** What it is for, when the name tells. */
+  role: HeapRole | undefined;
+  /** Whether this process can open it. */
+  accessible: boolean;
+  /** The errno name when it cannot, e.g. `"EACCES"`. */
+  error?: string;
+}
+
+/** Options for {@linkcode DmaHeap.allocate}. */
+export interface AllocateOptions {
+  /** fd flags for the new buffer: `O_RDWR`/`O_RDONLY`/`O_WRONLY`, `O_CLOEXEC`. Default `O_RDWR | O_CLOEXEC`. */
+  fdFlags?: number;
+  /** Heap flags; mainline heaps accept only 0. Default 0. */
+  heapFlags?: number;
+  /** A name for the buffer (at most 31 bytes), set right after allocation. */
+  name?: string;
+}
+
+/** The udev rule that lets a group use the heaps. */
+export const UDEV_HINT =
+  'Give your user access with a udev rule such as SUBSYSTEM=="dma_heap", GROUP="video", MODE="0660" and add the user to that group, or run as root';
+
+function names(kernel: Kernel): string[] {
+  try {
+    return kernel.readDir(DMA_HEAP_DIR);
+  } catch (e) {
+    if ((e as ErrnoError).errno === Errno.ENOENT) return [];
+    throw e;
+  }
+}
+
+/**
+ * Lists the heaps in `/dev/dma_heap`, with whether each can be opened.
+ *
+ * @param options The kernel.
+ * @returns The heaps, sorted by name; empty when the kernel has none.
+ *
+ * @example Listing heaps
+ * ```ts
+ * import { listHeaps } from "./heap.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const heaps = listHeaps();
+ * assert.ok(heaps.some((h) => h.name === "system"));
+ * ```
+ */
+export function listHeaps(options: HeapOptions = {}): HeapInfo[] {
+  const kernel = options.kernel ?? getKernel();
+  return names(kernel).map((name) => {
+    const path = `${DMA_HEAP_DIR}/${name}`;
+    const info: HeapInfo = { name, path, role: heapRole(name), accessible: true };
+    try {
+      kernel.close(kernel.open(path, O_RDONLY | O_CLOEXEC));
+    } catch (e) {
+      info.accessible = false;
+      info.error = (e as ErrnoError).code ?? (e as Error).name;
+    }
+    return info;
+  });
+}
+
+function validateName(name: unknown): string {
+  if (
+    typeof name !== "string" || name === "" || name === "." || name.includes("/") ||
+    name.includes("..") || name.includes("\0")
+  ) {
+    throw errnoError(Errno.EINVAL, "open", {
+      path: `${DMA_HEAP_DIR}/${String(name)}`,
+      detail: "a heap name is a non-empty file name without '/', '..' or NUL",
+    });
+  }
+  return name;
+}
+
+/**
+ * Opens a heap by name (`"system"`) or by role (`{ role: "contiguous" }` finds the CMA heap
+ * under any of its names).
+ *
+ * @param heap A name or a role.
+ * @param options The kernel.
+ * @returns The open heap.
+ * @throws {Deno.errors.NotFound} `ENOENT`, listing the heaps that do exist.
+ * @throws {Deno.errors.PermissionDenied} `EACCES`, with the udev rule that fixes it.
+ * @throws {ErrnoError} `EINVAL` for a name with `/`, `..` or NUL (checked before any I/O).
+ *
+ * @example Allocating from the system heap
+ * ```ts
+ * import { openHeap } from "./heap.ts";
+ * import assert from "node:assert/strict";
+ *
+ * using heap = openHeap("system");
+ * using buf = heap.allocate(1, { name: "tiny" });
+ * assert.equal(buf.size, 4096);
+ * assert.equal(buf.info().name, "tiny");
+ * ```
+ */
+export function openHeap(heap: string | { role: HeapRole }, options: HeapOptions = {}): DmaHeap {
+  const kernel = options.kernel ?? getKernel();
+  let name: string;
+  if (typeof heap === "object" && heap !== null) {
+    const present = names(kernel);
+    const found = pickHeap(present, heap.role);
+    if (found === undefined) {
+      throw errnoError(Errno.ENOENT, "open", {
+        path: DMA_HEAP_DIR,
+        detail: `no ${heap.role} heap; heaps present: ${present.join(", ") || "none"}`,
+      });
+    }
+    name = found;
+  } else {
+    name = validateName(heap);
+  }
+  const path = `${DMA_HEAP_DIR}/${name}`;
+  let fd: number;
+  try {
+    fd = kernel.open(path, O_RDONLY | O_CLOEXEC);
+  } catch (e) {
+    const err = e as ErrnoError;
+    if (err.errno === Errno.ENOENT) {
+      const present = names(kernel);
+      throw errnoError(Errno.ENOENT, "open", {
+        path,
+        detail: present.length
+          ? `no heap named "${name}"; heaps present: ${present.join(", ")}`
+          : `this kernel has no dma-heaps (${DMA_HEAP_DIR} is empty or missing)`,
+        cause: e,
+      });
+    }
+    if (err.errno === Errno.EACCES || err.errno === Errno.EPERM) {
+      throw errnoError(err.errno, "open", { path, hint: UDEV_HINT, cause: e });
+    }
+    throw e;
+  }
+  return new DmaHeap(kernel, name, fd);
+}
+
+/**
+ * An open dma-heap. Allocates buffers; `close()` (or `using`) closes the heap's fd, which does
+ * not affect buffers already allocated.
+ */
+export class DmaHeap {
+  #kernel: Kernel;
+  #fd: number;
+  #closed = false;
+  #arg: UserBuffer;
+  /** The heap's name. */
+  readonly name: string;
+  /** Its device node. */
+  readonly path: string;
+  /** What it is for, when the name tells. */
+  readonly role: HeapRole | undefined;
+
+  /**
+   * Use {@linkcode openHeap}.
+   *
+   * @param kernel The kernel.
+   * @param name The heap name.
+   * @param fd The open heap fd (now owned by this object).
+   */
+  constructor(kernel: Kernel, name: string, fd: number) {
+    this.#kernel = kernel;
+    this.#fd = fd;
+    this.name = name;
+    this.path = `${DMA_HEAP_DIR}/${name}`;
+    this.role = heapRole(name);
+    this.#arg = kernel.userBuffer(D.size);
+    backstop.register(this, { kind: "fd", kernel, fd, what: "DmaHeap" }, this);
+  }
+
+  /** The heap's fd. */
+  get fd(): number {
+    if (this.#closed) throw closedError("use", "DmaHeap");
+    return this.#fd;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Allocates a zero-filled buffer (`DMA_HEAP_IOCTL_ALLOC`). The kernel rounds the size up to
+   * a whole page.
+   *
+   * @param size Bytes wanted: a safe integer > 0.
+   * @param options fd flags, heap flags, a name.
+   * @returns The buffer, owning its fd.
+   * @throws {ErrnoError} `EINVAL` for a bad size or flags, `ENOMEM` when the heap is out of
+   * memory, `EBADF` if the heap was closed.
+   *
+   * @example Allocating 1 MiB
+   * ```ts
+   * import { openHeap } from "./heap.ts";
+   * import assert from "node:assert/strict";
+   *
+   * using heap = openHeap("system");
+   * using buf = heap.allocate(1 << 20);
+   * assert.equal(buf.info().size, 1 << 20);
+   * ```
+   */
+  allocate(size: number, options: AllocateOptions = {}): DmaBuf {
+    if (this.#closed) throw closedError("allocate from", "DmaHeap");
+    const syscall = "ioctl(DMA_HEAP_IOCTL_ALLOC)";
+    if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0) {
+      throw errnoError(Errno.EINVAL, syscall, {
+        path: this.path,
+        detail: `size must be a safe integer > 0, got ${String(size)}`,
+      });
+    }
+    const fdFlags = options.fdFlags ?? (O_RDWR | O_CLOEXEC);
+    const heapFlags = options.heapFlags ?? 0;
+    for (const [what, v] of [["fdFlags", fdFlags], ["heapFlags", heapFlags]] as const) {
+      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+        throw errnoError(Errno.EINVAL, syscall, {
+          path: this.path,
+          detail: `${what} must be a non-negative safe integer, got ${String(v)}`,
+        });
+      }
+    }
+    const view = this.#arg.view;
+    view.setUint32(D.len, size >>> 0, true);
+    view.setUint32(D.len + 4, Math.floor(size / 2 ** 32), true);
+    view.setUint32(D.fd, 0, true);
+    view.setUint32(D.fd_flags, fdFlags >>> 0, true);
+    view.setUint32(D.heap_flags, heapFlags >>> 0, true);
+    view.setUint32(D.heap_flags + 4, Math.floor(heapFlags / 2 ** 32), true);
+    try {
+      this.#kernel.ioctl(this.#fd, DMA_HEAP_IOCTL_ALLOC, this.#arg, "DMA_HEAP_IOCTL_ALLOC");
+    } catch (e) {
+      const err = e as ErrnoError;
+      throw errnoError(err.errno, err.syscall, {
+        path: this.path,
+        detail: err.errno === Errno.ENOMEM
+          ? `the ${this.name} heap could not provide ${size} bytes`
+          : undefined,
+        cause: e,
+      });
+    }
+    const page = this.#kernel.pageSize;
+    const buf = DmaBuf.adopt(
+      this.#kernel,
+      view.getInt32(D.fd, true),
+      Math.ceil(size / page) * page,
+    );
+    if (options.name !== undefined) {
+      try {
+        buf.setName(options.name);
+      } catch (e) {
+        buf.close();
+        throw e;
+      }
+    }
+    return buf;
+  }
+
+  /** Closes the heap's fd. Idempotent; buffers stay valid. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    backstop.unregister(this);
+    this.#kernel.close(this.#fd);
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * The {@linkcode Kernel} of a real Linux system, through libc FFI.
+ *
+ * libc is opened on the first {@linkcode linuxKernel} call (needs `--allow-ffi`), never at
+ * import. Every failed call throws `errnoError(errno, syscall, { path })` with errno read from
+ * `__errno_location()` right after the call.
+ *
+ * @module
+ */
+import type { Kernel, MappedRegion, PollRequest, UserBuffer } from "./types.ts";
+import { errnoError } from "../errors.ts";
+import { Errno } from "../uapi/errno.ts";
+import { type LoadedLibc, loadLibc } from "../ffi/load.ts";
+import {
+  _SC_PAGESIZE,
+  type Libc,
+  SYSLOG_ACTION_READ_ALL,
+  SYSLOG_ACTION_SIZE_BUFFER,
+} from "../ffi/libc.ts";
+import { cString, readDir, readLink, readText } from "./_linux_fs.ts";
+
+const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+/** `open(2)`'s mode for `O_CREAT`, before the umask. */
+const CREATE_MODE = 0o666;
+const decoder = new TextDecoder();
+
+/**
+ * User memory of the Linux kernel: an off-heap ArrayBuffer whose address never changes, with its
+ * FFI pointer made once so an ioctl costs no allocation.
+ */
+export class LinuxUserBuffer implements UserBuffer {
+  /** The bytes. */
+  readonly bytes: Uint8Array;
+  /** A DataView over {@linkcode bytes}. */
+  readonly view: DataView;
+  /** The address of `bytes[0]`. */
+  readonly address: number;
+  /** The FFI pointer to `bytes[0]` (`null` for an empty buffer). */
+  readonly pointer: Deno.PointerValue;
+
+  /**
+   * Allocates `size` zeroed bytes.
+   *
+   * @param size The length in bytes.
+   */
+  constructor(size: number) {
+    // An explicitly created ArrayBuffer lives outside the V8 heap and never moves, so the
+    // pointer taken here stays valid as long as this object (which holds `bytes`) is alive.
+    const ab = new ArrayBuffer(size);
+    this.bytes = new Uint8Array(ab);
+    this.view = new DataView(ab);
+    this.pointer = size === 0 ? null : Deno.UnsafePointer.of(ab);
+    this.address = Number(Deno.UnsafePointer.value(this.pointer));
+  }
+}
+
+function hex(request: number): string {
+  return "0x" + (request >>> 0).toString(16).toUpperCase().padStart(8, "0");
+}
+
+function invalid(syscall: string, detail: string, path?: string): Error {
+  return errnoError(Errno.EINVAL, syscall, { detail, path });
+}
+
+function isInt(x: number): boolean {
+  return (x | 0) === x;
+}
+
+function isSize(x: number): boolean {
+  return Number.isSafeInteger(x) && x >= 0;
+}
+
+/** The Linux kernel through libc. Get the shared instance with {@linkcode linuxKernel}. */
+export class LinuxKernel implements Kernel {
+  /** Always `"linux"`. */
+  readonly kind = "linux" as const;
+  /** `sysconf(_SC_PAGESIZE)`. */
+  readonly pageSize: number;
+  #libc: LoadedLibc;
+  #c: Libc;
+  #errno: Int32Array;
+  #ioctl: Libc["ioctl"];
+  #fcntl: Libc["fcntl"];
+  #description?: string;
+  #regions = new WeakMap<MappedRegion, Deno.PointerObject>();
+  #pollfds = new LinuxUserBuffer(64);
+
+  /**
+   * Opens libc (once per process, see `loadLibc`).
+   *
+   * @throws {Deno.errors.PermissionDenied} Without `--allow-ffi`.
+   * @throws {Deno.errors.NotFound} When no C library opens.
+   */
+  constructor() {
+    this.#libc = loadLibc();
+    this.#c = this.#libc.symbols;
+    this.#errno = this.#libc.errno;
+    this.#ioctl = this.#c.ioctl;
+    this.#fcntl = this.#c.fcntl;
+    const page = Number(this.#c.sysconf(_SC_PAGESIZE));
+    this.pageSize = page > 0 ? page : 4096;
+  }
+
+  /** `Linux <release> (<libc path>)`, the release read from `/proc/sys/kernel/osrelease`. */
+  get description(): string {
+    if (this.#description === undefined) {
+      let release = "(unknown release)";
+      try {
+        release = readText(this.#libc, "/proc/sys/kernel/osrelease").trim() || release;
+      } catch {
+        // A kernel without procfs mounted still works; only the description is poorer.
+      }
+      this.#description = `Linux ${release} (${this.#libc.path})`;
+    }
+    return this.#description;
+  }
+
+  /** The one error path: errno of the call that just failed, as a typed error. */
+  #fail(syscall: string, path?: string): Error {
+    return errnoError(this.#errno[0], syscall, { path });
+  }
+
+  /** `open(2)`; returns the new fd. */
+  open(path: string, flags: number): number {
+    const p = cString(path, "open");
+    if (!isInt(flags)) throw invalid("open", "Flags must be a 32-bit integer", path);
+    // SAFETY: `p` is a NUL-terminated buffer kept alive by this frame during the call.
+    const fd = this.#c.open(Deno.UnsafePointer.of(p), flags, CREATE_MODE);
+    if (fd < 0) throw this.#fail("open", path);
+    return fd;
+  }
+
+  /** `close(2)`. */
+  close(fd: number): void {
+    if (!isInt(fd)) throw errnoError(Errno.EBADF, "close");
+    if (this.#c.close(fd | 0) < 0) throw this.#fail("close");
+  }
+
+  /** `ioctl(2)` with a pointer argument; returns the non-negative result. */
+  ioctl(fd: number, request: number, arg: UserBuffer | null, name?: string): number {
+    let p: Deno.PointerValue = null;
+    if (arg !== null) {
+      if (!(arg instanceof LinuxUserBuffer)) throw this.#foreign(request, name);
+      p = arg.pointer;
+    }
+    if (!isInt(fd) || (request >>> 0) !== request) throw this.#badIoctl(fd, request, name);
+    // SAFETY: `p` points into `arg.bytes`, an off-heap buffer that `arg` keeps alive; the
+    // kernel reads and writes at most the size encoded in `request`, which the caller sized.
+    const r = this.#ioctl(fd | 0, request >>> 0, p);
+    if (r < 0) throw this.#fail(`ioctl(${name ?? hex(request)})`);
+    return r;
+  }
+
+  #foreign(request: number, name?: string): Error {
+    return errnoError(Errno.EFAULT, `ioctl(${name ?? hex(request)})`, {
+      detail: "The argument is not a UserBuffer made by this kernel",
+    });
+  }
+
+  #badIoctl(fd: number, request: number, name?: string): Error {
+    const syscall = `ioctl(${name ?? hex(Number(request) || 0)})`;
+    if (!isInt(fd)) return errnoError(Errno.EBADF, syscall);
+    return invalid(syscall, "The request must be an unsigned 32-bit integer");
+  }
+
+  /** `mmap(2)` of `length` bytes of `fd` at `offset`. */
+  mmap(fd: number, length: number, prot: number, flags: number, offset: number): MappedRegion {
+    if (!isInt(fd)) throw errnoError(Errno.EBADF, "mmap");
+    if (!isSize(length) || !isSize(offset) || !isInt(prot) || !isInt(flags)) {
+      throw invalid("mmap", "Length and offset must be non-negative safe integers");
+    }
+    const mapped = Math.ceil(length / this.pageSize) * this.pageSize;
+    const p = this.#c.mmap(null, BigInt(length), prot | 0, flags | 0, fd | 0, BigInt(offset));
+    if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) throw this.#fail("mmap");
+    // SAFETY: the kernel just mapped `mapped` bytes (`length` rounded up to whole pages) at `p`;
+    // the ArrayBuffer aliases exactly that range and is detached in `munmap` before the range
+    // goes away, so no view can reach unmapped memory.
+    const buffer = Deno.UnsafePointerView.getArrayBuffer(p, mapped);
+    const region: MappedRegion = {
+      address: Number(Deno.UnsafePointer.value(p)),
+      length: mapped,
+      offset,
+      buffer,
+      byteOffset: 0,
+    };
+    this.#regions.set(region, p);
+    return region;
+  }
+
+  /**
+   * Detaches `region.buffer`, then `munmap(2)`. A region that is not mapped (unmapped already,
+   * or not made by this kernel) throws `EINVAL` and touches no memory.
+   */
+  munmap(region: MappedRegion): void {
+    const p = this.#regions.get(region);
+    if (p === undefined) {
+      throw invalid(
+        "munmap",
+        "The region is not mapped (already unmapped or not from this kernel)",
+      );
+    }
+    // Revoke every view first: `transfer(0)` detaches the buffer (typed arrays over it become
+    // empty). A plain `transfer()` would hand the mapping to a new buffer instead.
+    if (!region.buffer.detached) region.buffer.transfer(0);
+    // SAFETY: `p` and `region.length` are exactly what mmap returned and mapped, and no
+    // ArrayBuffer aliases the range any more.
+    if (this.#c.munmap(p, BigInt(region.length)) < 0) throw this.#fail("munmap");
+    this.#regions.delete(region);
+  }
+
+  /** `fcntl(2)` with an integer argument. */
+  fcntl(fd: number, cmd: number, arg: number): number {
+    if (!isInt(fd) || !isInt(cmd) || !isInt(arg)) throw this.#badFcntl(fd);
+    const r = this.#fcntl(fd | 0, cmd | 0, arg | 0);
+    if (r < 0) throw this.#fail("fcntl");
+    return r;
+  }
+
+  #badFcntl(fd: number): Error {
+    if (!isInt(fd)) return errnoError(Errno.EBADF, "fcntl");
+    return invalid("fcntl", "The command and argument must be 32-bit integers");
+  }
+
+  /** `lseek(2)`; returns the resulting offset. */
+  lseek(fd: number, offset: number, whence: number): number {
+    if (!isInt(fd)) throw errnoError(Errno.EBADF, "lseek");
+    if (!Number.isSafeInteger(offset) || !isInt(whence)) {
+      throw invalid("lseek", "The offset must be a safe integer and whence a 32-bit integer");
+    }
+    const r = this.#c.lseek(fd | 0, BigInt(offset), whence | 0);
+    if (r < 0n) throw this.#fail("lseek");
+    return Number(r);
+  }
+
+  /** `poll(2)`; returns `revents` per request, in order. */
+  poll(requests: readonly PollRequest[], timeoutMs: number): number[] {
+    const n = requests.length;
+    if (!isInt(timeoutMs)) throw invalid("poll", "The timeout must be a 32-bit integer");
+    if (this.#pollfds.bytes.length < n * 8) {
+      this.#pollfds = new LinuxUserBuffer(Math.max(n * 8, this.#pollfds.bytes.length * 2));
+    }
+    const { view, pointer } = this.#pollfds;
+    for (let i = 0; i < n; i++) {
+      const { fd, events } = requests[i];
+      if (!isInt(fd) || !isInt(events)) throw invalid("poll", "fd and events must be integers");
+      // struct pollfd { int fd @0; short events @4; short revents @6; }
+      view.setInt32(i * 8, fd, true);
+      view.setInt16(i * 8 + 4, events, true);
+      view.setInt16(i * 8 + 6, 0, true);
+    }
+    // SAFETY: `pointer` addresses at least `n` pollfd structs in `this.#pollfds`, alive here.
+    const r = this.#c.poll(n === 0 ? null : pointer, BigInt(n), timeoutMs | 0);
+    if (r < 0) throw this.#fail("poll");
+    const revents = new Array<number>(n);
+    for (let i = 0; i < n; i++) revents[i] = view.getUint16(i * 8 + 6, true);
+    return revents;
+  }
+
+  /** `ftruncate(2)`. */
+  ftruncate(fd: number, length: number): void {
+    if (!isInt(fd)) throw errnoError(Errno.EBADF, "ftruncate");
+    if (!Number.isSafeInteger(length)) {
+      throw invalid("ftruncate", "The length must be a safe integer");
+    }
+    if (this.#c.ftruncate(fd | 0, BigInt(length)) < 0) throw this.#fail("ftruncate");
+  }
+
+  /** `memfd_create(2)`; returns the new fd. */
+  memfdCreate(name: string, flags: number): number {
+    const p = cString(name, "memfd_create");
+    if (!isInt(flags)) throw invalid("memfd_create", "Flags must be a 32-bit integer", name);
+    // SAFETY: `p` is a NUL-terminated buffer kept alive by this frame during the call.
+    const fd = this.#c.memfd_create(Deno.UnsafePointer.of(p), flags >>> 0);
+    if (fd < 0) throw this.#fail("memfd_create", name);
+    return fd;
+  }
+
+  /** Names in a directory without `.` and `..`, sorted (libc `opendir`/`readdir`). */
+  readDir(path: string): string[] {
+    return readDir(this.#libc, path);
+  }
+
+  /**
+   * A whole text file (libc `open`/`read`: Deno's file API would need `--allow-all` for `/proc`
+   * and `/sys`).
+   */
+  readText(path: string): string {
+    return readText(this.#libc, path);
+  }
+
+  /** `readlink(2)`. */
+  readLink(path: string): string {
+    return readLink(this.#libc, path);
+  }
+
+  /** The kernel log, one record per line, without `<level>` prefixes. */
+  syslog(): string {
+    const size = this.#c.klogctl(SYSLOG_ACTION_SIZE_BUFFER, null, 0);
+    if (size < 0) throw this.#fail("klogctl(SYSLOG_ACTION_SIZE_BUFFER)");
+    if (size === 0) return "";
+    const buf = new LinuxUserBuffer(size);
+    // SAFETY: `buf.pointer` addresses `size` writable bytes kept alive by `buf`; the kernel
+    // writes at most `len` = `size` bytes.
+    const n = this.#c.klogctl(SYSLOG_ACTION_READ_ALL, buf.pointer, size);
+    if (n < 0) throw this.#fail("klogctl(SYSLOG_ACTION_READ_ALL)");
+    return decoder.decode(buf.bytes.subarray(0, n)).replace(/^<\d+>/gm, "");
+  }
+
+  /** Allocates zeroed user memory for {@linkcode ioctl}. */
+  userBuffer(size: number): UserBuffer {
+    if (!isSize(size)) throw invalid("userBuffer", "The size must be a non-negative safe integer");
+    try {
+      return new LinuxUserBuffer(size);
+    } catch (e) {
+      throw errnoError(Errno.ENOMEM, "userBuffer", { cause: e });
+    }
+  }
+}
+
+let kernel: LinuxKernel | undefined;
+
+/**
+ * The Linux kernel, created (and libc opened) on the first call.
+ *
+ * @returns The shared {@linkcode LinuxKernel}.
+ * @throws {Deno.errors.PermissionDenied} Without `--allow-ffi`.
+ * @throws {Deno.errors.NotFound} When no C library opens (the message lists what was tried).
+ */
+export function linuxKernel(): LinuxKernel {
+  return kernel ??= new LinuxKernel();
+}

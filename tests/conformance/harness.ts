@@ -1,0 +1,37 @@
+/**
+ * The conformance harness: cases written once against the public API and the syscall boundary,
+ * run on every kernel. Each case asserts what Linux does and records what it observed, so the
+ * simulated kernel can be held against the real one (see `compare.ts`).
+ */
+import type { Kernel } from "../../src/kernel/types.ts";
+import type { ErrnoError } from "../../src/errors.ts";
+
+/** What a case records: JSON values under stable keys. */
+export type Observations = Record<string, unknown>;
+
+/** One conformance case. */
+export interface ConformanceCase {
+  /** `<subject> <criteria>`, e.g. "DmaHeap.allocate() rounds the size up to a page". */
+  name: string;
+  /** A heap role or device the case needs; without it the case is skipped, with the reason. */
+  needs?: "contiguous" | "udmabuf";
+  /** Runs the case; asserts and records into `obs`. */
+  run(k: Kernel, obs: Observations): void | Promise<void>;
+}
+
+/** Calls `fn` and returns the errno name it threw, or "ok". */
+export function errnoOf(fn: () => unknown): string {
+  try {
+    fn();
+    return "ok";
+  } catch (e) {
+    const code = (e as ErrnoError).code;
+    if (typeof code !== "string") throw e;
+    return code;
+  }
+}
+
+/** The fds open in this process, from `/proc/self/fd`. */
+export function openFds(k: Kernel): string[] {
+  return k.readDir("/proc/self/fd");
+}

@@ -1,0 +1,64 @@
+/** Every conformance case, and the runner used by the per-kernel test files. */
+import { heapCases } from "./heap_cases.ts";
+import { bufferCases } from "./buffer_cases.ts";
+import { mappingCases } from "./mapping_cases.ts";
+import { udmabufCases } from "./udmabuf_cases.ts";
+import { type ConformanceCase, type Observations, openFds } from "./harness.ts";
+import type { Kernel } from "../../src/kernel/types.ts";
+import { listHeaps } from "../../mod.ts";
+import assert from "node:assert/strict";
+
+export type { ConformanceCase, Observations };
+
+/** All cases, in a stable order. */
+export const cases: ConformanceCase[] = [
+  ...heapCases,
+  ...bufferCases,
+  ...mappingCases,
+  ...udmabufCases,
+];
+
+/** Why a case cannot run on this kernel, or undefined when it can. */
+export function missing(k: Kernel, c: ConformanceCase): string | undefined {
+  if (c.needs === "contiguous") {
+    return listHeaps({ kernel: k }).some((h) => h.role === "contiguous" && h.accessible)
+      ? undefined
+      : "no accessible contiguous (CMA) heap";
+  }
+  if (c.needs === "udmabuf") {
+    try {
+      k.close(k.open("/dev/udmabuf", 2 | 0o2000000));
+      return undefined;
+    } catch {
+      return "no usable /dev/udmabuf";
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Registers one Deno.test per case against `kernelFor()`, checking that no fd leaks, and
+ * records observations into `results` (keyed by case name).
+ */
+export function registerConformance(
+  label: string,
+  kernelFor: () => Kernel,
+  results: Record<string, Observations | { skipped: string }>,
+): void {
+  for (const c of cases) {
+    Deno.test(`[${label}] ${c.name}`, async (t) => {
+      const k = kernelFor();
+      const why = missing(k, c);
+      if (why) {
+        results[c.name] = { skipped: why };
+        console.log(`  skipped: ${why}`);
+        return;
+      }
+      const before = openFds(k);
+      const obs: Observations = {};
+      await c.run(k, obs);
+      results[c.name] = obs;
+      assert.deepEqual(openFds(k), before, `${t.name} leaked fds`);
+    });
+  }
+}

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { closedError, ErrnoError, errnoError } from "../src/errors.ts";
+import { Errno, errnoName } from "../src/uapi/errno.ts";
+
+Deno.test("errnoError() picks the Deno.errors class that fits the errno", () => {
+  const cases: [number, unknown][] = [
+    [Errno.ENOENT, Deno.errors.NotFound],
+    [Errno.EACCES, Deno.errors.PermissionDenied],
+    [Errno.EPERM, Deno.errors.PermissionDenied],
+    [Errno.EBUSY, Deno.errors.Busy],
+    [Errno.EINTR, Deno.errors.Interrupted],
+    [Errno.EBADF, Deno.errors.BadResource],
+    [Errno.ETIMEDOUT, Deno.errors.TimedOut],
+  ];
+  for (const [errno, cls] of cases) {
+    const e = errnoError(errno, "open");
+    assert.ok(e instanceof (cls as typeof Error), errnoName(errno));
+    assert.ok(e instanceof ErrnoError, `${errnoName(errno)} is an ErrnoError`);
+    assert.equal(e.errno, errno);
+    assert.equal(e.code, errnoName(errno));
+  }
+  const plain = errnoError(Errno.EINVAL, "ioctl(DMA_BUF_IOCTL_SYNC)");
+  assert.equal(plain.name, "ErrnoError");
+  assert.ok(!(plain instanceof Deno.errors.NotFound));
+});
+
+Deno.test("errnoError() message names syscall, errno, path, detail and hint", () => {
+  const e = errnoError(Errno.EACCES, "open", {
+    path: "/dev/dma_heap/system",
+    hint: "Add a udev rule",
+  });
+  assert.equal(
+    e.message,
+    "open failed with EACCES on /dev/dma_heap/system: Permission denied. Add a udev rule",
+  );
+  assert.equal(e.syscall, "open");
+  assert.equal(e.path, "/dev/dma_heap/system");
+  const d = errnoError(Errno.EINVAL, "mmap", { detail: "offset 3 is not page aligned" });
+  assert.equal(d.message, "mmap failed with EINVAL: offset 3 is not page aligned");
+});
+
+Deno.test("ErrnoError instanceof rejects foreign errors and plain objects", () => {
+  assert.ok(!(new Error("x") instanceof ErrnoError));
+  assert.ok(!(({ errno: 1 }) instanceof ErrnoError));
+  assert.ok(!((null as unknown) instanceof ErrnoError));
+});
+
+Deno.test("closedError() reads like libclang_deno's closed guards", () => {
+  const e = closedError("sync", "DmaBuf");
+  assert.ok(e instanceof Deno.errors.BadResource);
+  assert.equal(e.code, "EBADF");
+  assert.match(e.message, /Cannot sync a closed DmaBuf$/);
+});
+
+Deno.test("errnoName() names unknown values E<n>", () => {
+  assert.equal(errnoName(77), "EBADFD");
+  assert.equal(errnoName(4242), "E4242");
+});

@@ -1,0 +1,349 @@
+/**
+ * Pins every ioctl number and struct layout of `src/uapi/` to the values the kernel headers give,
+ * first as literals from `docs/kernel-abi.md`, then (when gcc and the headers exist) against a C
+ * program compiled on this machine.
+ */
+import assert from "node:assert/strict";
+import {
+  _IO,
+  _IOC,
+  _IOC_DIR,
+  _IOC_NONE,
+  _IOC_NR,
+  _IOC_READ,
+  _IOC_SIZE,
+  _IOC_TYPE,
+  _IOC_WRITE,
+  _IOR,
+  _IOW,
+  _IOWR,
+  IOC_IN,
+  IOC_OUT,
+} from "../src/uapi/ioctl.ts";
+import * as heap from "../src/uapi/dma_heap.ts";
+import * as buf from "../src/uapi/dma_buf.ts";
+import * as udma from "../src/uapi/udmabuf.ts";
+import * as drv from "../src/uapi/test_driver.ts";
+import * as k from "../src/uapi/constants.ts";
+import { Errno } from "../src/uapi/errno.ts";
+
+/** Every request the library encodes, with the hex the kernel headers produce. */
+const REQUESTS: [string, number, number][] = [
+  ["DMA_HEAP_IOCTL_ALLOC", heap.DMA_HEAP_IOCTL_ALLOC, 0xC0184800],
+  ["DMA_HEAP_IOCTL_ALLOC (16-byte compat)", _IOWR("H", 0, 16), 0xC0104800],
+  ["DMA_HEAP_IOCTL_ALLOC (48-byte compat)", _IOWR("H", 0, 48), 0xC0304800],
+  ["DMA_BUF_IOCTL_SYNC", buf.DMA_BUF_IOCTL_SYNC, 0x40086200],
+  ["DMA_BUF_SET_NAME_A", buf.DMA_BUF_SET_NAME_A, 0x40046201],
+  ["DMA_BUF_SET_NAME_B", buf.DMA_BUF_SET_NAME_B, 0x40086201],
+  ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE", buf.DMA_BUF_IOCTL_EXPORT_SYNC_FILE, 0xC0086202],
+  ["DMA_BUF_IOCTL_IMPORT_SYNC_FILE", buf.DMA_BUF_IOCTL_IMPORT_SYNC_FILE, 0x40086203],
+  ["UDMABUF_CREATE", udma.UDMABUF_CREATE, 0x40187542],
+  ["UDMABUF_CREATE_LIST", udma.UDMABUF_CREATE_LIST, 0x40087543],
+  ["TEST_DRIVERA", drv.TEST_DRIVERA, 0x4018540A],
+  ["TEST_DRIVERB", drv.TEST_DRIVERB, 0x4018540B],
+];
+
+for (const [name, actual, expected] of REQUESTS) {
+  Deno.test(`${name} is 0x${expected.toString(16).toUpperCase()}`, () => {
+    assert.equal(actual, expected);
+  });
+}
+
+Deno.test("_IOC() encodes dir, size, type and nr at bits 30, 16, 8 and 0", () => {
+  assert.equal(_IOC(_IOC_NONE, 0, 0, 0), 0);
+  assert.equal(_IOC(_IOC_WRITE, 0, 0, 0), IOC_IN);
+  assert.equal(_IOC(_IOC_READ, 0, 0, 0), IOC_OUT);
+  assert.equal(_IOC(_IOC_READ | _IOC_WRITE, "b", 2, 8), 0xC0086202);
+  assert.equal(_IO("T", 1), 0x5401);
+  assert.equal(_IOR("u", 0x42, 24), 0x80187542);
+  assert.equal(_IOW(0x62, 0, 8), _IOW("b", 0, 8));
+  // Results are unsigned 32-bit numbers, never negative.
+  for (const [, request] of REQUESTS) assert.ok(request >= 0 && request <= 0xffffffff);
+});
+
+Deno.test("_IOC_NR/_IOC_TYPE/_IOC_SIZE/_IOC_DIR invert _IOC", () => {
+  const dirs = [_IOC_NONE, _IOC_WRITE, _IOC_READ, _IOC_READ | _IOC_WRITE];
+  for (const dir of dirs) {
+    for (const type of [0, 0x48, 0x62, 0x75, 0xff]) {
+      for (const nr of [0, 1, 0x42, 0xff]) {
+        for (const size of [0, 8, 24, 48, 0x3fff]) {
+          const cmd = _IOC(dir, type, nr, size);
+          assert.deepEqual(
+            [_IOC_DIR(cmd), _IOC_TYPE(cmd), _IOC_NR(cmd), _IOC_SIZE(cmd)],
+            [dir, type, nr, size],
+          );
+        }
+      }
+    }
+  }
+  for (const [, request, hex] of REQUESTS) {
+    assert.equal(_IOC(_IOC_DIR(hex), _IOC_TYPE(hex), _IOC_NR(hex), _IOC_SIZE(hex)), request);
+  }
+});
+
+Deno.test("ioctl requests carry their struct sizes", () => {
+  assert.equal(_IOC_SIZE(heap.DMA_HEAP_IOCTL_ALLOC), heap.dma_heap_allocation_data.size);
+  assert.equal(_IOC_SIZE(buf.DMA_BUF_IOCTL_SYNC), buf.dma_buf_sync.size);
+  assert.equal(
+    _IOC_SIZE(buf.DMA_BUF_IOCTL_EXPORT_SYNC_FILE),
+    buf.dma_buf_export_sync_file.size,
+  );
+  assert.equal(
+    _IOC_SIZE(buf.DMA_BUF_IOCTL_IMPORT_SYNC_FILE),
+    buf.dma_buf_import_sync_file.size,
+  );
+  assert.equal(_IOC_SIZE(udma.UDMABUF_CREATE), udma.udmabuf_create.size);
+  assert.equal(_IOC_SIZE(udma.UDMABUF_CREATE_LIST), udma.udmabuf_create_list.size);
+  assert.equal(_IOC_SIZE(drv.TEST_DRIVERA), drv.buf_info.size);
+  assert.equal(_IOC_TYPE(heap.DMA_HEAP_IOCTL_ALLOC), "H".charCodeAt(0));
+  assert.equal(_IOC_TYPE(buf.DMA_BUF_IOCTL_SYNC), "b".charCodeAt(0));
+  assert.equal(_IOC_TYPE(udma.UDMABUF_CREATE), "u".charCodeAt(0));
+  assert.equal(_IOC_TYPE(drv.TEST_DRIVERB), "T".charCodeAt(0));
+});
+
+/** Every struct layout: `[name, TS layout, expected {size, field offsets}]`. */
+const LAYOUTS: [string, Record<string, number>, Record<string, number>][] = [
+  ["dma_heap_allocation_data", heap.dma_heap_allocation_data, {
+    size: 24,
+    len: 0,
+    fd: 8,
+    fd_flags: 12,
+    heap_flags: 16,
+  }],
+  ["dma_buf_sync", buf.dma_buf_sync, { size: 8, flags: 0 }],
+  ["dma_buf_export_sync_file", buf.dma_buf_export_sync_file, { size: 8, flags: 0, fd: 4 }],
+  ["dma_buf_import_sync_file", buf.dma_buf_import_sync_file, { size: 8, flags: 0, fd: 4 }],
+  ["udmabuf_create", udma.udmabuf_create, {
+    size: 24,
+    memfd: 0,
+    flags: 4,
+    offset: 8,
+    size_: 16,
+  }],
+  ["udmabuf_create_item", udma.udmabuf_create_item, {
+    size: 24,
+    memfd: 0,
+    offset: 8,
+    size_: 16,
+  }],
+  ["udmabuf_create_list", udma.udmabuf_create_list, { size: 8, flags: 0, count: 4, list: 8 }],
+  ["buf_info", drv.buf_info, { size: 24, fd: 0, buf: 8, size_: 16 }],
+];
+
+for (const [name, layout, expected] of LAYOUTS) {
+  Deno.test(`struct ${name} has size ${expected.size} and the kernel's offsets`, () => {
+    assert.deepEqual({ ...layout }, expected);
+  });
+}
+
+Deno.test("dma-heap and dma-buf flag constants match the headers", () => {
+  assert.equal(heap.DMA_HEAP_VALID_FD_FLAGS, 0x80003);
+  assert.equal(heap.DMA_HEAP_VALID_HEAP_FLAGS, 0);
+  assert.deepEqual(
+    [
+      buf.DMA_BUF_SYNC_READ,
+      buf.DMA_BUF_SYNC_WRITE,
+      buf.DMA_BUF_SYNC_RW,
+      buf.DMA_BUF_SYNC_START,
+      buf.DMA_BUF_SYNC_END,
+      buf.DMA_BUF_SYNC_VALID_FLAGS_MASK,
+      buf.DMA_BUF_NAME_LEN,
+    ],
+    [1, 2, 3, 0, 4, 7, 32],
+  );
+  assert.equal(udma.UDMABUF_FLAGS_CLOEXEC, 1);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The same numbers from the C compiler and this machine's headers.
+
+const C_SOURCE = String.raw`
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stddef.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <linux/dma-heap.h>
+#include <linux/dma-buf.h>
+#include <linux/udmabuf.h>
+
+struct buf_info { int fd; char *buf; unsigned int size; };
+#define TEST_DRIVERA _IOW('T', 0xA, struct buf_info)
+#define TEST_DRIVERB _IOW('T', 0xB, struct buf_info)
+
+static int first = 1;
+static void put(const char *k, unsigned long v) {
+  printf("%s\"%s\":%lu", first ? "{" : ",", k, v);
+  first = 0;
+}
+#define N(x) put(#x, (unsigned long)(x))
+#define S(t) put("sizeof " #t, sizeof(struct t))
+#define O(t, f) put(#t "." #f, offsetof(struct t, f))
+
+int main(void) {
+  N(DMA_HEAP_IOCTL_ALLOC); N(DMA_BUF_IOCTL_SYNC); N(DMA_BUF_SET_NAME_A); N(DMA_BUF_SET_NAME_B);
+  N(DMA_BUF_IOCTL_EXPORT_SYNC_FILE); N(DMA_BUF_IOCTL_IMPORT_SYNC_FILE);
+  N(UDMABUF_CREATE); N(UDMABUF_CREATE_LIST); N(TEST_DRIVERA); N(TEST_DRIVERB);
+  N(DMA_HEAP_VALID_FD_FLAGS); N(DMA_HEAP_VALID_HEAP_FLAGS);
+  N(DMA_BUF_SYNC_READ); N(DMA_BUF_SYNC_WRITE); N(DMA_BUF_SYNC_RW); N(DMA_BUF_SYNC_START);
+  N(DMA_BUF_SYNC_END); N(DMA_BUF_SYNC_VALID_FLAGS_MASK); N(DMA_BUF_NAME_LEN);
+  N(UDMABUF_FLAGS_CLOEXEC);
+  S(dma_heap_allocation_data); O(dma_heap_allocation_data, len);
+  O(dma_heap_allocation_data, fd); O(dma_heap_allocation_data, fd_flags);
+  O(dma_heap_allocation_data, heap_flags);
+  S(dma_buf_sync); O(dma_buf_sync, flags);
+  S(dma_buf_export_sync_file); O(dma_buf_export_sync_file, flags);
+  O(dma_buf_export_sync_file, fd);
+  S(dma_buf_import_sync_file); O(dma_buf_import_sync_file, flags);
+  O(dma_buf_import_sync_file, fd);
+  S(udmabuf_create); O(udmabuf_create, memfd); O(udmabuf_create, flags);
+  O(udmabuf_create, offset); O(udmabuf_create, size);
+  S(udmabuf_create_item); O(udmabuf_create_item, memfd); O(udmabuf_create_item, offset);
+  O(udmabuf_create_item, size);
+  S(udmabuf_create_list); O(udmabuf_create_list, flags); O(udmabuf_create_list, count);
+  O(udmabuf_create_list, list);
+  S(buf_info); O(buf_info, fd); O(buf_info, buf); O(buf_info, size);
+  N(O_RDONLY); N(O_WRONLY); N(O_RDWR); N(O_ACCMODE); N(O_EXCL); N(O_NONBLOCK); N(O_DIRECTORY);
+  N(O_CLOEXEC); N(PROT_READ); N(PROT_WRITE); N(MAP_SHARED); N(MAP_PRIVATE);
+  N(POLLIN); N(POLLPRI); N(POLLOUT); N(POLLERR); N(POLLHUP); N(POLLNVAL);
+  N(F_DUPFD); N(F_GETFD); N(F_SETFD); N(F_GETFL); N(F_SETFL); N(F_DUPFD_CLOEXEC);
+  N(F_ADD_SEALS); N(F_GET_SEALS); N(FD_CLOEXEC); N(F_SEAL_SEAL); N(F_SEAL_SHRINK);
+  N(F_SEAL_GROW); N(F_SEAL_WRITE); N(F_SEAL_FUTURE_WRITE); N(MFD_CLOEXEC); N(MFD_ALLOW_SEALING);
+  N(SEEK_SET); N(SEEK_CUR); N(SEEK_END); N(sysconf(_SC_PAGESIZE));
+  N(EPERM); N(ENOENT); N(EINTR); N(EBADF); N(EAGAIN); N(ENOMEM); N(EACCES); N(EFAULT);
+  N(EBUSY); N(ENODEV); N(ENOTDIR); N(EISDIR); N(EINVAL); N(EMFILE); N(ENOTTY); N(ESPIPE);
+  N(EOVERFLOW); N(EBADFD); N(EOPNOTSUPP); N(ETIMEDOUT);
+  printf("}\n");
+  return 0;
+}
+`;
+
+/** Why the C comparison cannot run here, or `undefined` when it can. */
+function cSkipReason(): string | undefined {
+  if (Deno.build.os !== "linux") return "not Linux";
+  for (const h of ["dma-heap.h", "dma-buf.h", "udmabuf.h"]) {
+    try {
+      Deno.statSync(`/usr/include/linux/${h}`);
+    } catch {
+      return `/usr/include/linux/${h} is missing (install linux-libc-dev)`;
+    }
+  }
+  try {
+    const r = new Deno.Command("gcc", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync();
+    if (!r.success) return "gcc --version failed";
+  } catch (e) {
+    return `gcc is not runnable: ${e instanceof Error ? e.message : e}`;
+  }
+  return undefined;
+}
+
+let reason: string | undefined;
+try {
+  reason = cSkipReason();
+} catch (e) {
+  reason = `cannot probe gcc: ${e instanceof Error ? e.message : e}`;
+}
+if (reason) console.log(`uapi_test: skipping the C header comparison: ${reason}`);
+
+Deno.test({
+  name: "uapi numbers, sizes and offsets equal the system headers compiled with gcc",
+  ignore: reason !== undefined,
+  fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "dmabuf_uapi_" });
+    try {
+      Deno.writeTextFileSync(`${dir}/uapi.c`, C_SOURCE);
+      const cc = new Deno.Command("gcc", {
+        args: ["-O0", "-Wall", "-o", `${dir}/uapi`, `${dir}/uapi.c`],
+      }).outputSync();
+      assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
+      const run = new Deno.Command(`${dir}/uapi`).outputSync();
+      assert.ok(run.success);
+      const c: Record<string, number> = JSON.parse(new TextDecoder().decode(run.stdout));
+      const ts: Record<string, number> = {
+        DMA_HEAP_IOCTL_ALLOC: heap.DMA_HEAP_IOCTL_ALLOC,
+        DMA_BUF_IOCTL_SYNC: buf.DMA_BUF_IOCTL_SYNC,
+        DMA_BUF_SET_NAME_A: buf.DMA_BUF_SET_NAME_A,
+        DMA_BUF_SET_NAME_B: buf.DMA_BUF_SET_NAME_B,
+        DMA_BUF_IOCTL_EXPORT_SYNC_FILE: buf.DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+        DMA_BUF_IOCTL_IMPORT_SYNC_FILE: buf.DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+        UDMABUF_CREATE: udma.UDMABUF_CREATE,
+        UDMABUF_CREATE_LIST: udma.UDMABUF_CREATE_LIST,
+        TEST_DRIVERA: drv.TEST_DRIVERA,
+        TEST_DRIVERB: drv.TEST_DRIVERB,
+        DMA_HEAP_VALID_FD_FLAGS: heap.DMA_HEAP_VALID_FD_FLAGS,
+        DMA_HEAP_VALID_HEAP_FLAGS: heap.DMA_HEAP_VALID_HEAP_FLAGS,
+        DMA_BUF_SYNC_READ: buf.DMA_BUF_SYNC_READ,
+        DMA_BUF_SYNC_WRITE: buf.DMA_BUF_SYNC_WRITE,
+        DMA_BUF_SYNC_RW: buf.DMA_BUF_SYNC_RW,
+        DMA_BUF_SYNC_START: buf.DMA_BUF_SYNC_START,
+        DMA_BUF_SYNC_END: buf.DMA_BUF_SYNC_END,
+        DMA_BUF_SYNC_VALID_FLAGS_MASK: buf.DMA_BUF_SYNC_VALID_FLAGS_MASK,
+        DMA_BUF_NAME_LEN: buf.DMA_BUF_NAME_LEN,
+        UDMABUF_FLAGS_CLOEXEC: udma.UDMABUF_FLAGS_CLOEXEC,
+        "sysconf(_SC_PAGESIZE)": k.PAGE_SIZE,
+      };
+      for (const [name, layout] of LAYOUTS) {
+        for (const [field, value] of Object.entries(layout)) {
+          // `size_` is the TS spelling of a C field named `size` (clashing with the struct size).
+          ts[field === "size" ? `sizeof ${name}` : `${name}.${field.replace(/_$/, "")}`] = value;
+        }
+      }
+      const constants = [
+        "O_RDONLY",
+        "O_WRONLY",
+        "O_RDWR",
+        "O_ACCMODE",
+        "O_EXCL",
+        "O_NONBLOCK",
+        "O_CLOEXEC",
+        "PROT_READ",
+        "PROT_WRITE",
+        "MAP_SHARED",
+        "MAP_PRIVATE",
+        "POLLIN",
+        "POLLPRI",
+        "POLLOUT",
+        "POLLERR",
+        "POLLHUP",
+        "POLLNVAL",
+        "F_DUPFD",
+        "F_GETFD",
+        "F_SETFD",
+        "F_GETFL",
+        "F_SETFL",
+        "F_DUPFD_CLOEXEC",
+        "F_ADD_SEALS",
+        "F_GET_SEALS",
+        "FD_CLOEXEC",
+        "F_SEAL_SEAL",
+        "F_SEAL_SHRINK",
+        "F_SEAL_GROW",
+        "F_SEAL_WRITE",
+        "F_SEAL_FUTURE_WRITE",
+        "MFD_CLOEXEC",
+        "MFD_ALLOW_SEALING",
+        "SEEK_SET",
+        "SEEK_CUR",
+        "SEEK_END",
+      ] as const; // deno-fmt-ignore
+      for (const name of constants) ts[name] = k[name];
+      // O_DIRECTORY differs on arm64; the constant documents the x86_64 value.
+      if (Deno.build.arch === "x86_64") ts.O_DIRECTORY = k.O_DIRECTORY;
+      for (const name of Object.keys(c)) {
+        if (name in Errno) ts[name] = Errno[name as keyof typeof Errno];
+      }
+      const compared = Object.keys(ts).filter((name) => name in c);
+      assert.equal(compared.length, Object.keys(ts).length, "every TS value has a C twin");
+      assert.deepEqual(
+        Object.fromEntries(compared.map((n) => [n, ts[n]])),
+        Object.fromEntries(compared.map((n) => [n, c[n]])),
+      );
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
