@@ -31,6 +31,15 @@ timed() {
   return "$rc"
 }
 
+# lock PATH: hold an exclusive lock on PATH until this script exits, so concurrent runs (two
+# terminals, two kernels in CI) never build into the same cache directory at once.
+lock() {
+  local fd
+  mkdir -p "$(dirname "$1")"
+  exec {fd}>"$1"
+  flock "$fd" || die "cannot lock $1"
+}
+
 as_root() {
   if [[ $(id -u) == 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi
 }

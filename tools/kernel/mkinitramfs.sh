@@ -26,6 +26,7 @@ cpio_gz() { (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 
 
 base_id=$( { sha256sum "$deno_bin" "$busybox" | cut -d' ' -f1; sha256sum "$0" | cut -d' ' -f1; } | sha256sum | cut -c1-16)
 base=$CACHE/initramfs/base-$base_id.cpio.gz
+lock "$CACHE/initramfs/base.lock"
 if [[ ! -f $base ]]; then
   log "building initramfs base (busybox, $deno_bin and its libraries) → $base"
   stage=$(mktemp -d "$CACHE/initramfs-stage.XXXXXX")
