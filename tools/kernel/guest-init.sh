@@ -13,6 +13,8 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /tmp/home /tmp/deno-dir
 
 export HOME=/tmp/home DENO_DIR=/tmp/deno-dir NO_COLOR=1 TERM=dumb
+# A DENO_DIR prepared on the host (run.sh --host-precheck) carries the type-check cache.
+[ -d /deno-dir ] && export DENO_DIR=/deno-dir
 [ -f /etc/dmabuf-guest/env ] && . /etc/dmabuf-guest/env
 
 status=0
