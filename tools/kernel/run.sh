@@ -151,10 +151,15 @@ if [[ -z $ready_at ]]; then
   [[ -n $up_ready && -n $up_exit ]] \
     && ready_at=$(awk -v t="$total" -v r="$up_ready" -v e="$up_exit" 'BEGIN { printf "%.1f", t - (e - r) }')
 fi
-log "guest $kernel: boot to ready ${ready_at:-?}s, total ${total}s (host wall, qemu exit $qemu_rc)"
+# The commands' own time, on the guest clock: from READY to the last command's exit.
+up_ready=$(sed -n 's/^.*@@DMABUF-GUEST-READY uptime=\([0-9.]*\).*$/\1/p' "$console" | head -n1)
+up_done=$(sed -n 's/^.*@@DMABUF-GUEST-CMD-EXIT [0-9]* uptime=\([0-9.]*\)@@.*$/\1/p' "$console" | tail -n1)
+cmds_s=nan
+[[ -n $up_ready && -n $up_done ]] && cmds_s=$(awk -v r="$up_ready" -v e="$up_done" 'BEGIN { printf "%.1f", e - r }')
+log "guest $kernel: boot to ready ${ready_at:-?}s, commands ${cmds_s}s, total ${total}s (host wall; qemu exit $qemu_rc)"
 if [[ -n $TIMINGS_FILE ]]; then
-  printf '%s\t%s\t0\n' "boot-to-ready-$kernel" "${ready_at:-nan}" "guest-total-$kernel" "$total" \
-    >>"$TIMINGS_FILE"
+  printf '%s\t%s\t0\n' "boot-to-ready-$kernel" "${ready_at:-nan}" "guest-commands-$kernel" "$cmds_s" \
+    "guest-total-$kernel" "$total" >>"$TIMINGS_FILE"
 fi
 
 status=$(sed -n 's/^.*@@DMABUF-GUEST-EXIT \([0-9]*\)@@.*$/\1/p' "$console" | tail -n1)
