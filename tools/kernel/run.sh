@@ -115,7 +115,8 @@ command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not install
 log "booting $kernel kernel: $vmlinuz (timeout ${timeout_s}s)"
 console=$run/console.log
 mkfifo "$run/fifo"
-sed -u 's/\r$//' <"$run/fifo" | tee "$console" &
+# The console log keeps everything; the terminal is spared the base64 of collected files.
+sed -u 's/\r$//' <"$run/fifo" | tee "$console" | sed -u '/^@@BEGIN /,/^@@END /{/^@@/!d}' &
 tee_pid=$!
 t0=$(date +%s.%N)
 # Nested KVM fails on these hosts: TCG with one thread per vCPU.
