@@ -1,0 +1,178 @@
+/**
+ * Fences from user space on a real kernel with sw_sync (custom guest only: CONFIG_SW_SYNC):
+ * a sw_sync fence imported into a heap buffer as a write fence gates poll, CPU access
+ * (DMA_BUF_IOCTL_SYNC START blocks in another thread) and the test_driver stage (implicit sync),
+ * until SW_SYNC_IOC_INC signals it.
+ *
+ * Ignored outside a guest; skipped with the reason where sw_sync is missing (the Debian guest).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { SW_SYNC_PATH, SwSyncTimeline } from "../../src/sync/sw_sync.ts";
+import {
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_WRITE,
+} from "../../src/uapi/dma_buf.ts";
+import { POLLIN, POLLOUT } from "../../src/uapi/constants.ts";
+import { TEST_OP_INVERT } from "../../src/uapi/queue_driver.ts";
+import {
+  allocBuffer,
+  bufinfoEntry,
+  exists,
+  exportSyncFile,
+  fdinfo,
+  hasQueue,
+  importSyncFile,
+  inGuest,
+  kernel,
+  map,
+  pollFd,
+  pollUntil,
+  Stage,
+  syncFileStatus,
+} from "./_stage.ts";
+
+const hasSwSync = exists(SW_SYNC_PATH);
+if (inGuest && !hasSwSync) {
+  console.log(`fence_test: skipped: ${SW_SYNC_PATH} missing (kernel without CONFIG_SW_SYNC)`);
+}
+const SIZE = 64 * 1024;
+
+Deno.test({
+  name:
+    "sw_sync: an imported write fence clears dma-buf POLLIN/POLLOUT, shows in bufinfo, blocks SYNC START until INC",
+  ignore: !inGuest || !hasSwSync,
+  async fn() {
+    const k = kernel();
+    const tl = new SwSyncTimeline(k);
+    const buf = allocBuffer(k, SIZE);
+    const { ino } = fdinfo(k, buf);
+    const fence = tl.createFence(1, "test-fence");
+    let worker: Worker | undefined;
+    try {
+      assert.equal(pollFd(k, fence, POLLIN), 0, "sw_sync fence at 1, timeline at 0: pending");
+      assert.equal(syncFileStatus(k, fence).status, 0);
+      assert.equal(pollFd(k, buf, POLLIN | POLLOUT), POLLIN | POLLOUT);
+      importSyncFile(k, buf, fence, DMA_BUF_SYNC_WRITE);
+      assert.equal(pollFd(k, buf, POLLIN | POLLOUT, 100), 0, "write fence: no POLLIN, no POLLOUT");
+      const info = bufinfoEntry(k, ino);
+      console.log(info);
+      assert.match(info, /\twrite fence:sw_sync \S+ seq 1 unsignalled/);
+      const exported = exportSyncFile(k, buf, DMA_BUF_SYNC_READ);
+      assert.equal(pollFd(k, exported, POLLIN), 0, "the exported sync_file waits on it too");
+
+      // SYNC START (RW) in another thread: it waits for the fence.
+      worker = new Worker(new URL("./_sync_start_worker.ts", import.meta.url), { type: "module" });
+      const done = new Promise<{ rc: string; t: number }>((resolve) => {
+        worker!.onmessage = (e) => resolve(e.data);
+      });
+      const t0 = performance.now();
+      worker.postMessage({ fd: buf, flags: DMA_BUF_SYNC_RW, request: DMA_BUF_IOCTL_SYNC });
+      const early = await Promise.race([
+        done,
+        new Promise((r) => setTimeout(() => r("pending"), 500)),
+      ]);
+      assert.equal(early, "pending", "SYNC START still blocked after 500 ms");
+      const tInc = performance.now();
+      tl.inc(1);
+      const r = await done;
+      const tDone = performance.now();
+      console.log(
+        `SYNC START: returned ${r.rc} ${(tDone - t0).toFixed(1)} ms after the call, ` +
+          `${(tDone - tInc).toFixed(1)} ms after SW_SYNC_IOC_INC`,
+      );
+      assert.equal(r.rc, "0");
+      assert.ok(tDone - t0 >= 500);
+      assert.equal(pollFd(k, exported, POLLIN), POLLIN);
+      assert.equal(syncFileStatus(k, exported).status, 1);
+      assert.equal(pollFd(k, buf, POLLIN | POLLOUT), POLLIN | POLLOUT);
+      const after = bufinfoEntry(k, ino);
+      console.log(after);
+      assert.match(after, /\twrite fence:sw_sync \S+ seq 1 signalled/);
+      k.close(exported);
+    } finally {
+      worker?.terminate();
+      k.close(fence);
+      k.close(buf);
+      tl.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "sw_sync: a read fence keeps POLLOUT off but POLLIN on; closing the timeline signals with ENOENT",
+  ignore: !inGuest || !hasSwSync,
+  fn() {
+    const k = kernel();
+    const tl = new SwSyncTimeline(k);
+    const buf = allocBuffer(k, SIZE);
+    const fence = tl.createFence(5);
+    try {
+      importSyncFile(k, buf, fence, DMA_BUF_SYNC_READ);
+      assert.equal(pollFd(k, buf, POLLIN | POLLOUT), POLLIN, "read fence: POLLIN only");
+      tl.inc(4);
+      assert.equal(pollFd(k, fence, POLLIN), 0, "timeline at 4 < 5");
+      tl.close();
+      assert.equal(pollFd(k, fence, POLLIN), POLLIN);
+      assert.equal(syncFileStatus(k, fence).status, -2, "closed timeline: -ENOENT");
+      assert.equal(
+        pollUntil(k, buf, POLLIN | POLLOUT, POLLIN | POLLOUT, 2000).revents,
+        POLLIN | POLLOUT,
+      );
+    } finally {
+      k.close(fence);
+      k.close(buf);
+      tl.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "sw_sync + test_driver: a stage waits for the buffer's earlier write fence (implicit sync)",
+  ignore: !inGuest || !hasSwSync || !hasQueue,
+  fn() {
+    const k = kernel();
+    const tl = new SwSyncTimeline(k);
+    const st = new Stage(k);
+    const buf = allocBuffer(k, SIZE);
+    const { region, bytes } = map(k, buf, SIZE);
+    const { ino } = fdinfo(k, buf);
+    const fence = tl.createFence(1);
+    try {
+      bytes.fill(0x0f);
+      importSyncFile(k, buf, fence, DMA_BUF_SYNC_WRITE);
+      st.queue(buf, TEST_OP_INVERT, 42);
+      const held = pollFd(k, st.fd, POLLIN | POLLOUT, 300);
+      assert.equal(held, POLLOUT, "the stage did not finish: it waits for the sw_sync fence");
+      assert.equal(bytes[0], 0x0f, "and did not touch the buffer");
+      const info = bufinfoEntry(k, ino);
+      console.log(info);
+      assert.match(info, /\twrite fence:sw_sync \S+ seq 1 unsignalled/);
+      assert.match(info, /\twrite fence:test_driver driverA\.\d+ seq 1 unsignalled/);
+      const t0 = performance.now();
+      tl.inc(1);
+      const { revents, ms } = pollUntil(k, st.fd, POLLIN, POLLIN);
+      console.log(
+        `stage done ${ms.toFixed(1)} ms after SW_SYNC_IOC_INC (${
+          (performance.now() - t0).toFixed(1)
+        })`,
+      );
+      assert.equal(revents, POLLIN);
+      const d = st.dequeue();
+      assert.equal(d.status, 0);
+      assert.equal(d.cookie, 42);
+      assert.equal(bytes[0], 0xf0);
+      assert.equal(d.checksum, 0xf0 * SIZE);
+    } finally {
+      k.munmap(region);
+      k.close(fence);
+      k.close(buf);
+      st.close();
+      tl.close();
+    }
+  },
+});
