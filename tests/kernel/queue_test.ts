@@ -25,6 +25,8 @@ import {
   fdinfo,
   hasQueue,
   heapName,
+  HOLD_PARAM,
+  inGuest,
   kernel,
   map,
   pollFd,
@@ -36,6 +38,15 @@ import {
 
 const ignore = !hasQueue;
 const SIZE = 64 * 1024;
+
+Deno.test({
+  name: "queue stage: the loaded test_driver module has the queue ABI (its `hold` parameter)",
+  ignore: !inGuest,
+  fn() {
+    // A guest whose module lacks the queue ABI would silently ignore every test below.
+    assert.ok(hasQueue, `${HOLD_PARAM} missing: the guest booted an older test_driver.ko`);
+  },
+});
 
 function code(f: () => unknown): string {
   try {
