@@ -146,6 +146,7 @@ Deno.test("main() usage errors exit 2 with one line", async () => {
     [["frobnicate"], /Unknown command: frobnicate/],
     [["help", "frobnicate"], /Unknown command: frobnicate/],
     [["heaps", "--bogus"], /Unknown option '--bogus'/],
+    [["heaps", "system"], /heaps takes no argument, got system/],
     [["alloc"], /alloc needs --size/],
     [["alloc", "--size", "lots"], /Invalid size "lots"/],
     [["alloc", "--size", "0"], /--size must be greater than 0/],
