@@ -246,6 +246,34 @@ Deno.test("dump <pid> of a process that may not be read exits 3 with the ptrace 
   }
 });
 
+Deno.test("dump groups unreadable processes by reason and still exits 0", async () => {
+  // A /proc listing two processes of another user: both refused, as Linux does.
+  setKernel(ANY_KERNEL);
+  const inner = refusing(getKernel(), "/proc/30");
+  setKernel(
+    new Proxy(inner, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (prop === "readDir") {
+          return (p: string) => p === "/proc" ? ["300", "301", "self"] : v.call(target, p);
+        }
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    }),
+  );
+  try {
+    const r = await run(["dump"]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /Could not read:\n  pids 300, 301 \(EACCES: requires PTRACE_MODE_READ or root\)\n/,
+    );
+    assert.match(r.out, /No dma-buf is held by a process that could be read/);
+  } finally {
+    setKernel(null);
+  }
+});
+
 // ---- commands on the simulated kernel ----------------------------------------------------------
 
 /** Runs `fn` with the simulated kernel selected (one instance, shared with the library calls). */

@@ -88,8 +88,16 @@ function text(ctx: Context, d: DmabufDump): string {
       `sysfs ${d.sources.sysfs}, debugfs ${d.sources.debugfs})\n`;
   }
   if (d.unreadable.length) {
+    // One line per reason: as a normal user that is every other user's process, all EACCES.
+    const groups = new Map<string, number[]>();
+    for (const u of d.unreadable) {
+      const key = `${u.code}: ${u.reason}`;
+      groups.set(key, [...(groups.get(key) ?? []), u.pid]);
+    }
     out += "\nCould not read:\n";
-    for (const u of d.unreadable) out += `  pid ${u.pid} (${u.code}): ${u.reason}\n`;
+    for (const [why, pids] of groups) {
+      out += `  ${pids.length === 1 ? "pid" : "pids"} ${pids.join(", ")} (${why})\n`;
+    }
   }
   if (d.vanished.length) out += `\nExited during the scan: ${d.vanished.join(", ")}\n`;
   return out;
