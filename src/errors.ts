@@ -93,11 +93,19 @@ export class ErrnoError extends Error implements ErrnoDetails {
   }
 }
 
-function subclass(
-  Base: new (message?: string, options?: ErrorOptions) => Error,
+/** The constructor of an errno error class. */
+export type ErrnoErrorClass<E extends Error> = new (
+  errno: number,
+  syscall: string,
+  options?: ErrnoErrorOptions,
+) => E & ErrnoDetails;
+
+function subclass<E extends Error>(
+  Base: new (message?: string, options?: ErrorOptions) => E,
   name: string,
-) {
-  return class extends Base implements ErrnoDetails {
+): ErrnoErrorClass<E> {
+  // deno-lint-ignore no-explicit-any
+  const Sub = class extends (Base as any) implements ErrnoDetails {
     declare readonly errno: number;
     declare readonly code: string;
     declare readonly syscall: string;
@@ -105,23 +113,39 @@ function subclass(
     constructor(errno: number, syscall: string, options: ErrnoErrorOptions = {}) {
       super(message(errno, syscall, options), { cause: options.cause });
       this.name = name;
-      brand(this, errno, syscall, options);
+      brand(this as unknown as Error, errno, syscall, options);
     }
   };
+  return Sub as unknown as ErrnoErrorClass<E>;
 }
 
 /** `ENOENT`: a heap, device or file that does not exist. Extends `Deno.errors.NotFound`. */
-export const NotFoundError = subclass(Deno.errors.NotFound, "NotFound");
+export const NotFoundError: ErrnoErrorClass<Deno.errors.NotFound> = subclass(
+  Deno.errors.NotFound,
+  "NotFound",
+);
 /** `EACCES`/`EPERM`. Extends `Deno.errors.PermissionDenied`. */
-export const PermissionDeniedError = subclass(Deno.errors.PermissionDenied, "PermissionDenied");
+export const PermissionDeniedError: ErrnoErrorClass<Deno.errors.PermissionDenied> = subclass(
+  Deno.errors.PermissionDenied,
+  "PermissionDenied",
+);
 /** `EBUSY`. Extends `Deno.errors.Busy`. */
-export const BusyError = subclass(Deno.errors.Busy, "Busy");
+export const BusyError: ErrnoErrorClass<Deno.errors.Busy> = subclass(Deno.errors.Busy, "Busy");
 /** `EINTR`. Extends `Deno.errors.Interrupted`. */
-export const InterruptedError = subclass(Deno.errors.Interrupted, "Interrupted");
+export const InterruptedError: ErrnoErrorClass<Deno.errors.Interrupted> = subclass(
+  Deno.errors.Interrupted,
+  "Interrupted",
+);
 /** `EBADF`, including use of a closed object. Extends `Deno.errors.BadResource`. */
-export const BadResourceError = subclass(Deno.errors.BadResource, "BadResource");
+export const BadResourceError: ErrnoErrorClass<Deno.errors.BadResource> = subclass(
+  Deno.errors.BadResource,
+  "BadResource",
+);
 /** `ETIMEDOUT`. Extends `Deno.errors.TimedOut`. */
-export const TimedOutError = subclass(Deno.errors.TimedOut, "TimedOut");
+export const TimedOutError: ErrnoErrorClass<Deno.errors.TimedOut> = subclass(
+  Deno.errors.TimedOut,
+  "TimedOut",
+);
 
 /**
  * Makes the typed error for a failed system call.

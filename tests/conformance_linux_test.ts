@@ -25,5 +25,5 @@ if (why) {
 } else {
   const results = {};
   registerConformance("linux", linuxKernel, results);
-  recordResults(results);
+  recordResults("linux", results);
 }

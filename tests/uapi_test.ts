@@ -224,6 +224,12 @@ int main(void) {
 /** Why the C comparison cannot run here, or `undefined` when it can. */
 function cSkipReason(): string | undefined {
   if (Deno.build.os !== "linux") return "not Linux";
+  if (Deno.permissions.querySync({ name: "run" }).state !== "granted") {
+    return "needs --allow-run (gcc and the program it builds)";
+  }
+  if (Deno.permissions.querySync({ name: "write", path: "/tmp" }).state !== "granted") {
+    return "needs --allow-write=/tmp (a temporary directory for gcc)";
+  }
   for (const h of ["dma-heap.h", "dma-buf.h", "udmabuf.h"]) {
     try {
       Deno.statSync(`/usr/include/linux/${h}`);
@@ -253,7 +259,7 @@ Deno.test({
   name: "uapi numbers, sizes and offsets equal the system headers compiled with gcc",
   ignore: reason !== undefined,
   fn() {
-    const dir = Deno.makeTempDirSync({ prefix: "dmabuf_uapi_" });
+    const dir = Deno.makeTempDirSync({ dir: "/tmp", prefix: "dmabuf_uapi_" });
     try {
       Deno.writeTextFileSync(`${dir}/uapi.c`, C_SOURCE);
       const cc = new Deno.Command("gcc", {

@@ -31,9 +31,13 @@ export interface MappingOwner {
   endCpuAccess(access: CpuAccess): void;
 }
 
-// A view keeps its mapping (and so its buffer) reachable: the GC backstop can never unmap
-// memory that a live view still points at.
-const keepAlive = new WeakMap<ArrayBuffer, DmaBufMapping>();
+// A view handed out keeps its mapping (and so its buffer) reachable, so the GC backstop does
+// not unmap memory that a view the user holds still shows. The key is the view object, not its
+// ArrayBuffer: the backstop's own record holds the ArrayBuffer, and keying on it would keep
+// every mapping alive forever. A view the user derives (`subarray`, `.buffer`) does not keep
+// the mapping alive; when the backstop unmaps, such views are detached (length 0), never
+// left pointing at unmapped memory.
+const keepAlive = new WeakMap<Uint8Array, DmaBufMapping>();
 
 function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
   return typeof v === "object" && v !== null && typeof (v as any).then === "function";
@@ -104,7 +108,7 @@ export class DmaBufMapping {
     let view = this.#view;
     if (view === undefined || view.byteLength === 0) {
       view = new Uint8Array(region.buffer, region.byteOffset, region.length);
-      keepAlive.set(view.buffer as ArrayBuffer, this);
+      keepAlive.set(view, this);
       this.#view = view;
     }
     return view;

@@ -89,9 +89,9 @@ export class Udmabuf {
   #closed = false;
   #arg: UserBuffer;
   /** `"udmabuf"`, so code that prints a heap name works for both. */
-  readonly name = "udmabuf";
+  readonly name: string = "udmabuf";
   /** The device node. */
-  readonly path = UDMABUF_PATH;
+  readonly path: string = UDMABUF_PATH;
 
   /**
    * Use {@linkcode openUdmabuf}.

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { Kernel, MappedRegion, PollRequest, UserBuffer } from "./types.ts";
+import type { Kernel, KernelKind, MappedRegion, PollRequest, UserBuffer } from "./types.ts";
+export type { Kernel, KernelKind, MappedRegion, PollRequest, UserBuffer };
 import { errnoError } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { type LoadedLibc, loadLibc } from "../ffi/load.ts";
@@ -54,6 +55,32 @@ export class LinuxUserBuffer implements UserBuffer {
   }
 }
 
+/** A live mapping; the pointer munmap needs stays private to this module. */
+class LinuxMappedRegion implements MappedRegion {
+  readonly byteOffset = 0;
+  #pointer: Deno.PointerObject | null;
+
+  constructor(
+    pointer: Deno.PointerObject,
+    readonly address: number,
+    readonly length: number,
+    readonly offset: number,
+    readonly buffer: ArrayBuffer,
+  ) {
+    this.#pointer = pointer;
+  }
+
+  /** The mapping's pointer, `null` once unmapped, `undefined` for a foreign region. */
+  static pointerOf(region: MappedRegion): Deno.PointerObject | null | undefined {
+    return #pointer in region ? (region as LinuxMappedRegion).#pointer : undefined;
+  }
+
+  /** Marks `region` unmapped. */
+  static forget(region: LinuxMappedRegion | MappedRegion): void {
+    (region as LinuxMappedRegion).#pointer = null;
+  }
+}
+
 function hex(request: number): string {
   return "0x" + (request >>> 0).toString(16).toUpperCase().padStart(8, "0");
 }
@@ -70,7 +97,28 @@ function isSize(x: number): boolean {
   return Number.isSafeInteger(x) && x >= 0;
 }
 
-/** The Linux kernel through libc. Get the shared instance with {@linkcode linuxKernel}. */
+/**
+ * The Linux kernel through libc. Get the shared instance with {@linkcode linuxKernel}.
+ *
+ * Beyond the {@linkcode Kernel} contract: {@linkcode LinuxKernel.munmap} of a region that is
+ * already unmapped (or was not mapped by this kernel) throws `EINVAL` without touching memory;
+ * `readText`/`readDir`/`readLink` go through libc, so they need `--allow-ffi` only.
+ *
+ * @example Errors carry errno, its name and the call
+ * ```ts
+ * import { linuxKernel } from "./linux.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const k = linuxKernel();
+ * const fd = k.memfdCreate("example", 0);
+ * assert.throws(() => k.ioctl(fd, 0xC0184800, null, "DMA_HEAP_IOCTL_ALLOC"), {
+ *   code: "ENOTTY",
+ *   syscall: "ioctl(DMA_HEAP_IOCTL_ALLOC)",
+ * });
+ * k.close(fd);
+ * assert.throws(() => k.close(fd), Deno.errors.BadResource);
+ * ```
+ */
 export class LinuxKernel implements Kernel {
   /** Always `"linux"`. */
   readonly kind = "linux" as const;
@@ -82,8 +130,7 @@ export class LinuxKernel implements Kernel {
   #ioctl: Libc["ioctl"];
   #fcntl: Libc["fcntl"];
   #description?: string;
-  #regions = new WeakMap<MappedRegion, Deno.PointerObject>();
-  #pollfds = new LinuxUserBuffer(64);
+  #pollfds: LinuxUserBuffer;
 
   /**
    * Opens libc (once per process, see `loadLibc`).
@@ -97,6 +144,7 @@ export class LinuxKernel implements Kernel {
     this.#errno = this.#libc.errno;
     this.#ioctl = this.#c.ioctl;
     this.#fcntl = this.#c.fcntl;
+    this.#pollfds = new LinuxUserBuffer(64); // after loadLibc: pointers need --allow-ffi
     const page = Number(this.#c.sysconf(_SC_PAGESIZE));
     this.pageSize = page > 0 ? page : 4096;
   }
@@ -176,15 +224,7 @@ export class LinuxKernel implements Kernel {
     // the ArrayBuffer aliases exactly that range and is detached in `munmap` before the range
     // goes away, so no view can reach unmapped memory.
     const buffer = Deno.UnsafePointerView.getArrayBuffer(p, mapped);
-    const region: MappedRegion = {
-      address: Number(Deno.UnsafePointer.value(p)),
-      length: mapped,
-      offset,
-      buffer,
-      byteOffset: 0,
-    };
-    this.#regions.set(region, p);
-    return region;
+    return new LinuxMappedRegion(p, Number(Deno.UnsafePointer.value(p)), mapped, offset, buffer);
   }
 
   /**
@@ -192,8 +232,8 @@ export class LinuxKernel implements Kernel {
    * or not made by this kernel) throws `EINVAL` and touches no memory.
    */
   munmap(region: MappedRegion): void {
-    const p = this.#regions.get(region);
-    if (p === undefined) {
+    const p = LinuxMappedRegion.pointerOf(region);
+    if (!p) {
       throw invalid(
         "munmap",
         "The region is not mapped (already unmapped or not from this kernel)",
@@ -205,7 +245,7 @@ export class LinuxKernel implements Kernel {
     // SAFETY: `p` and `region.length` are exactly what mmap returned and mapped, and no
     // ArrayBuffer aliases the range any more.
     if (this.#c.munmap(p, BigInt(region.length)) < 0) throw this.#fail("munmap");
-    this.#regions.delete(region);
+    LinuxMappedRegion.forget(region);
   }
 
   /** `fcntl(2)` with an integer argument. */
@@ -325,6 +365,25 @@ let kernel: LinuxKernel | undefined;
  * @returns The shared {@linkcode LinuxKernel}.
  * @throws {Deno.errors.PermissionDenied} Without `--allow-ffi`.
  * @throws {Deno.errors.NotFound} When no C library opens (the message lists what was tried).
+ *
+ * @example Sharing a memfd's page between two mappings
+ * ```ts
+ * import { linuxKernel } from "./linux.ts";
+ * import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE } from "../uapi/constants.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const k = linuxKernel();
+ * const fd = k.memfdCreate("example", MFD_CLOEXEC);
+ * k.ftruncate(fd, k.pageSize);
+ * const a = k.mmap(fd, k.pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+ * const b = k.mmap(fd, k.pageSize, PROT_READ, MAP_SHARED, 0);
+ * new Uint8Array(a.buffer)[0] = 42;
+ * assert.equal(new Uint8Array(b.buffer)[0], 42);
+ * k.munmap(a);
+ * k.munmap(b);
+ * k.close(fd);
+ * assert.equal(a.buffer.byteLength, 0); // unmapping detached the memory
+ * ```
  */
 export function linuxKernel(): LinuxKernel {
   return kernel ??= new LinuxKernel();

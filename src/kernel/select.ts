@@ -3,8 +3,9 @@
  * ({@linkcode setKernel}) or by the environment variable `DMABUF_KERNEL` (`linux`,
  * `simulated` or `auto`), and inspectable ({@linkcode kernelSelection}).
  *
- * Automatic choice: the Linux kernel when this is Linux, FFI is permitted, and a heap under
- * `/dev/dma_heap` opens; otherwise the simulated kernel. The reason is recorded.
+ * Automatic choice: the Linux kernel when this is Linux, FFI is permitted (`--allow-ffi`; all
+ * file access goes through libc), and a heap under `/dev/dma_heap` opens; otherwise the
+ * simulated kernel. The reason is recorded.
  *
  * @module
  */
@@ -46,22 +47,23 @@ function granted(desc: Deno.PermissionDescriptor): boolean {
 function probeLinux(): string | Kernel {
   if (Deno.build.os !== "linux") return `not Linux (${Deno.build.os})`;
   if (!granted({ name: "ffi" })) return "no --allow-ffi permission";
-  if (!granted({ name: "read", path: DMA_HEAP_DIR })) {
-    return `no --allow-read permission for ${DMA_HEAP_DIR}`;
-  }
-  let names: string[];
-  try {
-    names = [...Deno.readDirSync(DMA_HEAP_DIR)].map((e) => e.name).sort();
-  } catch (e) {
-    return `${DMA_HEAP_DIR} is not readable (${(e as Error).name})`;
-  }
-  if (names.length === 0) return `${DMA_HEAP_DIR} is empty`;
   let kernel: Kernel;
   try {
     kernel = linuxKernel();
   } catch (e) {
     return `libc could not be loaded: ${(e as Error).message}`;
   }
+  // Deno's own file API refuses /dev and /proc without --allow-all; libc does not.
+  let names: string[];
+  try {
+    names = kernel.readDir(DMA_HEAP_DIR);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return code === "ENOENT"
+      ? `this system has no ${DMA_HEAP_DIR}`
+      : `${DMA_HEAP_DIR} is not readable (${code ?? e})`;
+  }
+  if (names.length === 0) return `${DMA_HEAP_DIR} is empty`;
   const errors: string[] = [];
   for (const name of names) {
     try {

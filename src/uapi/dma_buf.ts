@@ -30,19 +30,19 @@ export const DMA_BUF_NAME_LEN = 32;
 /** `DMA_BUF_BASE`. */
 export const DMA_BUF_BASE = "b";
 /** `DMA_BUF_IOCTL_SYNC = _IOW('b', 0, struct dma_buf_sync)` = 0x40086200. */
-export const DMA_BUF_IOCTL_SYNC = _IOW(DMA_BUF_BASE, 0, dma_buf_sync.size);
+export const DMA_BUF_IOCTL_SYNC: number = _IOW(DMA_BUF_BASE, 0, dma_buf_sync.size);
 /** `DMA_BUF_SET_NAME_A = _IOW('b', 1, __u32)` = 0x40046201 (32-bit user space). */
-export const DMA_BUF_SET_NAME_A = _IOW(DMA_BUF_BASE, 1, 4);
+export const DMA_BUF_SET_NAME_A: number = _IOW(DMA_BUF_BASE, 1, 4);
 /** `DMA_BUF_SET_NAME_B = _IOW('b', 1, __u64)` = 0x40086201 (64-bit user space). */
-export const DMA_BUF_SET_NAME_B = _IOW(DMA_BUF_BASE, 1, 8);
+export const DMA_BUF_SET_NAME_B: number = _IOW(DMA_BUF_BASE, 1, 8);
 /** `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` = 0xC0086202. */
-export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = _IOWR(
+export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE: number = _IOWR(
   DMA_BUF_BASE,
   2,
   dma_buf_export_sync_file.size,
 );
 /** `DMA_BUF_IOCTL_IMPORT_SYNC_FILE` = 0x40086203. */
-export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE = _IOW(
+export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE: number = _IOW(
   DMA_BUF_BASE,
   3,
   dma_buf_import_sync_file.size,

@@ -21,7 +21,11 @@ export const dma_heap_allocation_data = {
 /** `DMA_HEAP_IOC_MAGIC`. */
 export const DMA_HEAP_IOC_MAGIC = "H";
 /** `DMA_HEAP_IOCTL_ALLOC = _IOWR('H', 0, struct dma_heap_allocation_data)` = 0xC0184800. */
-export const DMA_HEAP_IOCTL_ALLOC = _IOWR(DMA_HEAP_IOC_MAGIC, 0, dma_heap_allocation_data.size);
+export const DMA_HEAP_IOCTL_ALLOC: number = _IOWR(
+  DMA_HEAP_IOC_MAGIC,
+  0,
+  dma_heap_allocation_data.size,
+);
 /** fd flags a heap accepts: `O_CLOEXEC | O_ACCMODE` (0x80003). */
 export const DMA_HEAP_VALID_FD_FLAGS = O_CLOEXEC | O_ACCMODE;
 /** heap flags a heap accepts: none. */

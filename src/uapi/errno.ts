@@ -87,6 +87,21 @@ const descriptions: Partial<Record<ErrnoCode, string>> = {
   EBADFD: "File descriptor in bad state",
   EOPNOTSUPP: "Operation not supported",
   ETIMEDOUT: "Connection timed out",
+  EIO: "Input/output error",
+  ENXIO: "No such device or address",
+  EEXIST: "File exists",
+  EISDIR: "Is a directory",
+  ENFILE: "Too many open files in system",
+  ENOSPC: "No space left on device",
+  EPIPE: "Broken pipe",
+  ERANGE: "Numerical result out of range",
+  ENAMETOOLONG: "File name too long",
+  ENOSYS: "Function not implemented",
+  ELOOP: "Too many levels of symbolic links",
+  ENODATA: "No data available",
+  ETIME: "Timer expired",
+  ENOTSOCK: "Socket operation on non-socket",
+  ECANCELED: "Operation canceled",
 };
 
 /** Returns the `strerror(3)` text of an errno value. */

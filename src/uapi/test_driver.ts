@@ -17,9 +17,9 @@ export const buf_info = { size: 24, fd: 0, buf: 8, size_: 16 } as const;
 /** Magic byte of the test driver's ioctls. */
 export const TEST_IOC_MAGIC = "T";
 /** `TEST_DRIVERA = _IOW('T', 0xA, struct buf_info)` = 0x4018540A. */
-export const TEST_DRIVERA = _IOW(TEST_IOC_MAGIC, 0xa, buf_info.size);
+export const TEST_DRIVERA: number = _IOW(TEST_IOC_MAGIC, 0xa, buf_info.size);
 /** `TEST_DRIVERB = _IOW('T', 0xB, struct buf_info)` = 0x4018540B. */
-export const TEST_DRIVERB = _IOW(TEST_IOC_MAGIC, 0xb, buf_info.size);
+export const TEST_DRIVERB: number = _IOW(TEST_IOC_MAGIC, 0xb, buf_info.size);
 /** The strings the drivers write through their vmap. */
 export const DRIVER_A_STRING = "driverA kernel space!";
 /** Driver B's string. */

@@ -45,7 +45,7 @@ export const heapCases: ConformanceCase[] = [
       } catch (e) {
         assert.ok(e instanceof Deno.errors.NotFound);
         assert.match((e as Error).message, /heaps present: .*system/);
-        obs.code = (e as { code: string }).code;
+        obs.code = (e as unknown as { code: string }).code;
       }
     },
   },

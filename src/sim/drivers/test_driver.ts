@@ -1,0 +1,184 @@
+/**
+ * The seed's test importer (`test-driver.c` in `/work/shared/seed/dma-buf-intro.txt`), written
+ * against the model's driver API: misc devices `driverA` and `driverB`, ioctls `TEST_DRIVERA` and
+ * `TEST_DRIVERB` taking a `struct buf_info { int fd; char *buf; unsigned int size; }`.
+ *
+ * Each ioctl imports the dma-buf for DMA (get, attach, map, print the sg entries, unmap, detach)
+ * and for CPU access (vmap, print the string there, write its own string, vunmap), then puts the
+ * buffer. `LINE` in the log is the line of this file that prints, like `__LINE__`.
+ *
+ * @module
+ */
+import { Errno, fail } from "../errno.ts";
+import type { file, inode } from "../file_table.ts";
+import type { Task } from "../sched.ts";
+import type { SimMachine } from "../machine.ts";
+import { copy_from_user } from "../uaccess.ts";
+import { misc_register, type miscdevice } from "../miscdevice.ts";
+import {
+  type dma_buf,
+  dma_buf_attach,
+  type dma_buf_attachment,
+  dma_buf_detach,
+  dma_buf_get,
+  dma_buf_map_attachment,
+  dma_buf_put,
+  dma_buf_unmap_attachment,
+  dma_buf_vmap,
+  dma_buf_vunmap,
+  DMA_TO_DEVICE,
+  type sg_table,
+} from "../dma_buf.ts";
+import {
+  buf_info,
+  DRIVER_A_STRING,
+  DRIVER_B_STRING,
+  TEST_DRIVERA,
+  TEST_DRIVERB,
+} from "../../uapi/test_driver.ts";
+
+/** What a hook sees: the ioctl in progress. */
+export interface TestDriverContext {
+  /** The calling process. */
+  readonly current: Task;
+  /** The `buf_info` the ioctl got. */
+  readonly info: { fd: number; buf: number; size: number };
+  /** The buffer. */
+  readonly dmabuf: dma_buf;
+  /** The attachment, while attached. */
+  readonly attachment?: dma_buf_attachment;
+  /** The sg table, while mapped. */
+  readonly sgt?: sg_table;
+}
+
+/** Test hooks and the order of the import steps. */
+export interface TestDriverOptions {
+  /**
+   * `"fixed"` (default): `dma_buf_put` after `dma_buf_vunmap`. `"seed"`: the seed's order,
+   * `dma_buf_put` right after `dma_buf_detach` and before `dma_buf_vmap` — a use after put that
+   * only works while user space still holds the buffer (the model warns when it does not).
+   */
+  order?: "fixed" | "seed";
+  /** Runs right after `dma_buf_get` (e.g. another thread closing the fd). */
+  afterGet?: (ctx: TestDriverContext) => void;
+  /** Runs while the buffer is attached and mapped (e.g. to read bufinfo). */
+  whileAttached?: (ctx: TestDriverContext) => void;
+}
+
+/** `__LINE__` of the caller: the line of this file that calls it, read from a stack trace. */
+function __LINE__(): number {
+  const frame = new Error().stack?.split("\n")[2] ?? "";
+  const m = /:(\d+):\d+\)?$/.exec(frame);
+  return m ? Number(m[1]) : 0;
+}
+
+function hex(n: number | bigint, width: number): string {
+  return n.toString(16).padStart(width, "0");
+}
+
+/** The C string at the start of `bytes` (up to the first NUL). */
+function c_str(bytes: Uint8Array): string {
+  const nul = bytes.indexOf(0);
+  return new TextDecoder().decode(nul < 0 ? bytes : bytes.subarray(0, nul));
+}
+
+/** The test driver's state (`test_dev`) and its two misc devices. */
+export class TestDriver {
+  /** Options; change them between ioctls from tests. */
+  options: TestDriverOptions;
+  /** `/dev/driverA`. */
+  readonly driverA: miscdevice;
+  /** `/dev/driverB`. */
+  readonly driverB: miscdevice;
+  readonly #m: SimMachine;
+
+  /**
+   * Registers both misc devices.
+   *
+   * @param m The machine.
+   * @param options Order and hooks.
+   */
+  constructor(m: SimMachine, options: TestDriverOptions = {}) {
+    this.#m = m;
+    this.options = options;
+    const fops = {
+      unlocked_ioctl: (f: file, cmd: number, arg: number, current: Task) =>
+        this.test_ioctl(f, cmd, arg, current),
+      open: (_inode: inode, _f: file) => {},
+    };
+    this.driverA = { name: "driverA", fops };
+    this.driverB = { name: "driverB", fops };
+    misc_register(m, this.driverA);
+    misc_register(m, this.driverB);
+  }
+
+  /** `test_ioctl(file, cmd, arg)`. */
+  test_ioctl(f: file, cmd: number, arg: number, current: Task): number {
+    const m = this.#m;
+    let raw: Uint8Array;
+    try {
+      raw = copy_from_user(current, arg, buf_info.size);
+    } catch (e) {
+      m.printk("copy_from_user failed");
+      throw e;
+    }
+    const v = new DataView(raw.buffer);
+    const info = {
+      fd: v.getInt32(buf_info.fd, true),
+      buf: Number(v.getBigUint64(buf_info.buf, true)),
+      size: v.getUint32(buf_info.size_, true),
+    };
+    m.printk(`fd[${info.fd}], buf[0x${hex(info.buf, 16)}], size[0x${info.size.toString(16)}]`);
+    let text: string;
+    switch (cmd) {
+      case TEST_DRIVERA:
+        text = DRIVER_A_STRING;
+        break;
+      case TEST_DRIVERB:
+        text = DRIVER_B_STRING;
+        break;
+      default:
+        // The seed's driver ignores other commands and returns 0.
+        return 0;
+    }
+    const dev = (f.private_data as miscdevice).this_device!;
+    // The seed does not check dma_buf_get()'s result (an oops on a bad fd); here it is -errno.
+    const dmabuf = dma_buf_get(current, info.fd);
+    this.options.afterGet?.({ current, info, dmabuf });
+
+    /* for dma access */
+    const attachment = dma_buf_attach(dmabuf, dev);
+    const sgt = dma_buf_map_attachment(attachment, DMA_TO_DEVICE);
+    for (const sg of sgt.entries) {
+      m.printk(
+        `<test_ioctl: ${__LINE__()}>addr = 0x${hex(sg.dma_address, 8)}, len = 0x${
+          sg.length.toString(16)
+        }`,
+      );
+    }
+    this.options.whileAttached?.({ current, info, dmabuf, attachment, sgt });
+    dma_buf_unmap_attachment(attachment, sgt, DMA_TO_DEVICE);
+    dma_buf_detach(dmabuf, attachment);
+    // The seed calls dma_buf_put() here, before dma_buf_vmap(): a use after put that only works
+    // because user space still holds the fd. The fixed order puts the buffer after vunmap.
+    const seedOrder = this.options.order === "seed";
+    if (seedOrder) dma_buf_put(dmabuf);
+
+    /* for cpu access */
+    const map = dma_buf_vmap(dmabuf);
+    m.printk(
+      `<test_ioctl: ${__LINE__()}>addr = 0x${hex(map.vaddr, 16)}, str = ${c_str(map.bytes)}`,
+    );
+    const bytes = new TextEncoder().encode(text + "\0");
+    if (bytes.length > map.bytes.length) fail(Errno.EINVAL);
+    map.bytes.set(bytes); // strcpy(map.vaddr, text)
+    dma_buf_vunmap(dmabuf, map);
+    if (!seedOrder) dma_buf_put(dmabuf);
+    return 0;
+  }
+}
+
+/** Module init: registers `/dev/driverA` and `/dev/driverB` on the machine. */
+export function test_driver_init(m: SimMachine, options?: TestDriverOptions): TestDriver {
+  return new TestDriver(m, options);
+}

@@ -1,0 +1,35 @@
+/**
+ * In-kernel error returns. Kernel functions in the model throw {@linkcode KernelError} where C
+ * code would `return -EINVAL`; the syscall entry (`process.ts`) turns it into the library's typed
+ * `errnoError`. Anything else that escapes is a bug in the model, not an errno.
+ *
+ * @module
+ */
+import { Errno } from "../uapi/errno.ts";
+
+export { Errno };
+
+/** A negative errno return travelling up the in-kernel call stack. */
+export class KernelError extends Error {
+  /** The positive errno value. */
+  readonly errno: number;
+  /**
+   * @param errno The positive errno value.
+   * @param detail Why, for the error message.
+   */
+  constructor(errno: number, detail?: string) {
+    super(detail ?? `errno ${errno}`);
+    this.errno = errno;
+  }
+}
+
+/**
+ * `return -errno;` — throws a {@linkcode KernelError}.
+ *
+ * @param errno The positive errno value.
+ * @param detail Why, for the error message.
+ * @throws {KernelError} Always.
+ */
+export function fail(errno: number, detail?: string): never {
+  throw new KernelError(errno, detail);
+}

@@ -1,0 +1,254 @@
+/**
+ * The simulated machine: RAM and its buddy allocator, CMA areas, the dma-buf and dma-heap
+ * subsystems, `/dev`, the kernel log, and the processes that run on it. `boot()` does what the
+ * board's kernel does at start-up, in the same order, printing similar log lines.
+ *
+ * @module
+ */
+import { BuddyZone, PAGE_SIZE, PhysMap, type PhysRange } from "./mm.ts";
+import { Cma } from "./cma.ts";
+import { LogBuf } from "./printk.ts";
+import { KernelBug, type KernelWarning, type WarningKind, type WarnSink } from "./bug.ts";
+import { DmaBufSubsys } from "./dma_buf.ts";
+import { DmaHeapSubsys } from "./dma_heap.ts";
+import { Devtmpfs } from "./char_dev.ts";
+import { VmallocArea } from "./vmalloc.ts";
+import type { inode } from "./file_table.ts";
+import { null_fops, tty_fops } from "./tty.ts";
+import { system_heap_create } from "./heaps/system_heap.ts";
+import { add_cma_heap } from "./heaps/cma_heap.ts";
+import { SimProcess } from "./process.ts";
+import { MiscSubsys } from "./miscdevice.ts";
+import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
+import { udmabuf_dev_init } from "./udmabuf.ts";
+
+/** A CMA area reserved at boot (a `shared-dma-pool` reserved-memory node). */
+export interface CmaRegionConfig {
+  /** Node name, which is also the heap name, e.g. `"global_cma@68000000"`. */
+  name: string;
+  /** Physical base address. */
+  base: number;
+  /** Size in bytes. */
+  size: number;
+}
+
+/** Configuration of a {@linkcode SimMachine}. */
+export interface SimMachineConfig {
+  /** RAM size in bytes (default 1 GiB). The system heap fails with ENOMEM past it. */
+  memorySize?: number;
+  /** Physical address where RAM starts (default 0x40000000, as on the arm64 `virt` board). */
+  memoryBase?: number;
+  /** CMA areas; the first is the default area (default: `global_cma@68000000`, 128 MiB). */
+  cma?: CmaRegionConfig[];
+  /** Whether the default CMA area holds the DMA atomic pools allocated at boot (default true). */
+  atomicPools?: boolean;
+  /** Whether the seed's test driver (`/dev/driverA`, `/dev/driverB`) is built in (default true). */
+  testDriver?: boolean;
+  /** Whether `/dev/udmabuf` exists (default true). */
+  udmabuf?: boolean;
+  /** Throw {@linkcode KernelBug} on lifetime violations instead of logging a warning. */
+  strict?: boolean;
+  /** `RLIMIT_NOFILE` of processes (default 1048576). */
+  nofile?: number;
+}
+
+/** The default CMA area: the seed's `global_cma@68000000`, 128 MiB at 0x68000000. */
+export const DEFAULT_CMA: CmaRegionConfig = {
+  name: "global_cma@68000000",
+  base: 0x6800_0000,
+  size: 128 * 1024 * 1024,
+};
+
+/** Memory the kernel image and early allocations keep (not given to the buddy allocator). */
+const KERNEL_RESERVED = 32 * 1024 * 1024;
+
+/** The simulated machine. */
+export class SimMachine implements WarnSink {
+  /** The kernel log. */
+  readonly log: LogBuf = new LogBuf();
+  /** RAM's buddy allocator (one zone). */
+  readonly zone: BuddyZone;
+  /** Physical address → bytes. */
+  readonly physmap: PhysMap = new PhysMap();
+  /** CMA areas, the default first. */
+  readonly cma_areas: readonly Cma[];
+  /** The vmalloc area (kernel virtual addresses of vmaps). */
+  readonly vmalloc: VmallocArea = new VmallocArea();
+  /** `/dev`. */
+  readonly dev: Devtmpfs;
+  /** The dma-buf core. */
+  readonly dma_buf: DmaBufSubsys;
+  /** The dma-heap framework. */
+  readonly dma_heap: DmaHeapSubsys;
+  /** Misc devices. */
+  readonly misc: MiscSubsys;
+  /** The seed's test driver, when built in (its options and hooks can be changed). */
+  readonly testDriver: TestDriver | undefined;
+  /** Lifetime warnings raised so far, oldest first. */
+  readonly warnings: KernelWarning[] = [];
+  /** The inode every anon-inode file shares (`anon_inode_inode`). */
+  readonly anon_inode_inode: inode;
+  /** Mount id of the internal shmem mount (memfds). */
+  readonly shm_mnt_id = 13;
+  /** Throw instead of warn. */
+  readonly strict: boolean;
+  /** `RLIMIT_NOFILE` for new processes. */
+  readonly nofile: number;
+  /** RAM as configured. */
+  readonly memory: PhysRange;
+  #next_ino = 1000;
+  #next_pid = 100;
+  #once = new Set<string>();
+  #default_process: SimProcess | undefined;
+
+  /** Boots a machine. */
+  constructor(config: SimMachineConfig = {}) {
+    const size = config.memorySize ?? 1024 * 1024 * 1024;
+    const base = config.memoryBase ?? 0x4000_0000;
+    if (!Number.isSafeInteger(size) || size <= KERNEL_RESERVED || size % PAGE_SIZE) {
+      throw new RangeError(`Invalid memory size: ${size}`);
+    }
+    this.memory = { base, size };
+    this.strict = config.strict ?? false;
+    this.nofile = config.nofile ?? 1 << 20;
+    const regions = config.cma ?? [DEFAULT_CMA];
+    this.log.printk("Booting Linux on physical CPU 0x0000000000 [0x000f0510]");
+    this.log.printk("Linux version 6.12.0-sim (dma-buf simulated kernel)");
+    const cmas: Cma[] = [];
+    for (const r of regions) {
+      if (
+        !Number.isSafeInteger(r.base) || !Number.isSafeInteger(r.size) || r.size <= 0 ||
+        r.base % PAGE_SIZE || r.size % PAGE_SIZE
+      ) {
+        throw new RangeError(`Invalid CMA region: ${r.name}`);
+      }
+      cmas.push(new Cma(r.name, r.base, r.size));
+      this.log.printk(
+        `Reserved memory: created CMA memory pool at 0x${
+          r.base.toString(16).padStart(16, "0")
+        }, size ${r.size / 1048576} MiB`,
+      );
+    }
+    this.cma_areas = cmas;
+    this.zone = new BuddyZone({ base, size }, [
+      { base, size: KERNEL_RESERVED },
+      ...regions.map((r) => ({ base: r.base, size: r.size })),
+    ]);
+    this.log.printk(
+      `Memory: ${(this.zone.nr_free * PAGE_SIZE) / 1024}K/${size / 1024}K available`,
+    );
+    this.anon_inode_inode = { i_ino: this.get_next_ino(), kind: "anon", i_size: 0, mnt_id: 14 };
+    this.dma_buf = new DmaBufSubsys(this, 15);
+    this.dev = new Devtmpfs(22, () => this.get_next_ino());
+    this.dev.add("pts/0", tty_fops, null);
+    this.dev.add("null", null_fops, null);
+    this.dma_heap = new DmaHeapSubsys(this.dev);
+    this.misc = new MiscSubsys(this);
+    if ((config.atomicPools ?? true) && cmas.length > 0) this.#dma_atomic_pool_init(cmas[0]);
+    system_heap_create(this);
+    for (const cma of cmas) add_cma_heap(this, cma);
+    if (config.udmabuf ?? true) udmabuf_dev_init(this);
+    this.testDriver = (config.testDriver ?? true) ? test_driver_init(this) : undefined;
+  }
+
+  /**
+   * kernel/dma/pool.c `dma_atomic_pool_init()`: with DMA_DIRECT_REMAP (arm64) the three atomic
+   * pools (GFP_KERNEL, GFP_DMA, GFP_DMA32), 128 KiB per GiB of RAM each (at least 128 KiB), come
+   * from the default CMA area, aligned to their size. This is what puts the first 1 MiB heap
+   * buffer of the seed at 0x68100000.
+   */
+  #dma_atomic_pool_init(cma: Cma): void {
+    const pool = Math.max(
+      128 * 1024,
+      Math.min(4 * 1048576, (this.memory.size / (1 << 30)) * 128 * 1024),
+    );
+    const pages = pool / PAGE_SIZE;
+    for (const gfp of ["GFP_KERNEL", "GFP_KERNEL|GFP_DMA", "GFP_KERNEL|GFP_DMA32"]) {
+      if (cma.cma_alloc(pages, Math.log2(pages)) < 0) continue;
+      this.log.printk(`DMA: preallocated ${pool / 1024} KiB ${gfp} pool for atomic allocations`);
+    }
+  }
+
+  /** `get_next_ino()`: inode numbers of non-dma-buf pseudo files. */
+  get_next_ino(): number {
+    return ++this.#next_ino;
+  }
+
+  /** `printk(fmt, ...)` with the text already formatted. */
+  printk(text: string): void {
+    this.log.printk(text);
+  }
+
+  /** `printk_once()`: prints `text` the first time `key` is seen. */
+  printk_once(key: string, text: string): void {
+    if (this.#once.has(key)) return;
+    this.#once.add(key);
+    this.log.printk(text);
+  }
+
+  /**
+   * Records a lifetime violation: the first line of a kernel warning splat goes to the log and
+   * the warning to {@linkcode warnings}; in strict mode throws {@linkcode KernelBug} instead.
+   */
+  WARN(kind: WarningKind, file: string, func: string, text: string): void {
+    const line = `WARNING: CPU: 0 PID: ${this.current_pid} at ${file} ${func}: ${text}`;
+    this.log.printk("------------[ cut here ]------------");
+    this.log.printk(line);
+    this.warnings.push({ kind, func, line });
+    if (this.strict) throw new KernelBug(kind, line);
+  }
+
+  /** Number of warnings of one kind so far. */
+  warningCount(kind?: WarningKind): number {
+    return kind ? this.warnings.filter((w) => w.kind === kind).length : this.warnings.length;
+  }
+
+  /** Pid of the process in a syscall, for warning lines (0 when idle). */
+  current_pid = 0;
+
+  /**
+   * Starts a process with fds 0, 1 and 2 open on the terminal.
+   *
+   * @param name The command name (`comm`).
+   * @returns The process, which implements the `Kernel` syscall boundary.
+   */
+  process(name = "deno"): SimProcess {
+    return new SimProcess(this, this.#next_pid++, name);
+  }
+
+  /** The process {@linkcode process} made first for this machine, made on first use. */
+  get defaultProcess(): SimProcess {
+    return this.#default_process ??= this.process();
+  }
+
+  /** Free RAM pages in the buddy allocator. */
+  get freePages(): number {
+    return this.zone.nr_free;
+  }
+
+  /**
+   * Reads physical memory, as a device doing DMA would.
+   *
+   * @throws {RangeError} When the range is not inside one allocated buffer.
+   */
+  phys_read(phys: number, length: number): Uint8Array {
+    return this.#phys(phys, length).slice();
+  }
+
+  /**
+   * Writes physical memory, as a device doing DMA would.
+   *
+   * @throws {RangeError} When the range is not inside one allocated buffer.
+   */
+  phys_write(phys: number, data: Uint8Array): void {
+    this.#phys(phys, data.length).set(data);
+  }
+
+  #phys(phys: number, length: number): Uint8Array {
+    const e = this.physmap.lookup(phys);
+    if (!e || phys + length > e.phys + e.length) {
+      throw new RangeError(`No allocated memory at physical 0x${phys.toString(16)}+${length}`);
+    }
+    return new Uint8Array(e.store.current, e.offset + (phys - e.phys), length);
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * mm/mmap.c in miniature: a process's address space (`struct mm_struct`) as a set of VMAs, and
+ * the user memory that `userBuffer()` hands out (the model's `malloc`).
+ *
+ * Addresses are plain numbers below 2^47. VMAs from `mmap` are placed bottom-up from
+ * {@linkcode MMAP_BASE}, user buffers bottom-up from {@linkcode USER_HEAP_BASE}; each kind is kept
+ * sorted by address so `find_vma` is a binary search.
+ *
+ * @module
+ */
+import type { file } from "./file_table.ts";
+import type { MemStore } from "./mm.ts";
+import { PAGE_SIZE } from "./mm.ts";
+
+/** Where `mmap` starts placing mappings. */
+export const MMAP_BASE = 0x7f00_0000_0000;
+/** Where user buffers (the model's malloc heap) start. */
+export const USER_HEAP_BASE = 0x5555_5556_0000;
+
+/** `VM_READ`. */
+export const VM_READ = 0x1;
+/** `VM_WRITE`. */
+export const VM_WRITE = 0x2;
+/** `VM_SHARED`. */
+export const VM_SHARED = 0x8;
+/** `VM_MAYSHARE`. */
+export const VM_MAYSHARE = 0x80;
+
+/** `struct vm_area_struct` (what the model needs). */
+export interface vm_area_struct {
+  /** First address. */
+  readonly vm_start: number;
+  /** One past the last address. */
+  readonly vm_end: number;
+  /** File offset in pages. */
+  readonly vm_pgoff: number;
+  /** VM_* flags. */
+  readonly vm_flags: number;
+  /** The mapped file (its reference belongs to the VMA). */
+  readonly vm_file: file | null;
+  /** Set by the file's mmap op: the memory the VMA shows. */
+  vm_store: MemStore | null;
+  /** Where `vm_start` lies inside `vm_store`. */
+  vm_store_offset: number;
+  /** `vm_ops->close`, set by the mmap op when it needs to know of the unmap. */
+  vm_close?: () => void;
+  /** `vm_ops->fault`: brings `vm_store` up to date before user space reads it. */
+  vm_fault?: () => void;
+  /** Called after the kernel wrote user memory through this VMA (`copy_to_user`). */
+  vm_written?: () => void;
+}
+
+/** A user buffer registered in the address space. */
+interface UserRegion {
+  readonly start: number;
+  readonly end: number;
+  readonly bytes: WeakRef<Uint8Array>;
+}
+
+/** Where a user address lands: bytes to read or write, and whether writing is allowed. */
+export interface UserMemory {
+  /** A fresh view from the address to the end of its region. */
+  readonly bytes: Uint8Array;
+  /** Whether the region is writable. */
+  readonly writable: boolean;
+  /** To call after writing the bytes. */
+  readonly written?: () => void;
+}
+
+function bsearch<T>(list: readonly T[], addr: number, start: (t: T) => number): number {
+  let lo = 0, hi = list.length - 1, found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (start(list[mid]) <= addr) (found = mid), (lo = mid + 1);
+    else hi = mid - 1;
+  }
+  return found;
+}
+
+/** `struct mm_struct`. */
+export class mm_struct {
+  readonly #vmas: vm_area_struct[] = [];
+  #mmap_next = MMAP_BASE;
+  readonly #heap = new Map<number, UserRegion>();
+  #heap_sorted: UserRegion[] = [];
+  #heap_dead = 0;
+  #heap_next = USER_HEAP_BASE;
+  readonly #registry = new FinalizationRegistry<number>((start) => {
+    if (this.#heap.delete(start)) this.#heap_dead++;
+    if (this.#heap_dead > 64 && this.#heap_dead * 2 > this.#heap_sorted.length) {
+      this.#heap_sorted = this.#heap_sorted.filter((r) => this.#heap.has(r.start));
+      this.#heap_dead = 0;
+    }
+  });
+
+  /** `get_unmapped_area()`: a free page-aligned range of `len` bytes. */
+  get_unmapped_area(len: number): number {
+    const addr = this.#mmap_next;
+    // One guard page between mappings, so an overrun of one is a fault, not the next one.
+    this.#mmap_next += len + PAGE_SIZE;
+    return addr;
+  }
+
+  /** Inserts a VMA (addresses come from {@linkcode get_unmapped_area}, so it goes last). */
+  insert_vm_struct(vma: vm_area_struct): void {
+    this.#vmas.push(vma);
+  }
+
+  /** `find_vma_intersection`-like: the VMA containing `addr`, or undefined. */
+  find_vma(addr: number): vm_area_struct | undefined {
+    const i = bsearch(this.#vmas, addr, (v) => v.vm_start);
+    const v = i >= 0 ? this.#vmas[i] : undefined;
+    return v && addr < v.vm_end ? v : undefined;
+  }
+
+  /** Removes the VMA that starts at `addr` and returns it, or undefined. */
+  remove_vma(addr: number): vm_area_struct | undefined {
+    const i = bsearch(this.#vmas, addr, (v) => v.vm_start);
+    if (i < 0 || this.#vmas[i].vm_start !== addr) return undefined;
+    return this.#vmas.splice(i, 1)[0];
+  }
+
+  /** Number of VMAs (`map_count`). */
+  get map_count(): number {
+    return this.#vmas.length;
+  }
+
+  /** The VMAs in address order (for `/proc/self/maps`). */
+  vmas(): readonly vm_area_struct[] {
+    return this.#vmas;
+  }
+
+  /** Registers `bytes` as user memory and returns its address (16-byte aligned, like malloc). */
+  user_alloc(bytes: Uint8Array): number {
+    const start = this.#heap_next;
+    this.#heap_next += Math.max(16, Math.ceil(bytes.length / 16) * 16) + 16;
+    const r: UserRegion = { start, end: start + bytes.length, bytes: new WeakRef(bytes) };
+    this.#heap.set(start, r);
+    this.#heap_sorted.push(r);
+    this.#registry.register(bytes, start);
+    return start;
+  }
+
+  /**
+   * Resolves a user address to memory, as a page-table walk would.
+   *
+   * @returns The memory, or undefined when nothing is mapped there (a fault).
+   */
+  resolve(addr: number): UserMemory | undefined {
+    if (!Number.isSafeInteger(addr) || addr <= 0) return undefined;
+    if (addr >= MMAP_BASE) {
+      const v = this.find_vma(addr);
+      if (!v || !v.vm_store) return undefined;
+      v.vm_fault?.();
+      const off = v.vm_store_offset + (addr - v.vm_start);
+      const buf = v.vm_store.current;
+      const end = Math.min(v.vm_store_offset + (v.vm_end - v.vm_start), buf.byteLength);
+      if (off >= end) return undefined;
+      return {
+        bytes: new Uint8Array(buf, off, end - off),
+        writable: (v.vm_flags & VM_WRITE) !== 0,
+        written: v.vm_written,
+      };
+    }
+    let r = this.#heap.get(addr);
+    if (!r) {
+      const i = bsearch(this.#heap_sorted, addr, (x) => x.start);
+      r = i >= 0 ? this.#heap_sorted[i] : undefined;
+      if (r && !this.#heap.has(r.start)) r = undefined;
+    }
+    const bytes = r?.bytes.deref();
+    if (!r || !bytes || addr >= r.end) return undefined;
+    return { bytes: addr === r.start ? bytes : bytes.subarray(addr - r.start), writable: true };
+  }
+}

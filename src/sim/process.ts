@@ -1,0 +1,388 @@
+/**
+ * A process of the simulated machine and its system calls: the `Kernel` boundary of
+ * `src/kernel/types.ts`, implemented by the model. Each syscall checks its arguments the way
+ * Linux does, runs the kernel code, and turns a {@linkcode KernelError} into the library's typed
+ * errno error.
+ *
+ * @module
+ */
+import type { Kernel, MappedRegion, PollRequest, UserBuffer } from "../kernel/types.ts";
+import { errnoError } from "../errors.ts";
+import { Errno, fail, KernelError } from "./errno.ts";
+import { files_struct } from "./file.ts";
+import { file, FMODE_LSEEK, FMODE_READ, FMODE_WRITE, fput, get_file } from "./file_table.ts";
+import {
+  mm_struct,
+  type vm_area_struct,
+  VM_MAYSHARE,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+} from "./mmap.ts";
+import { PAGE_SIZE } from "./mm.ts";
+import type { SimMachine } from "./machine.ts";
+import type { Task } from "./sched.ts";
+import { chrdev_open } from "./char_dev.ts";
+import { memfd_create, memfd_fcntl, shmem_file, shmem_truncate } from "./shmem.ts";
+import { proc_readdir, proc_readlink, proc_readtext, type ProcNode } from "./procfs.ts";
+import {
+  F_ADD_SEALS,
+  F_DUPFD,
+  F_DUPFD_CLOEXEC,
+  F_GET_SEALS,
+  F_GETFD,
+  F_GETFL,
+  F_SETFD,
+  F_SETFL,
+  FD_CLOEXEC,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MFD_CLOEXEC,
+  O_ACCMODE,
+  O_CLOEXEC,
+  O_DIRECTORY,
+  O_NONBLOCK,
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  POLLNVAL,
+  POLLOUT,
+  PROT_READ,
+  PROT_WRITE,
+} from "../uapi/constants.ts";
+
+/** `MAP_SHARED_VALIDATE`. */
+const MAP_SHARED_VALIDATE = 3;
+/** `MAP_TYPE`. */
+const MAP_TYPE = 0x0f;
+/** `DEFAULT_POLLMASK`: POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM. */
+const DEFAULT_POLLMASK = POLLIN | POLLOUT | 0x40 | 0x100;
+/** `FIONCLEX`, `FIOCLEX`, `FIONBIO`, `FIOASYNC`: ioctls the VFS handles for every file. */
+const FIONCLEX = 0x5450, FIOCLEX = 0x5451, FIONBIO = 0x5421, FIOASYNC = 0x5452;
+/** `O_APPEND`. */
+const O_APPEND = 0o2000;
+
+/** Directory file (open of a directory path): no ioctl, no mmap. */
+const dir_fops = { llseek: (_f: file, off: number) => off };
+
+function isInt(x: unknown): x is number {
+  return typeof x === "number" && Number.isSafeInteger(x);
+}
+
+/** The live memory of one mapping: what `mmap` returns. */
+class SimRegion implements MappedRegion {
+  readonly address: number;
+  readonly length: number;
+  readonly offset: number;
+  readonly byteOffset: number;
+  readonly #vma: vm_area_struct;
+  constructor(vma: vm_area_struct, offset: number) {
+    this.#vma = vma;
+    this.address = vma.vm_start;
+    this.length = vma.vm_end - vma.vm_start;
+    this.offset = offset;
+    this.byteOffset = vma.vm_store_offset;
+  }
+  /** The store's current ArrayBuffer (re-read it: see README "Memory and aliasing"). */
+  get buffer(): ArrayBuffer {
+    this.#vma.vm_fault?.();
+    return this.#vma.vm_store!.current;
+  }
+}
+
+/**
+ * A process on a {@linkcode SimMachine}: implements the `Kernel` syscall boundary with
+ * `kind: "simulated"`. Needs no Deno permissions.
+ */
+export class SimProcess implements Kernel, Task {
+  /** Always `"simulated"`. */
+  readonly kind = "simulated" as const;
+  /** 4096. */
+  readonly pageSize: number = PAGE_SIZE;
+  /** A one-line description. */
+  readonly description: string;
+  /** Process id. */
+  readonly pid: number;
+  /** Command name. */
+  readonly comm: string;
+  /** The fd table. */
+  readonly files: files_struct;
+  /** The address space. */
+  readonly mm: mm_struct = new mm_struct();
+  /** The machine. */
+  readonly machine: SimMachine;
+
+  /** @internal Use `machine.process()`. */
+  constructor(machine: SimMachine, pid: number, comm: string) {
+    this.machine = machine;
+    this.pid = pid;
+    this.comm = comm;
+    this.files = new files_struct(machine.nofile);
+    this.description = `Simulated Linux 6.12 (pid ${pid}, ${
+      machine.memory.size / 1048576
+    } MiB RAM)`;
+    const tty = machine.dev.lookup("/dev/pts/0")!;
+    const f = chrdev_open(tty, 2, this);
+    this.files.fd_install(f, false);
+    this.files.fd_install(get_file(f), false);
+    this.files.fd_install(get_file(f), false);
+  }
+
+  /** Runs a syscall body: KernelError → typed errno error. */
+  #sys<T>(syscall: string | (() => string), path: string | undefined, body: () => T): T {
+    const prev = this.machine.current_pid;
+    this.machine.current_pid = this.pid;
+    try {
+      return body();
+    } catch (e) {
+      if (e instanceof KernelError) {
+        const name = typeof syscall === "string" ? syscall : syscall();
+        throw errnoError(e.errno, name, { path });
+      }
+      throw e;
+    } finally {
+      this.machine.current_pid = prev;
+    }
+  }
+
+  open(path: string, flags: number): number {
+    return this.#sys("open", String(path), () => {
+      if (typeof path !== "string" || !isInt(flags)) fail(Errno.EINVAL);
+      if (path.length === 0) fail(Errno.ENOENT);
+      const c = this.machine.dev.lookup(path);
+      if (c) {
+        if (flags & O_DIRECTORY) fail(Errno.ENOTDIR);
+        const f = chrdev_open(c, flags, this);
+        try {
+          return this.files.fd_install(f, (flags & O_CLOEXEC) !== 0);
+        } catch (e) {
+          fput(f);
+          throw e;
+        }
+      }
+      if (this.#is_dir(path)) {
+        if ((flags & O_ACCMODE) !== 0) fail(Errno.EISDIR);
+        const f = new file(
+          dir_fops,
+          { i_ino: this.machine.get_next_ino(), kind: "anon", i_size: 0, mnt_id: 1 },
+          flags & ~O_CLOEXEC | 0o100000,
+          1 | FMODE_LSEEK | 0x80000,
+          () => path,
+        );
+        return this.files.fd_install(f, (flags & O_CLOEXEC) !== 0);
+      }
+      fail(Errno.ENOENT);
+    });
+  }
+
+  #is_dir(path: string): boolean {
+    if (this.machine.dev.readdir(path)) return true;
+    try {
+      proc_readdir(this.#proc(), path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(fd: number): void {
+    this.#sys("close", undefined, () => this.files.close_fd(fd));
+  }
+
+  ioctl(fd: number, request: number, arg: UserBuffer | null, name?: string): number {
+    const req = isInt(request) ? request >>> 0 : 0;
+    return this.#sys(() => `ioctl(${name ?? `0x${req.toString(16)}`})`, undefined, () => {
+      const f = this.files.fdget(fd);
+      if (!isInt(request)) fail(Errno.EINVAL);
+      const uarg = arg == null ? 0 : typeof arg.address === "number" ? arg.address : -1;
+      if (uarg < 0) fail(Errno.EFAULT);
+      switch (req) {
+        case FIOCLEX:
+        case FIONCLEX:
+          this.files.set_close_on_exec(fd, req === FIOCLEX);
+          return 0;
+        case FIONBIO: {
+          const m = this.mm.resolve(uarg);
+          if (!m || m.bytes.length < 4) fail(Errno.EFAULT);
+          const on = new DataView(m.bytes.buffer, m.bytes.byteOffset, 4).getInt32(0, true) !== 0;
+          f.f_flags = on ? f.f_flags | O_NONBLOCK : f.f_flags & ~O_NONBLOCK;
+          return 0;
+        }
+        case FIOASYNC:
+          return 0;
+      }
+      if (!f.f_op.unlocked_ioctl) fail(Errno.ENOTTY);
+      return f.f_op.unlocked_ioctl(f, req, uarg, this);
+    });
+  }
+
+  mmap(fd: number, length: number, prot: number, flags: number, offset: number): MappedRegion {
+    return this.#sys("mmap", undefined, () => {
+      if (!isInt(length) || !isInt(offset) || !isInt(prot) || !isInt(flags)) fail(Errno.EINVAL);
+      if (offset < 0 || offset % PAGE_SIZE) fail(Errno.EINVAL);
+      const f = this.files.fdget(fd);
+      if (length <= 0) fail(Errno.EINVAL);
+      const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+      if (len > 2 ** 47) fail(Errno.ENOMEM);
+      let vm_flags = (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0);
+      switch (flags & MAP_TYPE) {
+        case MAP_SHARED:
+        case MAP_SHARED_VALIDATE:
+          if ((prot & PROT_WRITE) && !(f.f_mode & FMODE_WRITE)) fail(Errno.EACCES);
+          vm_flags |= VM_SHARED | VM_MAYSHARE;
+          if (!(f.f_mode & FMODE_READ)) fail(Errno.EACCES);
+          break;
+        case MAP_PRIVATE:
+          if (!(f.f_mode & FMODE_READ)) fail(Errno.EACCES);
+          break;
+        default:
+          fail(Errno.EINVAL);
+      }
+      if (!f.f_op.mmap) fail(Errno.ENODEV);
+      const vma: vm_area_struct = {
+        vm_start: this.mm.get_unmapped_area(len),
+        vm_end: 0,
+        vm_pgoff: offset / PAGE_SIZE,
+        vm_flags,
+        vm_file: get_file(f),
+        vm_store: null,
+        vm_store_offset: 0,
+      };
+      (vma as { vm_end: number }).vm_end = vma.vm_start + len;
+      try {
+        f.f_op.mmap(f, vma);
+      } catch (e) {
+        fput(f);
+        throw e;
+      }
+      if (!vma.vm_store) {
+        fput(f);
+        fail(Errno.ENODEV);
+      }
+      this.mm.insert_vm_struct(vma);
+      return new SimRegion(vma, offset);
+    });
+  }
+
+  munmap(region: MappedRegion): void {
+    this.#sys("munmap", undefined, () => {
+      if (!region || !isInt(region.address)) fail(Errno.EINVAL);
+      if (region.address % PAGE_SIZE) fail(Errno.EINVAL);
+      const vma = this.mm.remove_vma(region.address);
+      if (!vma) return; // munmap of nothing mapped succeeds
+      vma.vm_store?.revoke();
+      vma.vm_close?.();
+      if (vma.vm_file) fput(vma.vm_file);
+    });
+  }
+
+  fcntl(fd: number, cmd: number, arg: number): number {
+    return this.#sys("fcntl", undefined, () => {
+      const f = this.files.fdget(fd);
+      switch (cmd) {
+        case F_DUPFD:
+        case F_DUPFD_CLOEXEC:
+          if (!isInt(arg)) fail(Errno.EINVAL);
+          return this.files.f_dupfd(arg, f, cmd === F_DUPFD_CLOEXEC);
+        case F_GETFD:
+          return this.files.close_on_exec(fd) ? FD_CLOEXEC : 0;
+        case F_SETFD:
+          this.files.set_close_on_exec(fd, (arg & FD_CLOEXEC) !== 0);
+          return 0;
+        case F_GETFL:
+          return f.f_flags;
+        case F_SETFL: {
+          const settable = O_APPEND | O_NONBLOCK;
+          f.f_flags = (f.f_flags & ~settable) | (arg & settable);
+          return 0;
+        }
+        case F_ADD_SEALS:
+          return memfd_fcntl(f, "add", arg);
+        case F_GET_SEALS:
+          return memfd_fcntl(f, "get", arg);
+        default:
+          fail(Errno.EINVAL);
+      }
+    });
+  }
+
+  lseek(fd: number, offset: number, whence: number): number {
+    return this.#sys("lseek", undefined, () => {
+      const f = this.files.fdget(fd);
+      if (!(f.f_mode & FMODE_LSEEK) || !f.f_op.llseek) fail(Errno.ESPIPE);
+      if (!isInt(offset) || !isInt(whence)) fail(Errno.EINVAL);
+      return f.f_op.llseek(f, offset, whence);
+    });
+  }
+
+  poll(requests: readonly PollRequest[], _timeoutMs: number): number[] {
+    return this.#sys("poll", undefined, () => {
+      if (!Array.isArray(requests)) fail(Errno.EFAULT);
+      return requests.map(({ fd, events }) => {
+        if (!isInt(fd) || fd < 0) return 0;
+        const f = this.files.lookup(fd);
+        if (!f) return POLLNVAL;
+        const ev = (events & 0xffff) | POLLERR | POLLHUP;
+        const mask = f.f_op.poll ? f.f_op.poll(f, ev) : DEFAULT_POLLMASK;
+        return mask & ev;
+      });
+    });
+  }
+
+  ftruncate(fd: number, length: number): void {
+    this.#sys("ftruncate", undefined, () => {
+      if (!isInt(length) || length < 0) fail(Errno.EINVAL);
+      const f = this.files.fdget(fd);
+      if (!shmem_file(f) || !(f.f_mode & FMODE_WRITE)) fail(Errno.EINVAL);
+      shmem_truncate(f.f_inode, length);
+    });
+  }
+
+  memfdCreate(name: string, flags: number): number {
+    return this.#sys("memfd_create", String(name), () => {
+      if (typeof name !== "string" || !isInt(flags)) fail(Errno.EFAULT);
+      const f = memfd_create(this, name, flags >>> 0);
+      return this.files.fd_install(f, (flags & MFD_CLOEXEC) !== 0);
+    });
+  }
+
+  #proc(): ProcNode {
+    return { task: this, machine: this.machine };
+  }
+
+  readDir(path: string): string[] {
+    return this.#sys("readdir", String(path), () => {
+      const dev = this.machine.dev.readdir(path);
+      if (dev) return dev;
+      if (this.machine.dev.lookup(path)) fail(Errno.ENOTDIR);
+      return proc_readdir(this.#proc(), path);
+    });
+  }
+
+  readText(path: string): string {
+    return this.#sys("read", String(path), () => {
+      if (this.machine.dev.readdir(path)) fail(Errno.EISDIR);
+      return proc_readtext(this.#proc(), path);
+    });
+  }
+
+  readLink(path: string): string {
+    return this.#sys("readlink", String(path), () => {
+      if (this.machine.dev.lookup(path) || this.machine.dev.readdir(path)) fail(Errno.EINVAL);
+      return proc_readlink(this.#proc(), path);
+    });
+  }
+
+  syslog(): string {
+    return this.machine.log.dmesg();
+  }
+
+  userBuffer(size: number): UserBuffer {
+    if (!isInt(size) || size < 0) {
+      throw errnoError(Errno.EINVAL, "userBuffer", { detail: `Invalid size: ${size}` });
+    }
+    const bytes = new Uint8Array(size);
+    const address = this.mm.user_alloc(bytes);
+    return { bytes, view: new DataView(bytes.buffer), address };
+  }
+}

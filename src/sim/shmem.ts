@@ -1,0 +1,256 @@
+/**
+ * mm/shmem.c + mm/memfd.c: memfd files (`memfd_create`), their size (`ftruncate`), seals
+ * (`F_ADD_SEALS`/`F_GET_SEALS`) and their pages, which udmabuf pins and exports.
+ *
+ * The bytes live in one {@linkcode MemStore} per memfd; growing or shrinking it moves the bytes
+ * to a new ArrayBuffer (views must be re-made, as for `munmap`). Physical pages are given to a
+ * page when something needs its physical address (udmabuf pinning it), like a fault would.
+ *
+ * @module
+ */
+import { Errno, fail } from "./errno.ts";
+import {
+  file,
+  type file_operations,
+  FMODE_CAN_READ,
+  FMODE_CAN_WRITE,
+  FMODE_LSEEK,
+  FMODE_OPENED,
+  FMODE_PREAD,
+  FMODE_PWRITE,
+  FMODE_WRITE,
+  type inode,
+  O_LARGEFILE,
+} from "./file_table.ts";
+import { MemStore, PAGE_SIZE } from "./mm.ts";
+import type { vm_area_struct } from "./mmap.ts";
+import { VM_SHARED, VM_WRITE } from "./mmap.ts";
+import type { SimMachine } from "./machine.ts";
+import type { Task } from "./sched.ts";
+import {
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  O_RDWR,
+} from "../uapi/constants.ts";
+
+/** `MFD_HUGETLB`. */
+export const MFD_HUGETLB = 4;
+/** `MFD_NOEXEC_SEAL`. */
+export const MFD_NOEXEC_SEAL = 8;
+/** `MFD_EXEC`. */
+export const MFD_EXEC = 0x10;
+/** `F_SEAL_EXEC`. */
+export const F_SEAL_EXEC = 0x20;
+const F_ALL_SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+  F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
+/** `MFD_NAME_MAX_LEN`: `NAME_MAX - strlen("memfd:")`. */
+const MFD_NAME_MAX_LEN = 255 - 6;
+
+/** A shmem inode (`struct shmem_inode_info`). */
+export interface shmem_inode_info extends inode {
+  /** The bytes. */
+  readonly store: MemStore;
+  /** `seals`. */
+  seals: number;
+  /** Physical address of each page once it has one (0 = none yet). */
+  readonly pages: number[];
+  /** Pins by udmabufs (pages stay allocated while pinned). */
+  pins: number;
+  /** Writable shared mappings (F_SEAL_WRITE needs none). */
+  mmapped_writable: number;
+  /** Set when the last file reference is gone (pins may keep the pages). */
+  closed: boolean;
+  /** The machine. */
+  readonly machine: SimMachine;
+}
+
+/** Whether `f` is a shmem (tmpfs) file: udmabuf only takes these. */
+export function shmem_file(f: file | undefined): f is file & { f_inode: shmem_inode_info } {
+  return !!f && f.f_op === shmem_file_operations;
+}
+
+function shmem_mmap(f: file, vma: vm_area_struct): void {
+  const info = f.f_inode as shmem_inode_info;
+  if (
+    (info.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) && (vma.vm_flags & VM_SHARED) &&
+    (vma.vm_flags & VM_WRITE)
+  ) fail(Errno.EPERM);
+  vma.vm_store = info.store;
+  vma.vm_store_offset = vma.vm_pgoff * PAGE_SIZE;
+  if ((vma.vm_flags & VM_SHARED) && (vma.vm_flags & VM_WRITE)) {
+    info.mmapped_writable++;
+    vma.vm_close = () => void info.mmapped_writable--;
+  }
+}
+
+function shmem_llseek(f: file, offset: number, whence: number): number {
+  const size = f.f_inode.i_size;
+  let pos: number;
+  switch (whence) {
+    case 0:
+      pos = offset;
+      break;
+    case 1:
+      pos = f.f_pos + offset;
+      break;
+    case 2:
+      pos = size + offset;
+      break;
+    case 3: // SEEK_DATA
+      if (offset >= size) fail(Errno.ENXIO);
+      pos = offset;
+      break;
+    case 4: // SEEK_HOLE
+      if (offset >= size) fail(Errno.ENXIO);
+      pos = size;
+      break;
+    default:
+      fail(Errno.EINVAL);
+  }
+  if (pos < 0) fail(Errno.EINVAL);
+  f.f_pos = pos;
+  return pos;
+}
+
+function shmem_release(ino: inode): void {
+  const info = ino as shmem_inode_info;
+  info.closed = true;
+  if (info.pins === 0) shmem_free_pages(info);
+}
+
+/** Frees the pages of a shmem inode that nobody uses any more. */
+export function shmem_free_pages(info: shmem_inode_info): void {
+  for (let i = 0; i < info.pages.length; i++) {
+    if (info.pages[i]) {
+      info.machine.physmap.remove(info.machine.physmap.lookup(info.pages[i])!);
+      info.machine.zone.free_pages(info.pages[i], 0);
+      info.pages[i] = 0;
+    }
+  }
+}
+
+/** `shmem_file_operations`. */
+export const shmem_file_operations: file_operations = {
+  mmap: shmem_mmap,
+  llseek: shmem_llseek,
+  release: shmem_release,
+};
+
+/**
+ * `shmem_get_folio(inode, index, SGP_CACHE)`-like: the physical address of page `index`,
+ * allocating it on first use.
+ *
+ * @throws {KernelError} ENOMEM when memory runs out.
+ */
+export function shmem_read_mapping_page(info: shmem_inode_info, index: number): number {
+  let phys = info.pages[index];
+  if (!phys) {
+    phys = info.machine.zone.alloc_pages(0);
+    if (phys < 0) fail(Errno.ENOMEM);
+    info.pages[index] = phys;
+    info.machine.physmap.add({
+      phys,
+      length: PAGE_SIZE,
+      store: info.store,
+      offset: index * PAGE_SIZE,
+    });
+  }
+  return phys;
+}
+
+/**
+ * `memfd_create(name, flags)` of `current`: the file (one reference).
+ *
+ * @throws {KernelError} EINVAL for unknown flags or a too long name.
+ */
+export function memfd_create(current: Task, name: string, flags: number): file {
+  const m = current.machine;
+  if (flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC)) {
+    fail(Errno.EINVAL);
+  }
+  if ((flags & MFD_EXEC) && (flags & MFD_NOEXEC_SEAL)) fail(Errno.EINVAL);
+  // The model has no hugetlbfs pages reserved.
+  if (flags & MFD_HUGETLB) fail(Errno.EINVAL, "memfd_create: no hugetlb pages in the model");
+  if (new TextEncoder().encode(name).length > MFD_NAME_MAX_LEN) fail(Errno.EINVAL);
+  if (!(flags & (MFD_EXEC | MFD_NOEXEC_SEAL))) {
+    // pr_warn_once(): once per boot, naming the first caller.
+    m.printk_once(
+      "memfd_noexec",
+      `${current.comm}[${current.pid}]: memfd_create() called without MFD_EXEC or MFD_NOEXEC_SEAL set`,
+    );
+  }
+  let seals = flags & MFD_ALLOW_SEALING ? 0 : F_SEAL_SEAL;
+  if (flags & MFD_NOEXEC_SEAL) seals |= F_SEAL_EXEC;
+  const info: shmem_inode_info = {
+    i_ino: m.get_next_ino(),
+    kind: "reg",
+    i_size: 0,
+    mnt_id: m.shm_mnt_id,
+    store: new MemStore(0),
+    seals,
+    pages: [],
+    pins: 0,
+    mmapped_writable: 0,
+    closed: false,
+    machine: m,
+  };
+  const mode = 3 | FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE | FMODE_OPENED | FMODE_CAN_READ |
+    FMODE_CAN_WRITE;
+  return new file(
+    shmem_file_operations,
+    info,
+    O_RDWR | O_LARGEFILE,
+    mode,
+    () => `/memfd:${name} (deleted)`,
+  );
+}
+
+/**
+ * `shmem_setattr()` for `ftruncate`: the seals decide, then the size changes.
+ *
+ * @throws {KernelError} EPERM when a seal forbids the change.
+ */
+export function shmem_truncate(info: shmem_inode_info, length: number): void {
+  const old = info.i_size;
+  if (length < old && (info.seals & F_SEAL_SHRINK)) fail(Errno.EPERM);
+  if (length > old && (info.seals & F_SEAL_GROW)) fail(Errno.EPERM);
+  if (length === old) return;
+  const pages = Math.ceil(length / PAGE_SIZE);
+  if (length < old) {
+    // Pages past the new end go back to the allocator (a pinned page stays with its pin).
+    for (let i = pages; i < info.pages.length; i++) {
+      if (info.pages[i] && info.pins === 0) {
+        info.machine.physmap.remove(info.machine.physmap.lookup(info.pages[i])!);
+        info.machine.zone.free_pages(info.pages[i], 0);
+      }
+    }
+    info.pages.length = Math.min(info.pages.length, pages);
+  }
+  info.store.resize(length);
+  info.i_size = length;
+}
+
+/**
+ * `memfd_fcntl(file, cmd, arg)` for F_ADD_SEALS / F_GET_SEALS.
+ *
+ * @throws {KernelError} EINVAL on a file without seals support, EPERM when sealed or not
+ *   writable, EBUSY for F_SEAL_WRITE with writable mappings.
+ */
+export function memfd_fcntl(f: file, cmd: "add" | "get", arg: number): number {
+  if (!shmem_file(f)) fail(Errno.EINVAL);
+  const info = f.f_inode;
+  if (cmd === "get") return info.seals;
+  if (!(f.f_mode & FMODE_WRITE)) fail(Errno.EPERM);
+  if (arg & ~F_ALL_SEALS) fail(Errno.EINVAL);
+  if (info.seals & F_SEAL_SEAL) fail(Errno.EPERM);
+  if ((arg & F_SEAL_WRITE) && !(info.seals & F_SEAL_WRITE) && info.mmapped_writable > 0) {
+    fail(Errno.EBUSY);
+  }
+  info.seals |= arg;
+  return 0;
+}

@@ -1,0 +1,66 @@
+/**
+ * include/linux/uaccess.h: moving bytes between the kernel and the calling process's memory
+ * (user buffers and mmap'd regions). A bad address is `-EFAULT`, never a crash.
+ *
+ * @module
+ */
+import { Errno, fail } from "./errno.ts";
+import type { Task } from "./sched.ts";
+
+/**
+ * `copy_from_user(to, from, n)`: `n` bytes at user address `from`, copied.
+ *
+ * @throws {KernelError} EFAULT when any of the bytes is not mapped.
+ */
+export function copy_from_user(current: Task, from: number, n: number): Uint8Array {
+  if (n === 0) return new Uint8Array(0);
+  const m = current.mm.resolve(from);
+  if (!m || m.bytes.length < n) fail(Errno.EFAULT, "copy_from_user: bad address");
+  return m.bytes.slice(0, n);
+}
+
+/**
+ * `copy_from_user(to, from, n)` into a kernel buffer: fills `to` from user address `from`.
+ *
+ * @throws {KernelError} EFAULT when any of the bytes is not mapped.
+ */
+export function copy_from_user_into(current: Task, to: Uint8Array, from: number, n: number): void {
+  if (n === 0) return;
+  const m = current.mm.resolve(from);
+  if (!m || m.bytes.length < n) fail(Errno.EFAULT, "copy_from_user: bad address");
+  to.set(n === m.bytes.length ? m.bytes : m.bytes.subarray(0, n));
+}
+
+/**
+ * `copy_to_user(to, from, n)`: writes `data` at user address `to`.
+ *
+ * @throws {KernelError} EFAULT when any byte is not mapped or not writable.
+ */
+export function copy_to_user(current: Task, to: number, data: Uint8Array): void {
+  if (data.length === 0) return;
+  const m = current.mm.resolve(to);
+  if (!m || !m.writable || m.bytes.length < data.length) {
+    fail(Errno.EFAULT, "copy_to_user: bad address");
+  }
+  m.bytes.set(data);
+  m.written?.();
+}
+
+/**
+ * `strndup_user(s, n)`: a NUL-terminated string of at most `n - 1` bytes.
+ *
+ * @throws {KernelError} EFAULT for a NULL or unmapped pointer, EINVAL when no NUL is found
+ *   within `n` bytes.
+ */
+export function strndup_user(current: Task, s: number, n: number): string {
+  const m = current.mm.resolve(s);
+  if (!m) fail(Errno.EFAULT, "strndup_user: bad address");
+  const limit = Math.min(n, m.bytes.length);
+  const nul = m.bytes.subarray(0, limit).indexOf(0);
+  if (nul < 0) {
+    // strnlen_user ran off the mapping before n bytes: a fault; else the string is too long.
+    if (limit < n) fail(Errno.EFAULT, "strndup_user: bad address");
+    fail(Errno.EINVAL, "strndup_user: string too long");
+  }
+  return new TextDecoder().decode(m.bytes.subarray(0, nul));
+}
