@@ -266,7 +266,7 @@ Deno.test("dump groups unreadable processes by reason and still exits 0", async 
     assert.equal(r.code, 0, r.err);
     assert.match(
       r.out,
-      /Could not read:\n  pids 300, 301 \(EACCES: requires PTRACE_MODE_READ or root\)\n/,
+      /Could not read:\n {2}pids 300, 301 \(EACCES: requires PTRACE_MODE_READ or root\)\n/,
     );
     assert.match(r.out, /No dma-buf is held by a process that could be read/);
   } finally {
