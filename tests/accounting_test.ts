@@ -165,6 +165,37 @@ Deno.test("dmabufDump() charges shared buffers by PSS and lists unreadable pids"
   assert.equal(dump.totals.kernelRss, 4194304 + 8192);
 });
 
+Deno.test("dmabufDump() lists every exported buffer, kernel-only ones too, per exporter", () => {
+  const dump = dmabufDump({ procRoot, sysfsRoot, debugfsRoot, reader: fixture });
+  assert.deepEqual(
+    dump.exported?.map((b) => [b.inode, b.size, b.exporter, b.name, b.pids, b.attachments]),
+    [
+      [11, 1048576, "system", "frame-0", [100, 200], []],
+      [12, 65536, "reserved", null, [100], ["vivid-000-vid-cap", "vgem"]],
+      [13, 16384, "system", null, [200], []],
+      [14, 4194304, "system", "kernel-only", [], ["vgem"]],
+      [15, 8192, "system", null, [], []], // its holder, pid 300, could not be read
+    ],
+  );
+  assert.deepEqual(dump.exporters, [
+    { exporter: "system", buffers: 4, bytes: 1048576 + 16384 + 4194304 + 8192 },
+    { exporter: "reserved", buffers: 1, bytes: 65536 },
+  ]);
+  const sysfsOnly = dmabufDump({ procRoot, sysfsRoot, debugfsRoot: null, reader: fixture });
+  assert.deepEqual(sysfsOnly.exported?.[3], {
+    inode: 14,
+    size: 4194304,
+    exporter: "system",
+    name: null,
+    count: null,
+    attachments: null,
+    pids: [],
+  });
+  const neither = dmabufDump({ procRoot, sysfsRoot: null, debugfsRoot: null, reader: fixture });
+  assert.equal(neither.exported, null);
+  assert.equal(neither.exporters, null);
+});
+
 Deno.test("dmabufDump() without sysfs and debugfs sizes a mapped-only buffer by its VMAs", () => {
   const dump = dmabufDump({
     procRoot,

@@ -184,6 +184,23 @@ Deno.test("dump on a saved tree prints per-process Rss/Pss and the buffer × pro
   assert.match(r.out, /Exited during the scan: 400/);
 });
 
+Deno.test("dump -b adds every exported buffer, kernel-only ones included, and exporter totals", async () => {
+  const r = await run(["dump", "-b", "--kernel", ANY_KERNEL, ...TREE]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /\nAll exported buffers:\n/);
+  assert.match(r.out, /\n\s+14\s+4\.0 MiB\s+system\s+kernel-only\s+1\s+vgem\s+kernel only\n/);
+  assert.match(
+    r.out,
+    /\n\s+12\s+64\.0 KiB\s+reserved\s+<none>\s+1\s+vivid-000-vid-cap,vgem\s+camera:100\n/,
+  );
+  assert.match(
+    r.out,
+    /Per exporter:\n\s+Exporter\s+Buffers\s+Size\n\s+system\s+4\s+5\.0 MiB\n\s+reserved\s+1\s+64\.0 KiB\n/,
+  );
+  const plain = await run(["dump", "--kernel", ANY_KERNEL, ...TREE]);
+  assert.doesNotMatch(plain.out, /All exported buffers/);
+});
+
 Deno.test("dump --json has stable keys and the same numbers as the library", async () => {
   const r = await run(["dump", "--json", "--kernel", ANY_KERNEL, ...TREE]);
   assert.equal(r.code, 0, r.err);
@@ -196,6 +213,8 @@ Deno.test("dump --json has stable keys and the same numbers as the library", asy
     "unreadable",
     "vanished",
     "sources",
+    "exported",
+    "exporters",
     "totals",
   ]);
   assert.deepEqual(Object.keys(d.kernel), ["kind", "description", "reason"]);

@@ -27,6 +27,12 @@ export {
   parseBufinfo,
   readBufinfo,
 } from "./bufinfo.ts";
+export {
+  type ExportedBuffer,
+  exportedBuffers,
+  type ExporterTotal,
+  exporterTotals,
+} from "./exported.ts";
 export { readSysfsBuffers, type SysfsBuffer, type SysfsOptions } from "./sysfs.ts";
 export {
   type DmabufDump,
