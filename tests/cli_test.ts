@@ -456,6 +456,7 @@ Deno.test(
       assert.equal(j.name, "probe");
       assert.equal(j.access, "O_RDWR");
       assert.equal(j.cloexec, true);
+      assert.equal(j.pid, Number(k.readLink("/proc/self")), "self resolved to the pid");
       const missing = await run(["info", "999"]);
       assert.equal(missing.code, ExitCode.NOT_FOUND);
       oneLine(missing, /fd 999 is not open/);
