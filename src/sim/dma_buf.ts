@@ -453,8 +453,8 @@ function dma_buf_mmap_internal(f: file, vma: vm_area_struct): void {
   const d = f.private_data as dma_buf;
   check_live(d, "dma_buf_mmap_internal");
   if (!d.ops.mmap) fail(Errno.EINVAL);
-  const pages = (vma.vm_end - vma.vm_start) >> PAGE_SHIFT;
-  if (vma.vm_pgoff + pages > d.size / (1 << PAGE_SHIFT)) fail(Errno.EINVAL);
+  const pages = (vma.vm_end - vma.vm_start) / 2 ** PAGE_SHIFT;
+  if (vma.vm_pgoff + pages > d.size / 2 ** PAGE_SHIFT) fail(Errno.EINVAL);
   d.ops.mmap(d, vma);
 }
 

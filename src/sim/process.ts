@@ -239,8 +239,10 @@ export class SimProcess implements Kernel, Task {
           fail(Errno.EINVAL);
       }
       if (!f.f_op.mmap) fail(Errno.ENODEV);
+      const vm_start = this.mm.get_unmapped_area(len);
+      if (vm_start < 0) fail(Errno.ENOMEM);
       const vma: vm_area_struct = {
-        vm_start: this.mm.get_unmapped_area(len),
+        vm_start,
         vm_end: 0,
         vm_pgoff: offset / PAGE_SIZE,
         vm_flags,

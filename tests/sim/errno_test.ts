@@ -225,3 +225,22 @@ Deno.test("close, fcntl and readText reject bad input with errno errors, never a
   assertErrno(() => k.ftruncate(0, 10), "EINVAL");
   assertErrno(() => k.memfdCreate("x", 0x1000), "EINVAL");
 });
+
+Deno.test("huge sizes fail cleanly: ENOMEM from both heaps, EINVAL for huge mmaps", () => {
+  const { k, heap } = setup();
+  const cma = k.open(CMA, O_RDWR);
+  for (const len of [2 ** 31, 2 ** 32 + 4096, 2 ** 52]) {
+    assertErrno(() => alloc(k, heap, len), "ENOMEM");
+    assertErrno(() => alloc(k, cma, len), "ENOMEM");
+  }
+  const fd = alloc(k, heap, 4096);
+  assertErrno(() => k.mmap(fd, 2 ** 32 + 4096, PROT_READ, MAP_SHARED, 0), "EINVAL");
+  assertErrno(() => k.mmap(fd, 4096, PROT_READ, MAP_SHARED, 2 ** 44), "EINVAL");
+});
+
+Deno.test("an ioctl request given as a negative int32 is the same command", () => {
+  const { k, heap } = setup();
+  const ub = allocData(k, 4096);
+  assert.equal(k.ioctl(heap, DMA_HEAP_IOCTL_ALLOC | 0, ub), 0);
+  assert.ok(ub.view.getUint32(A.fd, true) > heap);
+});
