@@ -213,8 +213,13 @@ export class SimMachine implements WarnSink {
    * @returns The process, which implements the `Kernel` syscall boundary.
    */
   process(name = "deno"): SimProcess {
-    return new SimProcess(this, this.#next_pid++, name);
+    const p = new SimProcess(this, this.#next_pid++, name);
+    this.tasks.set(p.pid, p);
+    return p;
   }
+
+  /** Live processes by pid (what `/proc` lists). */
+  readonly tasks: Map<number, SimProcess> = new Map();
 
   /** The process {@linkcode process} made first for this machine, made on first use. */
   get defaultProcess(): SimProcess {

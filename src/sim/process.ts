@@ -111,6 +111,7 @@ export class SimProcess implements Kernel, Task {
   readonly mm: mm_struct = new mm_struct();
   /** The machine. */
   readonly machine: SimMachine;
+  #exited = false;
 
   /** @internal Use `machine.process()`. */
   constructor(machine: SimMachine, pid: number, comm: string) {
@@ -130,6 +131,11 @@ export class SimProcess implements Kernel, Task {
 
   /** Runs a syscall body: KernelError → typed errno error. */
   #sys<T>(syscall: string | (() => string), path: string | undefined, body: () => T): T {
+    if (this.#exited) {
+      throw errnoError(Errno.ESRCH, typeof syscall === "string" ? syscall : syscall(), {
+        detail: `Process ${this.pid} has exited`,
+      });
+    }
     const prev = this.machine.current_pid;
     this.machine.current_pid = this.pid;
     try {
@@ -187,6 +193,47 @@ export class SimProcess implements Kernel, Task {
 
   close(fd: number): void {
     this.#sys("close", undefined, () => this.files.close_fd(fd));
+  }
+
+  /**
+   * `pidfd_getfd(pidfd_open(target), targetfd, flags)` (not part of `Kernel`): a new fd in this
+   * process for the file behind `targetfd` of `target`, always close-on-exec — how two
+   * processes of the model share a buffer (`SCM_RIGHTS` gives the same result).
+   *
+   * @param target The process holding the fd.
+   * @param targetfd Its fd.
+   * @param flags Must be 0.
+   * @returns The new fd.
+   * @throws {ErrnoError} EINVAL for flags, ESRCH when `target` has exited or is on another
+   *   machine, EBADF for a bad `targetfd`.
+   */
+  pidfdGetfd(target: SimProcess, targetfd: number, flags = 0): number {
+    return this.#sys("pidfd_getfd", undefined, () => {
+      if (flags !== 0) fail(Errno.EINVAL);
+      if (!(target instanceof SimProcess) || this.machine.tasks.get(target.pid) !== target) {
+        fail(Errno.ESRCH);
+      }
+      const f = target.files.fget(targetfd);
+      if (!f) fail(Errno.EBADF);
+      try {
+        return this.files.fd_install(f, true);
+      } catch (e) {
+        fput(f);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * `do_exit()` (not part of `Kernel`): unmaps every mapping and closes every fd, dropping the
+   * references they held; the process leaves `/proc`. Later calls fail with ESRCH. Idempotent.
+   */
+  exit(): void {
+    if (this.#exited) return;
+    for (const vma of [...this.mm.vmas()]) this.munmap({ address: vma.vm_start } as MappedRegion);
+    for (const fd of this.files.open_fds()) this.files.close_fd(fd);
+    this.machine.tasks.delete(this.pid);
+    this.#exited = true;
   }
 
   ioctl(fd: number, request: number, arg: UserBuffer | null, name?: string): number {

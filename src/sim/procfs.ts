@@ -24,12 +24,16 @@ export interface ProcNode {
 
 const BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo";
 
-/** Splits `/proc/self/...` or `/proc/<pid>/...` of the caller into the rest, or undefined. */
-function self_path(node: ProcNode, path: string): string | undefined {
+/**
+ * Splits `/proc/self/...` or `/proc/<pid>/...` into the task and the rest, or undefined when
+ * the path is not under a pid. Every live process of the machine is visible (as to root).
+ */
+function pid_path(node: ProcNode, path: string): { task: Task; rest: string } | undefined {
   const m = /^\/proc\/(self|\d+)(\/.*)?$/.exec(path);
   if (!m) return undefined;
-  if (m[1] !== "self" && Number(m[1]) !== node.task.pid) fail(Errno.ENOENT);
-  return m[2] ?? "";
+  const task = m[1] === "self" ? node.task : node.machine.tasks.get(Number(m[1]));
+  if (!task) fail(Errno.ENOENT);
+  return { task, rest: m[2] ?? "" };
 }
 
 function fd_of(rest: string, prefix: string): number | undefined {
@@ -83,12 +87,17 @@ export function proc_maps(task: Task): string {
 export function proc_readdir(node: ProcNode, path: string): string[] {
   if (path === "/sys/kernel/debug/dma_buf") return ["bufinfo"];
   if (path === "/sys/kernel/debug") return ["dma_buf"];
-  const rest = self_path(node, path);
-  if (rest === "" || rest === "/") return ["fd", "fdinfo", "maps"];
-  if (rest === "/fd" || rest === "/fdinfo") {
-    return node.task.files.open_fds().map(String).sort();
+  if (path === "/proc" || path === "/proc/") {
+    return ["self", ...[...node.machine.tasks.keys()].map(String)].sort();
   }
-  if (rest !== undefined && (fd_of(rest, "/fd/") ?? -1) >= 0) fail(Errno.ENOTDIR);
+  const p = pid_path(node, path);
+  if (p?.rest === "" || p?.rest === "/") return ["fd", "fdinfo", "maps"];
+  if (p?.rest === "/fd" || p?.rest === "/fdinfo") {
+    return p.task.files.open_fds().map(String).sort();
+  }
+  if (p && ((fd_of(p.rest, "/fd/") ?? -1) >= 0 || (fd_of(p.rest, "/fdinfo/") ?? -1) >= 0)) {
+    fail(Errno.ENOTDIR);
+  }
   fail(Errno.ENOENT);
 }
 
@@ -99,15 +108,16 @@ export function proc_readdir(node: ProcNode, path: string): string[] {
  */
 export function proc_readtext(node: ProcNode, path: string): string {
   if (path === BUFINFO) return dma_buf_debug_show(node.machine.dma_buf);
-  const rest = self_path(node, path);
-  if (rest === undefined) fail(Errno.ENOENT);
-  if (rest === "/maps") return proc_maps(node.task);
-  const fd = fd_of(rest, "/fdinfo/");
+  if (path === "/proc" || path === "/sys/kernel/debug/dma_buf") fail(Errno.EISDIR);
+  const p = pid_path(node, path);
+  if (p === undefined) fail(Errno.ENOENT);
+  if (p.rest === "/maps") return proc_maps(p.task);
+  const fd = fd_of(p.rest, "/fdinfo/");
   if (fd !== undefined) {
     if (fd < 0) fail(Errno.ENOENT);
-    return proc_fdinfo(node.task, fd);
+    return proc_fdinfo(p.task, fd);
   }
-  if (rest === "/fd" || rest === "/fdinfo" || rest === "") fail(Errno.EISDIR);
+  if (p.rest === "/fd" || p.rest === "/fdinfo" || p.rest === "") fail(Errno.EISDIR);
   fail(Errno.ENOENT);
 }
 
@@ -118,14 +128,14 @@ export function proc_readtext(node: ProcNode, path: string): string {
  */
 export function proc_readlink(node: ProcNode, path: string): string {
   if (path === "/proc/self") return String(node.task.pid);
-  const rest = self_path(node, path);
-  if (rest === undefined) fail(Errno.ENOENT);
-  const fd = fd_of(rest, "/fd/");
+  const p = pid_path(node, path);
+  if (p === undefined) fail(Errno.ENOENT);
+  const fd = fd_of(p.rest, "/fd/");
   if (fd !== undefined) {
-    const f = fd >= 0 ? node.task.files.lookup(fd) : undefined;
+    const f = fd >= 0 ? p.task.files.lookup(fd) : undefined;
     if (!f) fail(Errno.ENOENT);
     return f.d_path();
   }
-  if (rest === "" || rest === "/fd" || rest === "/fdinfo" || rest === "/maps") fail(Errno.EINVAL);
+  if (["", "/fd", "/fdinfo", "/maps"].includes(p.rest)) fail(Errno.EINVAL);
   fail(Errno.ENOENT);
 }

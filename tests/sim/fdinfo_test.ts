@@ -129,6 +129,38 @@ Deno.test("processes have their own fd tables but share buffers' inode counter",
   const a = m.process(), b = m.process();
   assert.equal(a.open("/dev/dma_heap/system", O_RDWR), 3);
   assert.equal(b.open("/dev/dma_heap/system", O_RDWR), 3);
-  assertErrno(() => a.readText(`/proc/${b.pid}/fdinfo/3`), "ENOENT");
+  assertErrno(() => a.readText(`/proc/99999/fdinfo/3`), "ENOENT");
+  assertErrno(() => a.readText(`/proc/${b.pid}/fdinfo/4`), "ENOENT");
   assert.match(a.readText(`/proc/${a.pid}/fdinfo/3`), /^pos:\t0\n/);
+});
+
+Deno.test("pidfdGetfd() shares a buffer between processes; exit() drops their references", () => {
+  const m = new SimMachine();
+  const a = m.process("producer"), b = m.process("consumer");
+  const heap = a.open("/dev/dma_heap/system", O_RDWR);
+  const fd = alloc(a, heap, 4096, O_RDWR);
+  const ra = a.mmap(fd, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+  const bfd = b.pidfdGetfd(a, fd);
+  assert.equal(b.fcntl(bfd, F_GETFD, 0), FD_CLOEXEC);
+  assert.equal(fdinfo(b, bfd).get("ino"), fdinfo(a, fd).get("ino"));
+  assert.equal(fdinfo(a, fd).get("count"), "3"); // a's fd, a's mapping, b's fd
+  const rb = b.mmap(bfd, 4096, PROT_READ, MAP_SHARED, 0);
+  new Uint8Array(ra.buffer, ra.byteOffset, 4096)[0] = 99;
+  assert.equal(new Uint8Array(rb.buffer, rb.byteOffset, 4096)[0], 99);
+  // Another process's fdinfo is readable through /proc/<pid>, as root can.
+  assert.equal(b.readText(`/proc/${a.pid}/fdinfo/${fd}`), a.readText(`/proc/self/fdinfo/${fd}`));
+  assert.deepEqual(b.readDir("/proc"), [String(a.pid), String(b.pid), "self"].sort());
+  assertErrno(() => b.pidfdGetfd(a, 99), "EBADF");
+  assertErrno(() => b.pidfdGetfd(a, fd, 1), "EINVAL");
+  a.exit();
+  assert.equal(fdinfo(b, bfd).get("count"), "2"); // b's fd and b's mapping
+  assertErrno(() => a.close(fd), "ESRCH");
+  assertErrno(() => b.pidfdGetfd(a, fd), "ESRCH");
+  assertErrno(() => b.readText(`/proc/${a.pid}/fdinfo/${fd}`), "ENOENT");
+  b.exit();
+  assert.match(
+    m.defaultProcess.readText("/sys/kernel/debug/dma_buf/bufinfo"),
+    /Total 0 objects, 0 bytes\n$/,
+  );
+  assert.equal(m.warnings.length, 0);
 });
