@@ -164,3 +164,30 @@ Deno.test("pidfdGetfd() shares a buffer between processes; exit() drops their re
   );
   assert.equal(m.warnings.length, 0);
 });
+
+Deno.test("bufinfo lists buffers newest first with the kernel's columns and totals", () => {
+  const k = new SimMachine().process();
+  const heap = k.open("/dev/dma_heap/system", O_RDWR);
+  const a = alloc(k, heap, 4096, O_RDONLY);
+  const b = alloc(k, heap, 8192);
+  const c = alloc(k, k.open("/dev/dma_heap/global_cma@68000000", O_RDWR), 1 << 20);
+  const name = k.userBuffer(8);
+  name.bytes.set(new TextEncoder().encode("frame"));
+  k.ioctl(b, 0x40086201, name);
+  k.close(c);
+  const d = alloc(k, heap, 4096);
+  const text = k.readText("/sys/kernel/debug/dma_buf/bufinfo");
+  assert.equal(
+    text,
+    "\nDma-buf Objects:\n" +
+      "size    \tflags   \tmode    \tcount   \texp_name\tino     \tname\n" +
+      "00004096\t00000002\t00080007\t00000001\tsystem\t00000004\t<none>\n" +
+      "\tAttached Devices:\nTotal 0 devices attached\n\n" +
+      "00008192\t00000002\t00080007\t00000001\tsystem\t00000002\tframe\n" +
+      "\tAttached Devices:\nTotal 0 devices attached\n\n" +
+      "00004096\t00000000\t00080005\t00000001\tsystem\t00000001\t<none>\n" +
+      "\tAttached Devices:\nTotal 0 devices attached\n\n" +
+      "\nTotal 3 objects, 16384 bytes\n",
+  );
+  assert.ok([a, b, d].every((fd) => fd > heap));
+});
