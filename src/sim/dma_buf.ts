@@ -160,7 +160,11 @@ export class list_head {
   prev: list_head = this;
   /** The dma_buf this node is embedded in (`container_of`), null for the head. */
   readonly owner: dma_buf | null;
-  /** @param owner The embedding dma_buf, or null for a list head. */
+  /**
+   * `INIT_LIST_HEAD()`: a node linked to itself.
+   *
+   * @param owner The embedding dma_buf, or null for a list head.
+   */
   constructor(owner: dma_buf | null = null) {
     this.owner = owner;
   }
