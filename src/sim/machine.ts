@@ -120,7 +120,18 @@ export class SimMachine implements WarnSink {
         !Number.isSafeInteger(r.base) || !Number.isSafeInteger(r.size) || r.size <= 0 ||
         r.base % PAGE_SIZE || r.size % PAGE_SIZE
       ) {
-        throw new RangeError(`Invalid CMA region: ${r.name}`);
+        throw new RangeError(`Invalid CMA region: ${r.name}: base and size must be page aligned`);
+      }
+      if (
+        typeof r.name !== "string" || r.name === "" || /[/\0]/.test(r.name) || r.name === "system"
+      ) {
+        throw new RangeError(`Invalid CMA region name: ${JSON.stringify(r.name)}`);
+      }
+      for (const o of cmas) {
+        if (o.name === r.name) throw new RangeError(`Duplicate CMA region name: ${r.name}`);
+        if (r.base < o.base + o.count * PAGE_SIZE && o.base < r.base + r.size) {
+          throw new RangeError(`CMA region ${r.name} overlaps ${o.name}`);
+        }
       }
       cmas.push(new Cma(r.name, r.base, r.size));
       this.log.printk(

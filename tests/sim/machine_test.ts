@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import {
+  createSimMachine,
+  defaultSimMachine,
+  SimMachine,
+  simulatedKernel,
+} from "../../src/sim/mod.ts";
+import { print_time } from "../../src/sim/printk.ts";
+import { O_RDWR } from "../../src/uapi/constants.ts";
+import { alloc } from "./_helpers.ts";
+
+Deno.test("simulatedKernel() is one process of one default machine", () => {
+  const k = simulatedKernel();
+  assert.equal(k, simulatedKernel());
+  assert.equal(k.kind, "simulated");
+  assert.equal(k.pageSize, 4096);
+  assert.equal(defaultSimMachine().defaultProcess, k);
+  assert.match(k.description, /^Simulated Linux 6\.12 /);
+});
+
+Deno.test("the default machine boots like the seed's board", () => {
+  const m = createSimMachine();
+  const log = m.defaultProcess.syslog();
+  assert.match(
+    log,
+    /Reserved memory: created CMA memory pool at 0x0000000068000000, size 128 MiB\n/,
+  );
+  assert.equal(log.match(/DMA: preallocated 128 KiB .* pool for atomic allocations/g)?.length, 3);
+  for (const line of log.trimEnd().split("\n")) assert.match(line, /^\[ {0,4}\d+\.\d{6}\] /);
+  assert.deepEqual(m.defaultProcess.readDir("/dev"), [
+    "dma_heap",
+    "driverA",
+    "driverB",
+    "null",
+    "pts",
+    "udmabuf",
+  ]);
+});
+
+Deno.test("config: several CMA areas get a heap each; drivers can be left out", () => {
+  const m = new SimMachine({
+    memorySize: 256 << 20,
+    cma: [
+      { name: "reserved", base: 0x48000000, size: 16 << 20 },
+      { name: "camera@49000000", base: 0x49000000, size: 8 << 20 },
+    ],
+    testDriver: false,
+    udmabuf: false,
+  });
+  const k = m.process();
+  assert.deepEqual(k.readDir("/dev/dma_heap"), ["camera@49000000", "reserved", "system"]);
+  assert.deepEqual(k.readDir("/dev"), ["dma_heap", "null", "pts"]);
+  const fd = alloc(k, k.open("/dev/dma_heap/camera@49000000", O_RDWR), 4096);
+  assert.match(k.readText(`/proc/self/fdinfo/${fd}`), /exp_name:\tcamera@49000000\n/);
+  assert.equal(m.testDriver, undefined);
+});
+
+Deno.test("config: bad memory and CMA settings are RangeErrors", () => {
+  assert.throws(() => new SimMachine({ memorySize: 1000 }), RangeError);
+  assert.throws(() => new SimMachine({ memorySize: 16 << 20 }), RangeError);
+  const cma = (name: string, base: number, size: number) => ({ cma: [{ name, base, size }] });
+  assert.throws(() => new SimMachine(cma("x", 0x68000001, 4096)), RangeError);
+  assert.throws(() => new SimMachine(cma("a/b", 0x68000000, 4096)), RangeError);
+  assert.throws(() => new SimMachine(cma("", 0x68000000, 4096)), RangeError);
+  assert.throws(() => new SimMachine(cma("system", 0x68000000, 4096)), RangeError);
+  assert.throws(
+    () =>
+      new SimMachine({
+        cma: [{ name: "a", base: 0x68000000, size: 1 << 20 }, {
+          name: "b",
+          base: 0x68080000,
+          size: 1 << 20,
+        }],
+      }),
+    RangeError,
+  );
+});
+
+Deno.test("print_time() formats like the kernel's [%5lu.%06lu]", () => {
+  assert.equal(print_time(31_678_467_123), "[   31.678467]");
+  assert.equal(print_time(0), "[    0.000000]");
+  assert.equal(print_time(123456_000_001_000), "[123456.000001]");
+});
