@@ -401,10 +401,17 @@ export class SimProcess implements Kernel, Task {
 
   readDir(path: string): string[] {
     return this.#sys("readdir", String(path), () => {
-      const dev = this.machine.dev.readdir(path);
-      if (dev) return dev;
+      if (typeof path !== "string") fail(Errno.EFAULT);
       if (this.machine.dev.lookup(path)) fail(Errno.ENOTDIR);
-      return proc_readdir(this.#proc(), path);
+      // opendir(): the directory is open on the lowest free fd while it is read, so a listing
+      // of this process's own /proc/<pid>/fd shows that fd too, as on Linux.
+      if (!this.#is_dir(path)) proc_readdir(this.#proc(), path); // throws the right errno
+      const dfd = this.open(path, O_DIRECTORY | 0o4000 | O_CLOEXEC);
+      try {
+        return this.machine.dev.readdir(path) ?? proc_readdir(this.#proc(), path);
+      } finally {
+        this.files.close_fd(dfd);
+      }
     });
   }
 

@@ -115,7 +115,7 @@ Deno.test("ENOMEM beyond memory, and memory comes back", () => {
   assertErrno(() => alloc(k, sys, 4096), "ENOMEM");
   k.close(all);
   assert.equal(m.freePages, free);
-  assert.deepEqual(k.readDir("/proc/self/fd"), ["0", "1", "2", "3", "4"]);
+  assert.deepEqual(k.readDir("/proc/self/fd"), ["0", "1", "2", "3", "4", "5"]);
 });
 
 for (const [heapName, path] of [["system", "/dev/dma_heap/system"], ["CMA", CMA]]) {
