@@ -39,8 +39,8 @@ export const DMA_NONE = 3;
 export interface device {
   /** `dev_name(dev)`. */
   readonly name: string;
-  /** `*dev->dma_mask`. */
-  readonly dma_mask: number;
+  /** `*dev->dma_mask`, or null when the device has none (a misc device until its driver sets one). */
+  dma_mask: bigint | null;
 }
 
 /** One entry of a mapped scatterlist. */

@@ -62,6 +62,27 @@ export function proc_fdinfo(task: Task, fd: number): string {
   }
 }
 
+/** `show_val_kb()`: the label padded to 16 columns, the value right-aligned in 8, " kB". */
+function show_val_kb(label: string, pages: number): string {
+  return `${label.padEnd(16)}${String((pages * PAGE_SIZE) / 1024).padStart(8)} kB\n`;
+}
+
+/**
+ * `meminfo_proc_show()`, the lines the model can back: RAM handed to the page allocator
+ * (including the CMA areas, as Linux counts them), what is free, and the CMA totals.
+ */
+export function meminfo_proc_show(m: SimMachine): string {
+  let cmaTotal = 0, cmaFree = 0;
+  for (const c of m.cma_areas) {
+    cmaTotal += c.count;
+    cmaFree += c.count - c.used;
+  }
+  const total = m.zone.managed_pages + cmaTotal, free = m.zone.nr_free + cmaFree;
+  return show_val_kb("MemTotal:", total) + show_val_kb("MemFree:", free) +
+    show_val_kb("MemAvailable:", free) + show_val_kb("CmaTotal:", cmaTotal) +
+    show_val_kb("CmaFree:", cmaFree);
+}
+
 /** `show_map_vma()` lines of `/proc/<pid>/maps`. */
 export function proc_maps(task: Task): string {
   let s = "";
@@ -88,10 +109,10 @@ export function proc_readdir(node: ProcNode, path: string): string[] {
   if (path === "/sys/kernel/debug/dma_buf") return ["bufinfo"];
   if (path === "/sys/kernel/debug") return ["dma_buf"];
   if (path === "/proc" || path === "/proc/") {
-    return ["self", ...[...node.machine.tasks.keys()].map(String)].sort();
+    return ["meminfo", "self", ...[...node.machine.tasks.keys()].map(String)].sort();
   }
   const p = pid_path(node, path);
-  if (p?.rest === "" || p?.rest === "/") return ["fd", "fdinfo", "maps"];
+  if (p?.rest === "" || p?.rest === "/") return ["comm", "fd", "fdinfo", "maps"];
   if (p?.rest === "/fd" || p?.rest === "/fdinfo") {
     return p.task.files.open_fds().map(String).sort();
   }
@@ -108,10 +129,12 @@ export function proc_readdir(node: ProcNode, path: string): string[] {
  */
 export function proc_readtext(node: ProcNode, path: string): string {
   if (path === BUFINFO) return dma_buf_debug_show(node.machine.dma_buf);
+  if (path === "/proc/meminfo") return meminfo_proc_show(node.machine);
   if (path === "/proc" || path === "/sys/kernel/debug/dma_buf") fail(Errno.EISDIR);
   const p = pid_path(node, path);
   if (p === undefined) fail(Errno.ENOENT);
   if (p.rest === "/maps") return proc_maps(p.task);
+  if (p.rest === "/comm") return `${p.task.comm}\n`;
   const fd = fd_of(p.rest, "/fdinfo/");
   if (fd !== undefined) {
     if (fd < 0) fail(Errno.ENOENT);
@@ -136,6 +159,6 @@ export function proc_readlink(node: ProcNode, path: string): string {
     if (!f) fail(Errno.ENOENT);
     return f.d_path();
   }
-  if (["", "/fd", "/fdinfo", "/maps"].includes(p.rest)) fail(Errno.EINVAL);
+  if (["", "/fd", "/fdinfo", "/maps", "/comm"].includes(p.rest)) fail(Errno.EINVAL);
   fail(Errno.ENOENT);
 }

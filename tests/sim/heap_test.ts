@@ -18,7 +18,7 @@ import { MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE } from "../../src/uapi/consta
 
 const CMA = "/dev/dma_heap/global_cma@68000000";
 const MiB = 1 << 20, KiB = 1024;
-const dev = { name: "test-dev", dma_mask: 0xffffffff };
+const dev = { name: "test-dev", dma_mask: 0xffffffffn };
 
 /** The sg table an importer gets for `fd`, via attach + map (then undone). */
 function sgOf(k: SimProcess, fd: number): scatterlist[] {

@@ -81,3 +81,22 @@ Deno.test("print_time() formats like the kernel's [%5lu.%06lu]", () => {
   assert.equal(print_time(0), "[    0.000000]");
   assert.equal(print_time(123456_000_001_000), "[123456.000001]");
 });
+
+Deno.test("/proc/meminfo and /proc/<pid>/comm in the kernel's formats", () => {
+  const m = new SimMachine();
+  const k = m.process("camera");
+  const info = k.readText("/proc/meminfo");
+  // show_val_kb(): label in 16 columns, value right-aligned in 8, then " kB".
+  for (const line of info.trimEnd().split("\n")) assert.match(line, /^[A-Za-z]+: +\d+ kB$/);
+  for (const line of info.trimEnd().split("\n")) assert.equal(line.length, 27);
+  const total = Number(/^MemTotal:\s+(\d+) kB$/m.exec(info)![1]);
+  assert.equal(total, 1024 * 1024 - 32 * 1024); // RAM minus the kernel's 32 MiB
+  assert.match(info, /\nCmaTotal: {9}131072 kB\nCmaFree: {10}130688 kB\n$/); // 384 KiB of pools
+  const free = () => Number(/^MemFree:\s+(\d+) kB$/m.exec(k.readText("/proc/meminfo"))![1]);
+  const before = free();
+  alloc(k, k.open("/dev/dma_heap/system", O_RDWR), 1 << 20);
+  assert.equal(free(), before - 1024);
+  assert.equal(k.readText(`/proc/${k.pid}/comm`), "camera\n");
+  assert.equal(k.readText("/proc/self/comm"), "camera\n");
+  assert.ok(k.readDir("/proc").includes("meminfo"));
+});
