@@ -133,6 +133,11 @@ export class DmaBufSubsys {
   readonly db_list: list_head = new list_head();
   /** Number of buffers on `db_list`. */
   nr_buffers = 0;
+  /**
+   * `/sys/kernel/dmabuf/buffers` (CONFIG_DMABUF_SYSFS_STATS): buffers by inode number, or null
+   * when the kernel is built without it (Debian's 6.12 is).
+   */
+  sysfs_stats: Map<number, dma_buf> | null = null;
   /** `dmabuf_inode`: the last inode number given out (atomic64, starts at 1). */
   dmabuf_inode = 0;
   /** Mount id of the internal dmabuf file system (`dma_buf_mnt`). */
@@ -275,6 +280,7 @@ export function dma_buf_export(subsys: DmaBufSubsys, info: dma_buf_export_info):
   const d = new dma_buf(subsys, info);
   list_add(d.list_node, subsys.db_list);
   subsys.nr_buffers++;
+  subsys.sysfs_stats?.set(d.file.f_inode.i_ino, d); // dma_buf_stats_setup()
   return d;
 }
 
@@ -479,6 +485,7 @@ function dma_buf_release(d: dma_buf): void {
   d.ops.release(d);
   list_del(d.list_node);
   d.subsys.nr_buffers--;
+  d.subsys.sysfs_stats?.delete(d.file.f_inode.i_ino); // dma_buf_stats_teardown()
 }
 
 function dma_buf_llseek(f: file, offset: number, whence: number): number {

@@ -50,6 +50,8 @@ export interface SimMachineConfig {
   strict?: boolean;
   /** `RLIMIT_NOFILE` of processes (default 1048576). */
   nofile?: number;
+  /** CONFIG_DMABUF_SYSFS_STATS: `/sys/kernel/dmabuf/buffers` (default false, as Debian's). */
+  sysfsStats?: boolean;
 }
 
 /** The default CMA area: the seed's `global_cma@68000000`, 128 MiB at 0x68000000. */
@@ -150,6 +152,7 @@ export class SimMachine implements WarnSink {
     );
     this.anon_inode_inode = { i_ino: this.get_next_ino(), kind: "anon", i_size: 0, mnt_id: 14 };
     this.dma_buf = new DmaBufSubsys(this, 15);
+    if (config.sysfsStats) this.dma_buf.sysfs_stats = new Map();
     this.dev = new Devtmpfs(22, () => this.get_next_ino());
     this.dev.add("pts/0", tty_fops, null);
     this.dev.add("null", null_fops, null);

@@ -7,7 +7,7 @@
  */
 import { Errno, fail } from "./errno.ts";
 import { fput, get_file } from "./file_table.ts";
-import { dma_buf_debug_show } from "./dma_buf.ts";
+import { type dma_buf, dma_buf_debug_show } from "./dma_buf.ts";
 import { VM_READ, VM_SHARED, VM_WRITE } from "./mmap.ts";
 import { PAGE_SIZE } from "./mm.ts";
 import type { SimMachine } from "./machine.ts";
@@ -23,6 +23,13 @@ export interface ProcNode {
 }
 
 const BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo";
+const SYSFS_BUFFERS = "/sys/kernel/dmabuf/buffers";
+
+/** The buffer of `/sys/kernel/dmabuf/buffers/<ino>`, or undefined. */
+function sysfs_buffer(node: ProcNode, dir: string): dma_buf | undefined {
+  const m = /^\/sys\/kernel\/dmabuf\/buffers\/(\d+)$/.exec(dir);
+  return m ? node.machine.dma_buf.sysfs_stats?.get(Number(m[1])) : undefined;
+}
 
 /**
  * Splits `/proc/self/...` or `/proc/<pid>/...` into the task and the rest, or undefined when
@@ -108,6 +115,13 @@ export function proc_maps(task: Task): string {
 export function proc_readdir(node: ProcNode, path: string): string[] {
   if (path === "/sys/kernel/debug/dma_buf") return ["bufinfo"];
   if (path === "/sys/kernel/debug") return ["dma_buf"];
+  const stats = node.machine.dma_buf.sysfs_stats;
+  if (stats && path === SYSFS_BUFFERS) return [...stats.keys()].map(String).sort();
+  if (
+    stats && sysfs_buffer(node, path) && !path.endsWith("/size") && !path.endsWith("/exporter_name")
+  ) {
+    return ["exporter_name", "size"];
+  }
   if (path === "/proc" || path === "/proc/") {
     return ["meminfo", "self", ...[...node.machine.tasks.keys()].map(String)].sort();
   }
@@ -130,6 +144,13 @@ export function proc_readdir(node: ProcNode, path: string): string[] {
 export function proc_readtext(node: ProcNode, path: string): string {
   if (path === BUFINFO) return dma_buf_debug_show(node.machine.dma_buf);
   if (path === "/proc/meminfo") return meminfo_proc_show(node.machine);
+  if (path.startsWith(SYSFS_BUFFERS + "/")) {
+    const d = sysfs_buffer(node, path.slice(0, path.lastIndexOf("/")));
+    if (d && path.endsWith("/exporter_name")) return `${d.exp_name}\n`;
+    if (d && path.endsWith("/size")) return `${d.size}\n`;
+    if (sysfs_buffer(node, path)) fail(Errno.EISDIR);
+    fail(Errno.ENOENT);
+  }
   if (path === "/proc" || path === "/sys/kernel/debug/dma_buf") fail(Errno.EISDIR);
   const p = pid_path(node, path);
   if (p === undefined) fail(Errno.ENOENT);

@@ -100,3 +100,18 @@ Deno.test("/proc/meminfo and /proc/<pid>/comm in the kernel's formats", () => {
   assert.equal(k.readText("/proc/self/comm"), "camera\n");
   assert.ok(k.readDir("/proc").includes("meminfo"));
 });
+
+Deno.test("sysfsStats: /sys/kernel/dmabuf/buffers/<ino> while the buffer lives", () => {
+  const off = new SimMachine().process();
+  assert.throws(() => off.readDir("/sys/kernel/dmabuf/buffers"), { code: "ENOENT" });
+  const k = new SimMachine({ sysfsStats: true }).process();
+  const fd = alloc(k, k.open("/dev/dma_heap/system", O_RDWR), 8192);
+  const ino = /ino:\t(\d+)/.exec(k.readText(`/proc/self/fdinfo/${fd}`))![1];
+  assert.deepEqual(k.readDir("/sys/kernel/dmabuf/buffers"), [ino]);
+  assert.deepEqual(k.readDir(`/sys/kernel/dmabuf/buffers/${ino}`), ["exporter_name", "size"]);
+  assert.equal(k.readText(`/sys/kernel/dmabuf/buffers/${ino}/exporter_name`), "system\n");
+  assert.equal(k.readText(`/sys/kernel/dmabuf/buffers/${ino}/size`), "8192\n");
+  k.close(fd);
+  assert.deepEqual(k.readDir("/sys/kernel/dmabuf/buffers"), []);
+  assert.throws(() => k.readText(`/sys/kernel/dmabuf/buffers/${ino}/size`), { code: "ENOENT" });
+});
