@@ -157,7 +157,7 @@ Deno.test({
       const info = bufinfoEntry(k, ino);
       console.log(info);
       assert.match(info, /\twrite fence:sw_sync \S+ seq 1 unsignalled/);
-      assert.match(info, /\twrite fence:test_driver driverA\.\d+ seq 1 unsignalled/);
+      assert.match(info, /\twrite fence:test_driver driverA seq 1 unsignalled/);
       const t0 = performance.now();
       tl.inc(1);
       const { revents, ms } = pollUntil(k, st.fd, POLLIN, POLLIN);

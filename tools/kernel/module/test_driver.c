@@ -180,6 +180,8 @@ static atomic_t test_stage_ids = ATOMIC_INIT(0);
 /*
  * The stage's fence. It can outlive the stage (the buffer's reservation object keeps a
  * reference), so it carries its own lock and timeline name; the default release frees it.
+ * Timeline name: the device's ("driverA"), as in the simulated driver; each stage has its own
+ * fence context, so two stages of one device are two timelines of the same name.
  */
 struct test_fence {
 	struct dma_fence base; /* first: dma_fence_free() frees the whole struct */
@@ -207,7 +209,6 @@ struct test_job {
 	struct dma_buf *dmabuf;		/* our reference, dropped at DEQUEUE/release */
 	struct test_fence *fence;	/* our reference; also in the buffer's resv */
 	struct dma_fence *deps;		/* fences on the buffer at QUEUE time, or NULL */
-	s32 fd;
 	u32 op;
 	u64 cookie;
 	u64 dma_addr;
@@ -368,7 +369,7 @@ static int test_attach_fence(struct test_stage *stage, struct test_job *job)
 	if (!f)
 		return -ENOMEM;
 	spin_lock_init(&f->lock);
-	snprintf(f->timeline, sizeof(f->timeline), "%s", stage->name);
+	strscpy(f->timeline, dev_name(stage->dev), sizeof(f->timeline));
 
 	ret = dma_resv_lock_interruptible(resv, NULL);
 	if (ret)
@@ -408,32 +409,31 @@ static long test_queue_ioctl(struct test_stage *stage, struct test_qbuf __user *
 	job = kzalloc(sizeof(*job), GFP_KERNEL);
 	if (!job)
 		return -ENOMEM;
-	job->fd = q.fd;
 	job->op = q.op;
 	job->cookie = q.cookie;
 
-	mutex_lock(&stage->lock);
-	if (stage->held >= TEST_QUEUE_DEPTH) {
-		ret = -EBUSY;
-		goto unlock;
-	}
+	/* Checks in the ABI's order: op, dma_buf_get, depth. */
 	job->dmabuf = dma_buf_get(q.fd);
 	if (IS_ERR(job->dmabuf)) {
 		ret = PTR_ERR(job->dmabuf);
-		goto unlock;
+		goto free;
 	}
-	ret = test_attach_fence(stage, job);
+	mutex_lock(&stage->lock);
+	if (stage->held >= TEST_QUEUE_DEPTH)
+		ret = -EBUSY;
+	else
+		ret = test_attach_fence(stage, job);
 	if (ret) {
+		mutex_unlock(&stage->lock);
 		dma_buf_put(job->dmabuf);
-		goto unlock;
+		goto free;
 	}
 	stage->held++;
 	list_add_tail(&job->link, &stage->queued);
 	mutex_unlock(&stage->lock);
 	queue_work(test_wq, &stage->work);
 	return 0;
-unlock:
-	mutex_unlock(&stage->lock);
+free:
 	kfree(job);
 	return ret;
 }
@@ -449,7 +449,7 @@ static long test_dequeue_ioctl(struct test_stage *stage, struct test_qbuf __user
 		mutex_unlock(&stage->lock);
 		return -EAGAIN;
 	}
-	q.fd = job->fd;
+	q.fd = -1; /* the fd number means nothing by now */
 	q.op = job->op;
 	q.cookie = job->cookie;
 	q.dma_addr = job->dma_addr;
