@@ -181,3 +181,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "sw_sync + test_driver: closing a stage whose buffer waits for a fence returns promptly and cancels it",
+  ignore: !inGuest || !hasSwSync || !hasQueue,
+  fn() {
+    const k = kernel();
+    const tl = new SwSyncTimeline(k);
+    const st = new Stage(k);
+    const buf = allocBuffer(k, SIZE);
+    const fence = tl.createFence(1);
+    let sync = -1;
+    try {
+      importSyncFile(k, buf, fence, DMA_BUF_SYNC_WRITE);
+      st.queue(buf, TEST_OP_INVERT, 1);
+      assert.equal(pollFd(k, st.fd, POLLIN, 100), 0, "waiting for the sw_sync fence");
+      // Both fences (sw_sync + the stage's) in one sync_file; its status after both signalled
+      // is the first error among them.
+      sync = exportSyncFile(k, buf, DMA_BUF_SYNC_WRITE);
+      const t0 = performance.now();
+      st.close();
+      const ms = performance.now() - t0;
+      console.log(`close() of a stage waiting on a fence took ${ms.toFixed(1)} ms`);
+      assert.ok(ms < 2000);
+      assert.equal(fdinfo(k, buf).count, 1, "the stage dropped its reference");
+      assert.equal(pollFd(k, fence, POLLIN), 0, "the sw_sync fence is still pending");
+      tl.inc(1);
+      assert.equal(pollUntil(k, sync, POLLIN, POLLIN, 2000).revents, POLLIN);
+      const { status, numFences } = syncFileStatus(k, sync);
+      console.log(`merged sync_file: status ${status}, ${numFences} fences`);
+      assert.equal(status, -125, "the stage's fence carries ECANCELED");
+    } finally {
+      if (sync >= 0) k.close(sync);
+      k.close(fence);
+      k.close(buf);
+      tl.close();
+    }
+  },
+});
