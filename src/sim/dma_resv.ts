@@ -10,7 +10,7 @@
  * @module
  */
 import {
-  dma_fence,
+  type dma_fence,
   dma_fence_add_callback,
   dma_fence_array_create,
   dma_fence_is_signaled,
