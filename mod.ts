@@ -41,7 +41,26 @@ export {
 export { CONTIGUOUS_ALIASES, type HeapRole, heapRole, pickHeap } from "./src/heaps/roles.ts";
 export { DmaBuf, type DmaBufFromOptions, type MapOptions } from "./src/dmabuf/buffer.ts";
 export { type CpuAccess, DmaBufMapping } from "./src/dmabuf/mapping.ts";
+export { type FenceAccess, SyncFile, type SyncFileFromOptions } from "./src/dmabuf/fence.ts";
+export type { WaitOptions } from "./src/dmabuf/wait.ts";
 export { type DmaBufInfo, parseFdinfo } from "./src/dmabuf/fdinfo.ts";
 export { leakedCount } from "./src/dmabuf/_lifetime.ts";
 export { type MemfdRange, openUdmabuf, Udmabuf, UDMABUF_PATH } from "./src/heaps/udmabuf.ts";
 export { type Allocator, openAllocator, type OpenAllocatorOptions } from "./src/heaps/allocator.ts";
+export {
+  BufferPool,
+  type BufferPoolOptions,
+  createBufferPool,
+  openStage,
+  Pipeline,
+  type PipelineFrame,
+  type PipelineRunOptions,
+  type PipelineStats,
+  type PoolAllocator,
+  type PooledBuffer,
+  Stage,
+  type StageOp,
+  type StageOptions,
+  type StageReadiness,
+  type StageResult,
+} from "./src/pipeline/mod.ts";
