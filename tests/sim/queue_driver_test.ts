@@ -173,3 +173,25 @@ Deno.test("copy_from_user of a struct inside a dma-buf mapping counts as payload
   k.ioctl(drv, TEST_DRIVERA, { bytes: new Uint8Array(0), view, address: map.address }, "A");
   assert.equal(k.payloadBytesCopied(), buf_info.size);
 });
+
+Deno.test("The ops and the checksum are right for every byte value", async () => {
+  const { k, buf, stage, arg } = setup(65536);
+  const map = k.mmap(buf, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+  const input = new Uint8Array(65536);
+  crypto.getRandomValues(input);
+  for (let i = 0; i < 256; i++) input[i] = i;
+  const expect = {
+    [TEST_OP_NONE]: input.slice(),
+    [TEST_OP_INVERT]: input.map((v) => v ^ 0xff),
+    [TEST_OP_INCREMENT]: input.map((v) => (v + 1) & 0xff),
+  };
+  for (const op of [TEST_OP_NONE, TEST_OP_INVERT, TEST_OP_INCREMENT] as const) {
+    new Uint8Array(map.buffer, map.byteOffset, 65536).set(input);
+    k.ioctl(stage, TEST_QUEUE, qbuf(arg, buf, op, op));
+    await readable(k, stage);
+    k.ioctl(stage, TEST_DEQUEUE, arg);
+    const got = new Uint8Array(map.buffer, map.byteOffset, 65536);
+    assert.deepEqual(got, expect[op]);
+    assert.equal(read(arg).checksum, expect[op].reduce((a, b) => a + b, 0));
+  }
+});

@@ -115,26 +115,43 @@ function stage_of(f: file): test_queue {
   return q;
 }
 
+/** Applies the op to every byte and returns the sum of the bytes after it, mod 2^32. */
 function op_apply(op: number, bytes: Uint8Array): number {
   const words = bytes.byteOffset % 4 === 0 ? bytes.length >>> 2 : 0;
   const w = new Uint32Array(bytes.buffer, bytes.byteOffset, words);
-  if (op === TEST_OP_INVERT) {
-    for (let i = 0; i < words; i++) w[i] = ~w[i];
-    for (let i = words * 4; i < bytes.length; i++) bytes[i] ^= 0xff;
-  } else if (op === TEST_OP_INCREMENT) {
-    // Four bytes at a time, no carry between them: low 7 bits add, the top bit toggles.
-    for (let i = 0; i < words; i++) {
-      const x = w[i];
-      w[i] = ((x & 0x7f7f7f7f) + 0x01010101) ^ (x & 0x80808080);
-    }
-    for (let i = words * 4; i < bytes.length; i++) bytes[i] = (bytes[i] + 1) & 0xff;
-  }
   let sum = 0;
-  for (let i = 0; i < words; i++) {
-    const x = w[i];
-    sum += (x & 0xff) + ((x >>> 8) & 0xff) + ((x >>> 16) & 0xff) + (x >>> 24);
+  // Four bytes per word; the byte sum goes through two 16-bit lanes (bytes 0+1 and 2+3 of
+  // `(x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff)`), folded every 128 words before they overflow.
+  for (let i = 0; i < words;) {
+    const end = Math.min(words, i + 128);
+    let lanes = 0;
+    if (op === TEST_OP_INVERT) {
+      for (; i < end; i++) {
+        const x = ~w[i];
+        w[i] = x;
+        lanes += (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff);
+      }
+    } else if (op === TEST_OP_INCREMENT) {
+      for (; i < end; i++) {
+        const v = w[i];
+        // No carry between bytes: the low 7 bits add, the top bit toggles.
+        const x = ((v & 0x7f7f7f7f) + 0x01010101) ^ (v & 0x80808080);
+        w[i] = x;
+        lanes += (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff);
+      }
+    } else {
+      for (; i < end; i++) {
+        const x = w[i];
+        lanes += (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff);
+      }
+    }
+    sum += (lanes & 0xffff) + (lanes >>> 16);
   }
-  for (let i = words * 4; i < bytes.length; i++) sum += bytes[i];
+  for (let i = words * 4; i < bytes.length; i++) {
+    if (op === TEST_OP_INVERT) bytes[i] ^= 0xff;
+    else if (op === TEST_OP_INCREMENT) bytes[i] = (bytes[i] + 1) & 0xff;
+    sum += bytes[i];
+  }
   return sum % 2 ** 32;
 }
 
