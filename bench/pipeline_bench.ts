@@ -6,7 +6,9 @@
  *
  * - "trip latency": one buffer through the three stages, nothing else in flight (the baseline).
  * - "throughput": 8 frames through the three stages from a pool of 4; frames per second is
- *   8000 / (the mean time in ms). The gap to 8 × the latency is what overlapping stages buy.
+ *   8000 / (the mean time in ms). On a real kernel each stage's worker runs on its own CPU and
+ *   the stages overlap; on the simulated kernel every "device" runs on the JS thread, so the
+ *   best it can do is 1 / latency (and four 8 MB buffers miss the caches more than one does).
  *
  * No payload is produced or checked here (the example does that): this measures the drivers and
  * the library's queue/poll/dequeue round trips.

@@ -185,3 +185,22 @@ Deno.test("Stage.queue() past the queue depth is EBUSY; tryQueue() returns false
   s.close(); // drops the 64 references
   assert.equal(buf.info().count, 1);
 });
+
+Deno.test("Pipeline.run() with a stage closed under it rejects and still returns every buffer", async () => {
+  const { kernel } = setup();
+  using heap = openHeap("system", { kernel });
+  using pool = createBufferPool(heap, { count: 3, size: 65536 });
+  const stages = threeStages(kernel);
+  await assert.rejects(
+    new Pipeline(stages, pool).run({
+      frames: 50,
+      consume: (f) => {
+        if (f.frame === 2) stages[1].close();
+      },
+    }),
+    Deno.errors.BadResource,
+  );
+  assert.equal(pool.available, 3);
+  for (const b of pool.buffers) assert.equal(b.buffer.info().count, 2); // fd + mapping
+  for (const s of stages) s.close();
+});

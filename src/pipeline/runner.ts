@@ -9,7 +9,7 @@
 import type { Kernel, PollRequest } from "../kernel/types.ts";
 import { errnoError } from "../errors.ts";
 import { Errno, errnoName } from "../uapi/errno.ts";
-import { POLLIN, POLLOUT } from "../uapi/constants.ts";
+import { POLLERR, POLLIN, POLLNVAL, POLLOUT } from "../uapi/constants.ts";
 import type { Stage, StageResult } from "./stage.ts";
 import type { BufferPool, PooledBuffer } from "./pool.ts";
 
@@ -193,7 +193,14 @@ export class Pipeline {
             detail: "Nothing in flight and no buffer free (a pool buffer was not released?)",
           });
         }
-        await this.#kernel.pollAsync(set, -1, signal);
+        const revents = await this.#kernel.pollAsync(set, -1, signal);
+        revents.forEach((r, j) => {
+          if (r & (POLLERR | POLLNVAL)) {
+            throw errnoError(r & POLLNVAL ? Errno.EBADF : Errno.EIO, "poll", {
+              detail: `A stage's fd ${set[j].fd} reported 0x${r.toString(16)}`,
+            });
+          }
+        });
       }
     } finally {
       await this.#drain(pending, inStage);
@@ -217,11 +224,19 @@ export class Pipeline {
     for (;;) {
       const set: PollRequest[] = [];
       for (let i = 0; i < this.stages.length; i++) {
-        if (inStage[i].size > 0) set.push({ fd: this.stages[i].fd, events: POLLIN });
+        if (inStage[i].size === 0) continue;
+        if (this.stages[i].closed) {
+          // Closed under the run: the driver dropped its references at release.
+          for (const trip of inStage[i].values()) this.pool.release(trip.buffer);
+          inStage[i].clear();
+          continue;
+        }
+        set.push({ fd: this.stages[i].fd, events: POLLIN });
       }
       if (set.length === 0) return;
       await this.#kernel.pollAsync(set, -1);
       for (let i = 0; i < this.stages.length; i++) {
+        if (this.stages[i].closed) continue;
         for (let r = this.stages[i].dequeue(); r !== null; r = this.stages[i].dequeue()) {
           const trip = inStage[i].get(r.cookie);
           if (!trip) continue;
