@@ -14,6 +14,11 @@
  * assert.equal(buf.info().name, "frame-0");
  * ```
  *
+ * Fences: `buf.exportSyncFile()` / `buf.importSyncFile()` ({@linkcode SyncFile}) and
+ * `await buf.wait("read" | "write")` wait for drivers without blocking the thread. Pipelines of
+ * driver stages (the seed's §2.6): {@linkcode openStage}, {@linkcode createBufferPool},
+ * {@linkcode Pipeline} — buffers pass from driver to driver by fd, never copied.
+ *
  * The kernel underneath is chosen on first use: Linux when `/dev/dma_heap` has a heap this
  * process can open (with `--allow-ffi --allow-read`), otherwise the simulated kernel.
  * `DMABUF_KERNEL=linux|simulated` or {@linkcode setKernel} override the choice, and
