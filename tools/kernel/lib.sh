@@ -3,6 +3,7 @@
 set -euo pipefail
 
 KERNEL_TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this file
 REPO_ROOT=$(cd "$KERNEL_TOOLS_DIR/../.." && pwd)
 # Everything downloaded or built lives outside the checkout so `git clean` never costs a rebuild.
 CACHE=${DMABUF_KERNEL_CACHE:-$HOME/.cache/dmabuf-deno-kernel}

@@ -7,7 +7,7 @@
 #   DIR is a staging directory already holding etc/dmabuf-guest/* and lib/modules/* (run.sh fills it).
 source "$(dirname "$0")/lib.sh"
 
-out= overlay=
+out='' overlay=''
 while [[ $# -gt 0 ]]; do
   case $1 in
     --out) out=$2; shift 2 ;;
