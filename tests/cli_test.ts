@@ -146,6 +146,7 @@ Deno.test("main() usage errors exit 2 with one line", async () => {
     [["frobnicate"], /Unknown command: frobnicate/],
     [["help", "frobnicate"], /Unknown command: frobnicate/],
     [["heaps", "--bogus"], /Unknown option '--bogus'/],
+    [["heaps", "system"], /heaps takes no argument, got system/],
     [["alloc"], /alloc needs --size/],
     [["alloc", "--size", "lots"], /Invalid size "lots"/],
     [["alloc", "--size", "0"], /--size must be greater than 0/],
@@ -183,6 +184,23 @@ Deno.test("dump on a saved tree prints per-process Rss/Pss and the buffer × pro
   assert.match(r.out, /Exited during the scan: 400/);
 });
 
+Deno.test("dump -b adds every exported buffer, kernel-only ones included, and exporter totals", async () => {
+  const r = await run(["dump", "-b", "--kernel", ANY_KERNEL, ...TREE]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /\nAll exported buffers:\n/);
+  assert.match(r.out, /\n\s+14\s+4\.0 MiB\s+system\s+kernel-only\s+1\s+vgem\s+kernel only\n/);
+  assert.match(
+    r.out,
+    /\n\s+12\s+64\.0 KiB\s+reserved\s+<none>\s+1\s+vivid-000-vid-cap,vgem\s+camera:100\n/,
+  );
+  assert.match(
+    r.out,
+    /Per exporter:\n\s+Exporter\s+Buffers\s+Size\n\s+system\s+4\s+5\.0 MiB\n\s+reserved\s+1\s+64\.0 KiB\n/,
+  );
+  const plain = await run(["dump", "--kernel", ANY_KERNEL, ...TREE]);
+  assert.doesNotMatch(plain.out, /All exported buffers/);
+});
+
 Deno.test("dump --json has stable keys and the same numbers as the library", async () => {
   const r = await run(["dump", "--json", "--kernel", ANY_KERNEL, ...TREE]);
   assert.equal(r.code, 0, r.err);
@@ -195,6 +213,8 @@ Deno.test("dump --json has stable keys and the same numbers as the library", asy
     "unreadable",
     "vanished",
     "sources",
+    "exported",
+    "exporters",
     "totals",
   ]);
   assert.deepEqual(Object.keys(d.kernel), ["kind", "description", "reason"]);
@@ -240,6 +260,34 @@ Deno.test("dump <pid> of a process that may not be read exits 3 with the ptrace 
       reason: "requires PTRACE_MODE_READ or root",
       path: "/proc/300/fdinfo",
     }]);
+  } finally {
+    setKernel(null);
+  }
+});
+
+Deno.test("dump groups unreadable processes by reason and still exits 0", async () => {
+  // A /proc listing two processes of another user: both refused, as Linux does.
+  setKernel(ANY_KERNEL);
+  const inner = refusing(getKernel(), "/proc/30");
+  setKernel(
+    new Proxy(inner, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (prop === "readDir") {
+          return (p: string) => p === "/proc" ? ["300", "301", "self"] : v.call(target, p);
+        }
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    }),
+  );
+  try {
+    const r = await run(["dump"]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /Could not read:\n {2}pids 300, 301 \(EACCES: requires PTRACE_MODE_READ or root\)\n/,
+    );
+    assert.match(r.out, /No dma-buf is held by a process that could be read/);
   } finally {
     setKernel(null);
   }
@@ -377,7 +425,7 @@ Deno.test(
       using _map = buf.map({ length: 4096 });
       const pid = Number(k.readLink("/proc/self"));
       const d = JSON.parse((await run(["dump", "--json"])).out);
-      assert.equal(d.scope, "self");
+      assert.equal(d.scope, "all", "the simulated /proc lists every process, as root sees it");
       const b = d.buffers.find((x: { name: string }) => x.name === "mapped");
       assert.deepEqual(
         [b.size, b.fdRefs, b.mapRefs, b.pids, b.count],
@@ -408,6 +456,7 @@ Deno.test(
       assert.equal(j.name, "probe");
       assert.equal(j.access, "O_RDWR");
       assert.equal(j.cloexec, true);
+      assert.equal(j.pid, Number(k.readLink("/proc/self")), "self resolved to the pid");
       const missing = await run(["info", "999"]);
       assert.equal(missing.code, ExitCode.NOT_FOUND);
       oneLine(missing, /fd 999 is not open/);

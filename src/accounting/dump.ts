@@ -11,6 +11,12 @@ import { type MapRef, readMapRefs } from "./maprefs.ts";
 import { readSysfsBuffers, type SysfsBuffer } from "./sysfs.ts";
 import { type BufinfoBuffer, readBufinfo } from "./bufinfo.ts";
 import { errnoName } from "../uapi/errno.ts";
+import {
+  type ExportedBuffer,
+  exportedBuffers,
+  type ExporterTotal,
+  exporterTotals,
+} from "./exported.ts";
 
 /** Options for {@linkcode dmabufDump}. */
 export interface DumpOptions {
@@ -96,6 +102,13 @@ export interface DmabufDump {
   vanished: number[];
   /** Whether sysfs stats and debugfs bufinfo were read, or the errno name why not. */
   sources: { sysfs: string; debugfs: string };
+  /**
+   * Every buffer the kernel exported (sysfs stats joined with bufinfo), held by a process or
+   * only by the kernel; `null` when neither source was readable.
+   */
+  exported: ExportedBuffer[] | null;
+  /** {@linkcode DmabufDump.exported} per exporter, largest first; `null` likewise. */
+  exporters: ExporterTotal[] | null;
   /** Totals. */
   totals: {
     /** Buffers held by processes. */
@@ -312,6 +325,11 @@ export function dmabufDump(options: DumpOptions = {}): DmabufDump {
   }
   const counts = new Map((bufinfo?.buffers ?? []).map((b) => [b.inode, b.count]));
   const buffers = finish(all, stats, sysfs ? "sysfs" : "debugfs", counts);
+  const exported = exportedBuffers(
+    sysfs,
+    bufinfo,
+    new Map(buffers.map((b) => [b.inode, b.pids])),
+  );
   const processes: ProcessReport[] = [];
   for (const pid of [...held].sort((a, b) => a - b)) {
     const mine = buffers.filter((b) => b.pids.includes(pid));
@@ -341,6 +359,8 @@ export function dmabufDump(options: DumpOptions = {}): DmabufDump {
     unreadable: bad,
     vanished: vanished.filter((p) => !bad.some((b) => b.pid === p)),
     sources: { sysfs: sysfsState, debugfs: debugfsState },
+    exported,
+    exporters: exported && exporterTotals(exported),
     totals: {
       buffers: buffers.length,
       userspaceRss,

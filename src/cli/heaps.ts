@@ -6,7 +6,7 @@
 import { listHeaps, UDEV_HINT } from "../heaps/heap.ts";
 import { DMA_HEAP_DIR } from "../uapi/dma_heap.ts";
 import { type Command, kernelLine, printJson } from "./command.ts";
-import { ExitCode } from "./errors.ts";
+import { ExitCode, UsageError } from "./errors.ts";
 import { renderTable } from "./table.ts";
 
 const denied = (code: string | undefined) => code === "EACCES" || code === "EPERM";
@@ -23,7 +23,10 @@ can open them. Rows refused with EACCES come with the udev rule that fixes it.
 Exit codes: 0 at least one heap opens, 3 every heap is refused, 4 no heaps at all.
 `,
   options: {},
-  run(ctx) {
+  run(ctx, _values, positionals) {
+    if (positionals.length > 0) {
+      throw new UsageError(`heaps takes no argument, got ${positionals[0]}`);
+    }
     const heaps = listHeaps({ kernel: ctx.kernel });
     const refused = heaps.some((h) => denied(h.error));
     const code = heaps.length === 0

@@ -10,6 +10,7 @@ import { O_ACCMODE, O_CLOEXEC } from "../uapi/constants.ts";
 import { isGone, isPermissionError } from "../accounting/reader.ts";
 import { procError } from "../accounting/fdrefs.ts";
 import { type Command, kernelLine, printJson } from "./command.ts";
+import { selfPid } from "./alloc.ts";
 import { ExitCode, UsageError } from "./errors.ts";
 import { formatSize } from "./size.ts";
 import { renderTable } from "./table.ts";
@@ -99,7 +100,7 @@ Exit codes: 0 shown, 1 not a dma-buf, 2 bad argument, 3 permission denied, 4 no 
     const cloexec = (info.flags & O_CLOEXEC) !== 0;
     if (ctx.json) {
       printJson(ctx, {
-        pid,
+        pid: pid === "self" ? selfPid(ctx.kernel) : pid,
         fd,
         link: target,
         inode: info.inode,

@@ -50,6 +50,8 @@ export interface SimMachineConfig {
   strict?: boolean;
   /** `RLIMIT_NOFILE` of processes (default 1048576). */
   nofile?: number;
+  /** CONFIG_DMABUF_SYSFS_STATS: `/sys/kernel/dmabuf/buffers` (default false, as Debian's). */
+  sysfsStats?: boolean;
 }
 
 /** The default CMA area: the seed's `global_cma@68000000`, 128 MiB at 0x68000000. */
@@ -120,7 +122,18 @@ export class SimMachine implements WarnSink {
         !Number.isSafeInteger(r.base) || !Number.isSafeInteger(r.size) || r.size <= 0 ||
         r.base % PAGE_SIZE || r.size % PAGE_SIZE
       ) {
-        throw new RangeError(`Invalid CMA region: ${r.name}`);
+        throw new RangeError(`Invalid CMA region: ${r.name}: base and size must be page aligned`);
+      }
+      if (
+        typeof r.name !== "string" || r.name === "" || /[/\0]/.test(r.name) || r.name === "system"
+      ) {
+        throw new RangeError(`Invalid CMA region name: ${JSON.stringify(r.name)}`);
+      }
+      for (const o of cmas) {
+        if (o.name === r.name) throw new RangeError(`Duplicate CMA region name: ${r.name}`);
+        if (r.base < o.base + o.count * PAGE_SIZE && o.base < r.base + r.size) {
+          throw new RangeError(`CMA region ${r.name} overlaps ${o.name}`);
+        }
       }
       cmas.push(new Cma(r.name, r.base, r.size));
       this.log.printk(
@@ -139,6 +152,7 @@ export class SimMachine implements WarnSink {
     );
     this.anon_inode_inode = { i_ino: this.get_next_ino(), kind: "anon", i_size: 0, mnt_id: 14 };
     this.dma_buf = new DmaBufSubsys(this, 15);
+    if (config.sysfsStats) this.dma_buf.sysfs_stats = new Map();
     this.dev = new Devtmpfs(22, () => this.get_next_ino());
     this.dev.add("pts/0", tty_fops, null);
     this.dev.add("null", null_fops, null);
@@ -213,8 +227,13 @@ export class SimMachine implements WarnSink {
    * @returns The process, which implements the `Kernel` syscall boundary.
    */
   process(name = "deno"): SimProcess {
-    return new SimProcess(this, this.#next_pid++, name);
+    const p = new SimProcess(this, this.#next_pid++, name);
+    this.tasks.set(p.pid, p);
+    return p;
   }
+
+  /** Live processes by pid (what `/proc` lists). */
+  readonly tasks: Map<number, SimProcess> = new Map();
 
   /** The process {@linkcode process} made first for this machine, made on first use. */
   get defaultProcess(): SimProcess {

@@ -111,6 +111,7 @@ export class SimProcess implements Kernel, Task {
   readonly mm: mm_struct = new mm_struct();
   /** The machine. */
   readonly machine: SimMachine;
+  #exited = false;
 
   /** @internal Use `machine.process()`. */
   constructor(machine: SimMachine, pid: number, comm: string) {
@@ -130,6 +131,11 @@ export class SimProcess implements Kernel, Task {
 
   /** Runs a syscall body: KernelError → typed errno error. */
   #sys<T>(syscall: string | (() => string), path: string | undefined, body: () => T): T {
+    if (this.#exited) {
+      throw errnoError(Errno.ESRCH, typeof syscall === "string" ? syscall : syscall(), {
+        detail: `Process ${this.pid} has exited`,
+      });
+    }
     const prev = this.machine.current_pid;
     this.machine.current_pid = this.pid;
     try {
@@ -189,6 +195,47 @@ export class SimProcess implements Kernel, Task {
     this.#sys("close", undefined, () => this.files.close_fd(fd));
   }
 
+  /**
+   * `pidfd_getfd(pidfd_open(target), targetfd, flags)` (not part of `Kernel`): a new fd in this
+   * process for the file behind `targetfd` of `target`, always close-on-exec — how two
+   * processes of the model share a buffer (`SCM_RIGHTS` gives the same result).
+   *
+   * @param target The process holding the fd.
+   * @param targetfd Its fd.
+   * @param flags Must be 0.
+   * @returns The new fd.
+   * @throws {ErrnoError} EINVAL for flags, ESRCH when `target` has exited or is on another
+   *   machine, EBADF for a bad `targetfd`.
+   */
+  pidfdGetfd(target: SimProcess, targetfd: number, flags = 0): number {
+    return this.#sys("pidfd_getfd", undefined, () => {
+      if (flags !== 0) fail(Errno.EINVAL);
+      if (!(target instanceof SimProcess) || this.machine.tasks.get(target.pid) !== target) {
+        fail(Errno.ESRCH);
+      }
+      const f = target.files.fget(targetfd);
+      if (!f) fail(Errno.EBADF);
+      try {
+        return this.files.fd_install(f, true);
+      } catch (e) {
+        fput(f);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * `do_exit()` (not part of `Kernel`): unmaps every mapping and closes every fd, dropping the
+   * references they held; the process leaves `/proc`. Later calls fail with ESRCH. Idempotent.
+   */
+  exit(): void {
+    if (this.#exited) return;
+    for (const vma of [...this.mm.vmas()]) this.munmap({ address: vma.vm_start } as MappedRegion);
+    for (const fd of this.files.open_fds()) this.files.close_fd(fd);
+    this.machine.tasks.delete(this.pid);
+    this.#exited = true;
+  }
+
   ioctl(fd: number, request: number, arg: UserBuffer | null, name?: string): number {
     const req = isInt(request) ? request >>> 0 : 0;
     return this.#sys(() => `ioctl(${name ?? `0x${req.toString(16)}`})`, undefined, () => {
@@ -239,8 +286,10 @@ export class SimProcess implements Kernel, Task {
           fail(Errno.EINVAL);
       }
       if (!f.f_op.mmap) fail(Errno.ENODEV);
+      const vm_start = this.mm.get_unmapped_area(len);
+      if (vm_start < 0) fail(Errno.ENOMEM);
       const vma: vm_area_struct = {
-        vm_start: this.mm.get_unmapped_area(len),
+        vm_start,
         vm_end: 0,
         vm_pgoff: offset / PAGE_SIZE,
         vm_flags,
@@ -352,10 +401,17 @@ export class SimProcess implements Kernel, Task {
 
   readDir(path: string): string[] {
     return this.#sys("readdir", String(path), () => {
-      const dev = this.machine.dev.readdir(path);
-      if (dev) return dev;
+      if (typeof path !== "string") fail(Errno.EFAULT);
       if (this.machine.dev.lookup(path)) fail(Errno.ENOTDIR);
-      return proc_readdir(this.#proc(), path);
+      // opendir(): the directory is open on the lowest free fd while it is read, so a listing
+      // of this process's own /proc/<pid>/fd shows that fd too, as on Linux.
+      if (!this.#is_dir(path)) proc_readdir(this.#proc(), path); // throws the right errno
+      const dfd = this.open(path, O_DIRECTORY | 0o4000 | O_CLOEXEC);
+      try {
+        return this.machine.dev.readdir(path) ?? proc_readdir(this.#proc(), path);
+      } finally {
+        this.files.close_fd(dfd);
+      }
     });
   }
 
