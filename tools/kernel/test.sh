@@ -53,10 +53,12 @@ for k in "${kernels[@]}"; do
   case $k in
     debian) stage prepare-debian "$KERNEL_TOOLS_DIR/prepare.sh" >/dev/null || continue
             stage guest-debian guest debian --modprobe vgem "${cmds[@]}" \
-              --collect "/tmp/conformance.json:$results/conformance-debian.json" || true ;;
+              --collect "/tmp/conformance.json:$results/conformance-debian.json" \
+              --collect "/tmp/dmesg.txt:$results/dmesg-debian.txt" || true ;;
     custom) stage build-custom "$KERNEL_TOOLS_DIR/build-custom.sh" >/dev/null || continue
             stage guest-custom guest custom "${cmds[@]}" \
-              --collect "/tmp/conformance.json:$results/conformance-custom.json" || true ;;
+              --collect "/tmp/conformance.json:$results/conformance-custom.json" \
+              --collect "/tmp/dmesg.txt:$results/dmesg-custom.txt" || true ;;
     *) die "test.sh: unknown kernel '$k' (debian|custom)" ;;
   esac
 done
