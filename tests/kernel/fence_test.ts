@@ -125,7 +125,7 @@ Deno.test({
       assert.equal(pollFd(k, fence, POLLIN), POLLIN);
       assert.equal(syncFileStatus(k, fence).status, -2, "closed timeline: -ENOENT");
       assert.equal(
-        pollUntil(k, buf, POLLIN | POLLOUT, POLLIN | POLLOUT, 2000).revents,
+        pollUntil(k, buf, POLLIN | POLLOUT, POLLIN | POLLOUT).revents,
         POLLIN | POLLOUT,
       );
     } finally {
@@ -204,11 +204,10 @@ Deno.test({
       st.close();
       const ms = performance.now() - t0;
       console.log(`close() of a stage waiting on a fence took ${ms.toFixed(1)} ms`);
-      assert.ok(ms < 2000);
       assert.equal(fdinfo(k, buf).count, 1, "the stage dropped its reference");
       assert.equal(pollFd(k, fence, POLLIN), 0, "the sw_sync fence is still pending");
       tl.inc(1);
-      assert.equal(pollUntil(k, sync, POLLIN, POLLIN, 2000).revents, POLLIN);
+      assert.equal(pollUntil(k, sync, POLLIN, POLLIN).revents, POLLIN);
       const { status, numFences } = syncFileStatus(k, sync);
       console.log(`merged sync_file: status ${status}, ${numFences} fences`);
       assert.equal(status, -125, "the stage's fence carries ECANCELED");
