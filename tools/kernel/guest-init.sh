@@ -1,0 +1,55 @@
+#!/bin/sh
+# /init of the test guest (busybox sh). Mounts the pseudo file systems, loads the test_driver module
+# and any requested modules, runs the commands in /etc/dmabuf-guest/cmd.N in /project, prints the
+# files to collect between markers and the exit status as "@@DMABUF-GUEST-EXIT <status>@@", then
+# powers off. tools/kernel/run.sh parses those markers.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t devtmpfs devtmpfs /dev
+exec 0</dev/console 1>/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /tmp/home /tmp/deno-dir
+
+export HOME=/tmp/home DENO_DIR=/tmp/deno-dir NO_COLOR=1 TERM=dumb
+[ -f /etc/dmabuf-guest/env ] && . /etc/dmabuf-guest/env
+
+status=0
+fail() { echo "@@DMABUF-GUEST-ERROR $*@@"; [ "$status" != 0 ] || status=1; }
+
+if [ -f /lib/modules/dmabuf/test_driver.ko ]; then
+  insmod /lib/modules/dmabuf/test_driver.ko || fail "insmod test_driver.ko failed"
+fi
+for m in $(cat /etc/dmabuf-guest/modprobe 2>/dev/null); do
+  modprobe "$m" || fail "modprobe $m failed"
+done
+
+echo "@@DMABUF-GUEST-READY uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)@@"
+cd /project || fail "no /project"
+for c in /etc/dmabuf-guest/cmd.*; do
+  [ -f "$c" ] || continue
+  echo "@@DMABUF-GUEST-CMD $(cat "$c")@@"
+  sh "$c"
+  rc=$?
+  echo "@@DMABUF-GUEST-CMD-EXIT $rc uptime=$(cut -d' ' -f1 /proc/uptime)@@"
+  [ "$rc" = 0 ] || [ "$status" != 0 ] || status=$rc
+done
+
+# Collect files: lines "<guest path> <name>".
+while read -r path name; do
+  [ -n "$path" ] || continue
+  if [ -f "$path" ]; then
+    echo "@@BEGIN $name@@"
+    base64 "$path"
+    echo "@@END $name@@"
+  else
+    echo "@@MISSING $name@@"
+  fi
+done </etc/dmabuf-guest/collect 2>/dev/null
+
+echo "@@DMABUF-GUEST-EXIT $status@@"
+sync
+poweroff -f
+# Not reached unless poweroff failed; -no-reboot turns the reboot into a qemu exit.
+reboot -f

@@ -1,0 +1,74 @@
+# shellcheck shell=bash
+# Shared helpers for tools/kernel/*.sh. Source it; do not run it.
+set -euo pipefail
+
+KERNEL_TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$KERNEL_TOOLS_DIR/../.." && pwd)
+# Everything downloaded or built lives outside the checkout so `git clean` never costs a rebuild.
+CACHE=${DMABUF_KERNEL_CACHE:-$HOME/.cache/dmabuf-deno-kernel}
+# Per-stage timings are appended here (name<TAB>seconds) so test.sh can print a summary.
+TIMINGS_FILE=${DMABUF_KERNEL_TIMINGS:-}
+
+log() { printf '[kernel] %s\n' "$*" >&2; }
+die() { printf '[kernel] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# SKIP exit status: a stage could not run on this machine (missing tool that cannot be installed).
+# test.sh turns it into a printed skip locally and into a failure when CI=true.
+EXIT_SKIP=77
+skip() { printf '[kernel] SKIP: %s\n' "$*" >&2; exit "$EXIT_SKIP"; }
+
+# timed NAME CMD...: run CMD, log and record its wall time.
+timed() {
+  local name=$1; shift
+  local t0 t1 rc=0
+  t0=$(date +%s.%N)
+  "$@" || rc=$?
+  t1=$(date +%s.%N)
+  local dt
+  dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+  log "stage '$name' took ${dt}s (exit $rc)"
+  if [[ -n $TIMINGS_FILE ]]; then printf '%s\t%s\t%s\n' "$name" "$dt" "$rc" >>"$TIMINGS_FILE"; fi
+  return "$rc"
+}
+
+as_root() {
+  if [[ $(id -u) == 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi
+}
+
+# need_pkgs PKG...: apt-get install the packages that are not installed yet.
+need_pkgs() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [[ ${#missing[@]} == 0 ]] && return 0
+  log "installing missing packages: ${missing[*]}"
+  command -v apt-get >/dev/null || { log "apt-get not available"; return 1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 \
+    || { log "apt-get install failed (try: apt-get update)"; return 1; }
+}
+
+# Version of the current Debian 6.12 kernel ABI, e.g. "6.12.117+deb12-amd64".
+# Resolved from the meta-package's dependency; DMABUF_DEBIAN_KVER overrides; the last resolved
+# value in the cache is the fallback when apt knows nothing (offline / no lists).
+debian_kver() {
+  if [[ -n ${DMABUF_DEBIAN_KVER:-} ]]; then echo "$DMABUF_DEBIAN_KVER"; return; fi
+  local v
+  v=$(apt-cache depends linux-image-6.12-amd64 2>/dev/null \
+    | sed -n 's/^ *Depends: linux-image-\(6\.12\.[^ ]*-amd64\)$/\1/p' | head -n1) || true
+  if [[ -z $v && -f $CACHE/debian/last-kver ]]; then v=$(cat "$CACHE/debian/last-kver"); fi
+  [[ -n $v ]] || die "cannot resolve the Debian 6.12 kernel version (apt-get update? or set DMABUF_DEBIAN_KVER)"
+  echo "$v"
+}
+
+# Paths of the stock Debian kernel for a given kver.
+debian_dir() { echo "$CACHE/debian/$1"; }
+
+# Hash that names the custom kernel build: source package version + config fragment + build recipe.
+custom_id() {
+  local srcver
+  srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || echo unknown)
+  { echo "$srcver"; cat "$KERNEL_TOOLS_DIR/custom.config"; cat "$KERNEL_TOOLS_DIR/build-custom.sh"; } \
+    | sha256sum | cut -c1-16
+}
+custom_dir() { echo "$CACHE/custom/$(custom_id)"; }

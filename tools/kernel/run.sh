@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Boot a test guest under qemu (TCG) and run commands inside it, in /project (this checkout).
+#
+#   run.sh --kernel debian|custom [--cmd 'sh command']... [--collect GUEST_PATH:HOST_PATH]...
+#          [--env NAME=VALUE]... [--modprobe MODULE]... [--timeout SECONDS] [--no-module]
+#
+# Prepares the kernel (cached), builds test_driver.ko against it, builds the initramfs, boots,
+# streams the guest console to stdout and exits with the guest's status. Fails loudly (exit 1) if
+# the guest never prints its end marker, 124 on timeout. Each --cmd runs in order (all of them
+# run; the status is the first non-zero one). --collect copies a guest file to the host through
+# the console (base64 between @@BEGIN name@@ / @@END name@@). --modprobe (debian kernel) puts the
+# module and its dependencies into the initramfs and loads it at boot. Default command:
+# `deno --version`.
+source "$(dirname "$0")/lib.sh"
+
+kernel= timeout_s=${DMABUF_GUEST_TIMEOUT:-900} with_module=1
+cmds=() collects=() envs=() modprobes=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --kernel) kernel=$2; shift 2 ;;
+    --cmd) cmds+=("$2"); shift 2 ;;
+    --collect) collects+=("$2"); shift 2 ;;
+    --env) envs+=("$2"); shift 2 ;;
+    --modprobe) modprobes+=("$2"); shift 2 ;;
+    --timeout) timeout_s=$2; shift 2 ;;
+    --no-module) with_module=0; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) die "run.sh: unknown argument '$1' (see --help)" ;;
+  esac
+done
+[[ ${#cmds[@]} -gt 0 ]] || cmds=("deno --version")
+
+append="console=ttyS0 quiet panic=-1 rdinit=/init"
+case $kernel in
+  debian)
+    kdir=$(timed prepare-debian "$KERNEL_TOOLS_DIR/prepare.sh")
+    kver=$(debian_kver)
+    vmlinuz=$kdir/root/boot/vmlinuz-$kver
+    modroot=$kdir/root/lib/modules/$kver
+    ;;
+  custom)
+    [[ ${#modprobes[@]} == 0 ]] || die "--modprobe: the custom kernel has no module tree"
+    kdir=$(timed build-custom "$KERNEL_TOOLS_DIR/build-custom.sh")
+    vmlinuz=$kdir/bzImage
+    # Put the CMA area where the seed's global_cma@68000000 was (x86, no IOMMU: DMA addr = phys).
+    append+=" cma=128M@0x68000000"
+    ;;
+  *) die "run.sh: --kernel debian|custom is required" ;;
+esac
+[[ -f $vmlinuz ]] || die "kernel image missing: $vmlinuz"
+
+mkdir -p "$CACHE/runs"
+run=$(mktemp -d "$CACHE/runs/$kernel.XXXXXX")
+trap 'rm -rf "$run"' EXIT
+ov=$run/overlay
+mkdir -p "$ov/etc/dmabuf-guest" "$ov/lib/modules/dmabuf"
+
+if [[ $with_module == 1 ]]; then
+  ko=$(timed module-build "$KERNEL_TOOLS_DIR/build-module.sh" "$kdir/build" "$kdir/module")
+  cp "$ko" "$ov/lib/modules/dmabuf/"
+fi
+
+# add_module NAME: copy NAME and (recursively) its dependencies, decompressed for busybox modprobe.
+add_module() {
+  local name=$1 f rel dep
+  f=$(find "$modroot/kernel" \( -name "$name.ko*" -o -name "${name//_/-}.ko*" \) | head -n1)
+  [[ -n $f ]] || die "module $name not found under $modroot"
+  rel=${f#"$modroot"/}; rel=${rel%.xz}
+  [[ -f $ov/lib/modules/$kver/$rel ]] && return 0
+  mkdir -p "$(dirname "$ov/lib/modules/$kver/$rel")"
+  case $f in *.xz) xz -dc "$f" >"$ov/lib/modules/$kver/$rel" ;; *) cp "$f" "$ov/lib/modules/$kver/$rel" ;; esac
+  for dep in $(modinfo -F depends "$f" | tr ',' ' '); do add_module "$dep"; done
+}
+if [[ ${#modprobes[@]} -gt 0 ]]; then
+  command -v depmod >/dev/null || need_pkgs kmod || die "--modprobe needs depmod (kmod)"
+  for m in "${modprobes[@]}"; do add_module "$m"; echo "$m" >>"$ov/etc/dmabuf-guest/modprobe"; done
+  cp "$modroot"/modules.builtin* "$modroot/modules.order" "$ov/lib/modules/$kver/" 2>/dev/null || true
+  depmod -b "$ov" "$kver" || die "depmod failed"
+fi
+
+# The run description read by /init.
+sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+{
+  echo "export DMABUF_KERNEL_FLAVOR=$kernel"
+  [[ -n ${CI:-} ]] && echo "export CI=$(sq "$CI")"
+  for e in "${envs[@]}"; do
+    [[ $e == *=* ]] || die "--env wants NAME=VALUE, got '$e'"
+    echo "export ${e%%=*}=$(sq "${e#*=}")"
+  done
+} >"$ov/etc/dmabuf-guest/env"
+i=0
+for c in "${cmds[@]}"; do printf '%s\n' "$c" >"$ov/etc/dmabuf-guest/cmd.$(printf %02d $i)"; i=$((i + 1)); done
+: >"$ov/etc/dmabuf-guest/collect"
+for c in "${collects[@]}"; do
+  [[ $c == *:* ]] || die "--collect wants GUEST_PATH:HOST_PATH, got '$c'"
+  echo "${c%%:*} collect$((${#c} % 1000))-$RANDOM" >>"$ov/etc/dmabuf-guest/collect"
+done
+mapfile -t collect_names < <(awk '{ print $2 }' "$ov/etc/dmabuf-guest/collect")
+
+timed initramfs "$KERNEL_TOOLS_DIR/mkinitramfs.sh" --out "$run/initrd.gz" --overlay-dir "$ov"
+
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
+log "booting $kernel kernel: $vmlinuz (timeout ${timeout_s}s)"
+console=$run/console.log
+mkfifo "$run/fifo"
+sed -u 's/\r$//' <"$run/fifo" | tee "$console" &
+tee_pid=$!
+t0=$(date +%s.%N)
+# Nested KVM fails on these hosts: TCG with one thread per vCPU.
+qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot \
+  -accel tcg,thread=multi -cpu max \
+  -kernel "$vmlinuz" -initrd "$run/initrd.gz" -append "$append" \
+  </dev/null >"$run/fifo" 2>&1 &
+qemu_pid=$!
+
+elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+timed_out=0 ready_at= exit_seen_at=
+while kill -0 "$qemu_pid" 2>/dev/null; do
+  if [[ -z $ready_at ]] && grep -q '@@DMABUF-GUEST-READY' "$console" 2>/dev/null; then
+    ready_at=$(elapsed)
+  fi
+  if grep -q '@@DMABUF-GUEST-EXIT' "$console" 2>/dev/null; then
+    exit_seen_at=${exit_seen_at:-$SECONDS}
+    # poweroff should end qemu; if it hangs, stop it ourselves.
+    if (( SECONDS - exit_seen_at > 15 )); then log "guest reported but qemu did not exit; stopping it"; kill "$qemu_pid"; fi
+  fi
+  if awk -v e="$(elapsed)" -v t="$timeout_s" 'BEGIN { exit !(e > t) }'; then
+    timed_out=1; log "timeout after ${timeout_s}s; stopping qemu"; kill "$qemu_pid"; sleep 2; kill -9 "$qemu_pid" 2>/dev/null || true
+  fi
+  sleep 0.2
+done
+qemu_rc=0; wait "$qemu_pid" || qemu_rc=$?
+wait "$tee_pid" || true
+total=$(elapsed)
+if [[ -z $ready_at ]]; then
+  # The guest finished between two polls: derive the host time from the guest's own clock.
+  up_ready=$(sed -n 's/^.*@@DMABUF-GUEST-READY uptime=\([0-9.]*\).*$/\1/p' "$console" | head -n1)
+  up_exit=$(sed -n 's/^.*@@DMABUF-GUEST-CMD-EXIT [0-9]* uptime=\([0-9.]*\)@@.*$/\1/p' "$console" | tail -n1)
+  [[ -n $up_ready && -n $up_exit ]] \
+    && ready_at=$(awk -v t="$total" -v r="$up_ready" -v e="$up_exit" 'BEGIN { printf "%.1f", t - (e - r) }')
+fi
+log "guest $kernel: boot to ready ${ready_at:-?}s, total ${total}s (host wall, qemu exit $qemu_rc)"
+if [[ -n $TIMINGS_FILE ]]; then
+  printf '%s\t%s\t0\n' "boot-to-ready-$kernel" "${ready_at:-nan}" "guest-total-$kernel" "$total" \
+    >>"$TIMINGS_FILE"
+fi
+
+status=$(sed -n 's/^.*@@DMABUF-GUEST-EXIT \([0-9]*\)@@.*$/\1/p' "$console" | tail -n1)
+if [[ -z $status ]]; then
+  [[ $timed_out == 1 ]] && { log "FAIL: guest timed out without reporting (no @@DMABUF-GUEST-EXIT marker)"; exit 124; }
+  log "FAIL: guest never reported its exit status (no @@DMABUF-GUEST-EXIT marker; qemu exit $qemu_rc)"
+  exit 1
+fi
+
+# Extract collected files.
+idx=0
+for c in "${collects[@]}"; do
+  name=${collect_names[$idx]}; idx=$((idx + 1))
+  host=${c#*:}
+  if grep -q "^@@MISSING $name@@" "$console"; then
+    log "FAIL: --collect ${c%%:*}: the file does not exist in the guest"; [[ $status != 0 ]] || status=1; continue
+  fi
+  mkdir -p "$(dirname "$host")"
+  sed -n "/^@@BEGIN $name@@\$/,/^@@END $name@@\$/p" "$console" | sed '1d;$d' | base64 -d >"$host" \
+    || { log "FAIL: --collect ${c%%:*}: could not decode"; [[ $status != 0 ]] || status=1; continue; }
+  log "collected ${c%%:*} → $host ($(stat -c %s "$host") bytes)"
+done
+log "guest exit status: $status"
+exit "$status"

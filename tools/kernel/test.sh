@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# deno task test:kernel — run the project's tests inside real Linux 6.12 guests:
+#   debian  the stock Debian kernel (system heap, udmabuf, vgem loaded)
+#   custom  tinyconfig + custom.config (CMA heap "reserved" at 0x68000000, sw_sync, DMABUF_DEBUG)
+# In each guest: `deno test -A tests/` with DMABUF_KERNEL=linux, then examples/seed_demo.ts when
+# it exists. Locally a stage that cannot run on this machine is skipped with its reason; with
+# CI=true every skip is a failure. Prints the time of every stage at the end.
+# Usage: test.sh [debian|custom]...   (default: both)
+source "$(dirname "$0")/lib.sh"
+
+kernels=("$@")
+[[ ${#kernels[@]} -gt 0 ]] || kernels=(debian custom)
+export DMABUF_KERNEL_TIMINGS=${DMABUF_KERNEL_TIMINGS:-$(mktemp)}
+TIMINGS_FILE=$DMABUF_KERNEL_TIMINGS
+ci=false; [[ ${CI:-} == true || ${CI:-} == 1 ]] && ci=true
+
+failures=() skips=()
+# stage NAME CMD...: run a stage, sort its outcome into passed / skipped / failed.
+stage() {
+  local name=$1; shift
+  local rc=0
+  timed "$name" "$@" || rc=$?
+  if [[ $rc == "$EXIT_SKIP" ]]; then
+    if [[ $ci == true ]]; then failures+=("$name (skipped, but CI=true)"); else skips+=("$name"); fi
+  elif [[ $rc != 0 ]]; then
+    failures+=("$name (exit $rc)")
+  fi
+  return "$rc"
+}
+
+# Conformance observations come back to the host, one file per kernel, for the sim-vs-real compare.
+results=${DMABUF_KERNEL_RESULTS:-$CACHE/results}
+mkdir -p "$results"
+cmds=(--env DMABUF_KERNEL=linux --env DMABUF_CONFORMANCE_OUT=/tmp/conformance.json
+  --cmd "deno test -A tests/")
+if [[ -f $REPO_ROOT/examples/seed_demo.ts ]]; then
+  cmds+=(--cmd "deno run -A examples/seed_demo.ts")
+else
+  log "examples/seed_demo.ts does not exist yet: the demo step is skipped"
+fi
+
+for k in "${kernels[@]}"; do
+  case $k in
+    debian) stage prepare-debian "$KERNEL_TOOLS_DIR/prepare.sh" >/dev/null || continue
+            stage guest-debian "$KERNEL_TOOLS_DIR/run.sh" --kernel debian --modprobe vgem "${cmds[@]}" \
+              --collect "/tmp/conformance.json:$results/conformance-debian.json" || true ;;
+    custom) stage build-custom "$KERNEL_TOOLS_DIR/build-custom.sh" >/dev/null || continue
+            stage guest-custom "$KERNEL_TOOLS_DIR/run.sh" --kernel custom "${cmds[@]}" \
+              --collect "/tmp/conformance.json:$results/conformance-custom.json" || true ;;
+    *) die "test.sh: unknown kernel '$k' (debian|custom)" ;;
+  esac
+done
+
+echo
+echo "== tools/kernel/test.sh: time per stage (seconds) =="
+awk -F'\t' '{ printf "  %-22s %8s  exit %s\n", $1, $2, $3 }' "$TIMINGS_FILE"
+for s in "${skips[@]}"; do echo "SKIPPED: $s"; done
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+if [[ ${#failures[@]} -gt 0 ]]; then echo "kernel tests: FAILED"; exit 1; fi
+echo "kernel tests: passed (${#skips[@]} skipped)"
