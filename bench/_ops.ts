@@ -162,13 +162,19 @@ export function libraryOps(kernel: Kernel, size: number): OpSet {
   };
 }
 
+const gc = (globalThis as { gc?: () => void }).gc;
+
 /**
  * Runs `fn` in doubling batches (capped at 1024) until `budgetMs` is spent, after a warm-up of
- * a quarter of the budget — the same loop as `bench/c/dmabuf_bench.c`.
+ * a quarter of the budget — the same loop as `bench/c/dmabuf_bench.c`. Collects garbage first
+ * when `gc()` is exposed.
  *
  * @returns Nanoseconds per call and the number of timed calls.
  */
 export function measure(fn: () => void, budgetMs: number): { ns: number; iters: number } {
+  // Start from a collected heap (with --v8-flags=--expose-gc), so one operation's garbage is
+  // not collected on the next one's clock.
+  gc?.();
   let t0 = performance.now();
   do fn(); while (performance.now() - t0 < budgetMs / 4);
   let iters = 0;

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-write=0 rounds=7 budget=100 guest=1
+write=0 rounds=9 budget=150 guest=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --write) write=1; shift ;;
@@ -33,11 +33,11 @@ args=(--rounds "$rounds" --budget-ms "$budget")
 if [[ $guest == 1 ]]; then
   mkdir -p "$guest_dir" && cp bench/c/dmabuf_bench "$guest_dir/"
   tools/kernel/run.sh --kernel debian --no-module \
-    --cmd "deno run -A bench/ratios.ts --mode heap --c $guest_dir/dmabuf_bench ${args[*]} --out /tmp/heap.md" \
+    --cmd "deno run -A --v8-flags=--expose-gc bench/ratios.ts --mode heap --c $guest_dir/dmabuf_bench ${args[*]} --out /tmp/heap.md" \
     --collect "/tmp/heap.md:$out/heap.md"
   rm -rf "$guest_dir"
 fi
-deno run -A bench/ratios.ts --mode floor "${args[@]}" --out "$out/floor.md"
+deno run -A --v8-flags=--expose-gc bench/ratios.ts --mode floor "${args[@]}" --out "$out/floor.md"
 deno run -A --v8-flags=--expose-gc bench/ratios.ts --mode sim "${args[@]}" --out "$out/sim.md"
 
 {

@@ -4,7 +4,8 @@
  * rotating order; the tables give the median over rounds, so a noisy neighbour or a slow TCG
  * phase hits every level alike.
  *
- *   deno run -A bench/ratios.ts --mode heap|floor|sim [--rounds 7] [--budget-ms 100]
+ *   deno run -A --v8-flags=--expose-gc bench/ratios.ts --mode heap|floor|sim [--rounds 9]
+ *            [--budget-ms 150]
  *            [--c bench/c/dmabuf_bench] [--out FILE]
  *
  * `heap` needs a usable /dev/dma_heap/system (the qemu guest: see `ratios.sh`); `floor` is the
@@ -38,8 +39,8 @@ import { simScaling } from "./_sim_scaling.ts";
 const { values: opt } = parseArgs({
   options: {
     mode: { type: "string", default: "floor" },
-    rounds: { type: "string", default: "7" },
-    "budget-ms": { type: "string", default: "100" },
+    rounds: { type: "string", default: "9" },
+    "budget-ms": { type: "string", default: "150" },
     c: { type: "string", default: "bench/c/dmabuf_bench" },
     out: { type: "string" },
   },
@@ -91,7 +92,8 @@ function header(title: string) {
   emit(
     `${where}: ${k.description}; ${cpuModel()}; Deno ${Deno.version.deno} (V8 ${Deno.version.v8}); ` +
       `${navigator.hardwareConcurrency} CPUs; ${ROUNDS} interleaved rounds after one unrecorded warm-up round, ` +
-      `${BUDGET} ms per measurement (after a ${BUDGET / 4} ms warm-up), median of rounds.`,
+      `${BUDGET} ms per measurement (after a ${BUDGET / 4} ms warm-up` +
+      `${"gc" in globalThis ? " and a forced GC" : ""}), median of rounds.`,
   );
   emit();
 }
