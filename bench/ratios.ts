@@ -81,6 +81,14 @@ function cpuModel(): string {
   }
 }
 
+function loadAverage(): string {
+  try {
+    return linuxKernel().readText("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "?";
+  }
+}
+
 function header(title: string) {
   const k = linuxKernel();
   const flavor = Deno.env.get("DMABUF_KERNEL_FLAVOR");
@@ -91,7 +99,7 @@ function header(title: string) {
   emit();
   emit(
     `${where}: ${k.description}; ${cpuModel()}; Deno ${Deno.version.deno} (V8 ${Deno.version.v8}); ` +
-      `${navigator.hardwareConcurrency} CPUs; ${ROUNDS} interleaved rounds after one unrecorded warm-up round, ` +
+      `${navigator.hardwareConcurrency} CPUs, load average at start ${loadAverage()}; ${ROUNDS} interleaved rounds after one unrecorded warm-up round, ` +
       `${BUDGET} ms per measurement (after a ${BUDGET / 4} ms warm-up` +
       `${"gc" in globalThis ? " and a forced GC" : ""}), median of rounds.`,
   );
@@ -112,9 +120,10 @@ function floor() {
     ["kernel", () => void k.ioctl(fd, FIONREAD, ub, "FIONREAD")],
   ];
   const s: Samples = {};
-  for (let r = 0; r < ROUNDS; r++) {
-    record(s, "c", "ioctl", runC(["ioctl", String(BUDGET)]).get("ioctl 0")!);
-    for (const [level, fn] of levels) record(s, level, "ioctl", measure(fn, BUDGET).ns);
+  for (let r = -1; r < ROUNDS; r++) {
+    const rec = r < 0 ? () => {} : record; // round 0 warms up, unrecorded
+    rec(s, "c", "ioctl", runC(["ioctl", String(BUDGET)]).get("ioctl 0")!);
+    for (const [level, fn] of levels) rec(s, level, "ioctl", measure(fn, BUDGET).ns);
   }
   const cNs = med(s, "c", "ioctl");
   emit(table(["C", "raw FFI", "Kernel.ioctl", "raw ÷ C", "Kernel ÷ raw", "Kernel ÷ C"], [[
