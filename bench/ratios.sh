@@ -57,5 +57,6 @@ if [[ $write == 1 ]]; then
     /^<!-- ratios:end -->$/ { skip = 0 }
     !skip { print }' "$results" >"$out/results.md"
   cp "$out/results.md" "$results"
+  deno fmt -q "$results" # aligns the tables, as deno task check expects
   echo "wrote $results"
 fi
