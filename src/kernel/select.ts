@@ -58,7 +58,10 @@ function probeLinux(): string | Kernel {
   try {
     names = kernel.readDir(DMA_HEAP_DIR);
   } catch (e) {
-    return `${DMA_HEAP_DIR} is not readable (${(e as { code?: string }).code ?? e})`;
+    const code = (e as { code?: string }).code;
+    return code === "ENOENT"
+      ? `this system has no ${DMA_HEAP_DIR}`
+      : `${DMA_HEAP_DIR} is not readable (${code ?? e})`;
   }
   if (names.length === 0) return `${DMA_HEAP_DIR} is empty`;
   const errors: string[] = [];

@@ -16,7 +16,8 @@ export type WarningKind =
   | "map-after-detach"
   | "map-unbalanced"
   | "detach-while-mapped"
-  | "end-without-begin";
+  | "end-without-begin"
+  | "dma-mask-missing";
 
 /** One recorded warning. */
 export interface KernelWarning {
@@ -33,6 +34,8 @@ export class KernelBug extends Error {
   /** What was violated. */
   readonly kind: WarningKind;
   /**
+   * Makes the error.
+   *
    * @param kind What was violated.
    * @param message The warning text.
    */

@@ -76,6 +76,8 @@ export class Devtmpfs {
   readonly #next_ino: () => number;
 
   /**
+   * An empty `/dev`.
+   *
    * @param mnt_id Mount id shown in fdinfo.
    * @param next_ino `get_next_ino()` of the machine.
    */

@@ -22,7 +22,16 @@ import type { vm_area_struct } from "./mmap.ts";
 import { PAGE_SHIFT } from "./mm.ts";
 import { O_ACCMODE, O_CLOEXEC, O_NONBLOCK, POLLIN, POLLOUT } from "../uapi/constants.ts";
 import { dma_buf_ioctl } from "./dma_buf_ioctl.ts";
-import type { dma_fence, dma_resv_usage } from "./dma_fence.ts";
+import { dma_fence_is_signaled } from "./dma_fence.ts";
+import {
+  type dma_resv,
+  dma_resv_add_cb_first,
+  dma_resv_get_fences,
+  dma_resv_test_signaled,
+  dma_resv_usage_rw,
+} from "./dma_resv.ts";
+import { poll_requested_events, type poll_table, poll_wait, wait_queue_head } from "./wait.ts";
+import { system_wq } from "./workqueue.ts";
 
 const SRC = "drivers/dma-buf/dma-buf.c";
 
@@ -39,8 +48,8 @@ export const DMA_NONE = 3;
 export interface device {
   /** `dev_name(dev)`. */
   readonly name: string;
-  /** `*dev->dma_mask`. */
-  readonly dma_mask: number;
+  /** `*dev->dma_mask`, or null when the device has none (a misc device until its driver sets one). */
+  dma_mask: bigint | null;
 }
 
 /** One entry of a mapped scatterlist. */
@@ -126,8 +135,18 @@ export interface dma_buf_export_info {
  * internal `dmabuf` mount.
  */
 export class DmaBufSubsys {
-  /** `db_list`: every live dma_buf, oldest first (debugfs prints newest first). */
-  readonly db_list: Set<dma_buf> = new Set();
+  /**
+   * `db_list.head`: every live dma_buf on an intrusive list, newest first (`list_add` at the
+   * head, `list_del` in O(1)), in the order debugfs prints them.
+   */
+  readonly db_list: list_head = new list_head();
+  /** Number of buffers on `db_list`. */
+  nr_buffers = 0;
+  /**
+   * `/sys/kernel/dmabuf/buffers` (CONFIG_DMABUF_SYSFS_STATS): buffers by inode number, or null
+   * when the kernel is built without it (Debian's 6.12 is).
+   */
+  sysfs_stats: Map<number, dma_buf> | null = null;
   /** `dmabuf_inode`: the last inode number given out (atomic64, starts at 1). */
   dmabuf_inode = 0;
   /** Mount id of the internal dmabuf file system (`dma_buf_mnt`). */
@@ -136,6 +155,8 @@ export class DmaBufSubsys {
   readonly sink: WarnSink;
 
   /**
+   * Sets up the core state.
+   *
    * @param sink Where warnings go.
    * @param mnt_id Mount id of the dmabuf pseudo file system.
    */
@@ -143,6 +164,39 @@ export class DmaBufSubsys {
     this.sink = sink;
     this.mnt_id = mnt_id;
   }
+}
+
+/** `struct list_head`: a node of an intrusive doubly linked list (the head is a sentinel). */
+export class list_head {
+  /** Next node (the head when last). */
+  next: list_head = this;
+  /** Previous node. */
+  prev: list_head = this;
+  /** The dma_buf this node is embedded in (`container_of`), null for the head. */
+  readonly owner: dma_buf | null;
+  /**
+   * `INIT_LIST_HEAD()`: a node linked to itself.
+   *
+   * @param owner The embedding dma_buf, or null for a list head.
+   */
+  constructor(owner: dma_buf | null = null) {
+    this.owner = owner;
+  }
+}
+
+/** `list_add(new, head)`. */
+function list_add(n: list_head, head: list_head): void {
+  n.next = head.next;
+  n.prev = head;
+  head.next.prev = n;
+  head.next = n;
+}
+
+/** `list_del(entry)`. */
+function list_del(n: list_head): void {
+  n.prev.next = n.next;
+  n.next.prev = n.prev;
+  n.next = n.prev = n;
 }
 
 /** `struct dma_buf`. */
@@ -160,17 +214,25 @@ export class dma_buf {
   /** The name set by `DMA_BUF_SET_NAME`, or null if never set. */
   name: string | null = null;
   /** Attached devices, in attach order. */
-  readonly attachments: Set<dma_buf_attachment> = new Set();
+  readonly attachments: dma_buf_attachment[] = [];
   /** `vmapping_counter`. */
   vmapping_counter = 0;
   /** `vmap_ptr`: the cached kernel mapping while vmapped. */
   vmap_ptr: iosys_map | null = null;
-  /** The reservation object's fences (all signalled in the model). */
-  readonly resv: { fence: dma_fence; usage: dma_resv_usage }[] = [];
+  /** The reservation object's fences (`dma-resv.ts`). */
+  readonly resv: dma_resv = [];
+  /** `poll`: the wait queue `dma_buf_poll` sleeps on, woken by fence callbacks. */
+  readonly poll: wait_queue_head = new wait_queue_head();
+  /** `cb_in`: the POLLIN fence callback; `active` is the bit while armed. */
+  readonly cb_in: { active: number } = { active: 0 };
+  /** `cb_out`: the POLLOUT fence callback. */
+  readonly cb_out: { active: number } = { active: 0 };
   /** The core state. */
   readonly subsys: DmaBufSubsys;
   /** Set once `release` ran (the model's use-after-put check). */
   released = false;
+  /** `list_node` on `db_list`. */
+  readonly list_node: list_head = new list_head(this);
 
   /** @internal Use {@linkcode dma_buf_export}. */
   constructor(subsys: DmaBufSubsys, info: dma_buf_export_info) {
@@ -231,7 +293,9 @@ export function dma_buf_export(subsys: DmaBufSubsys, info: dma_buf_export_info):
     fail(Errno.EINVAL, "dma_buf_export: incomplete export info");
   }
   const d = new dma_buf(subsys, info);
-  subsys.db_list.add(d);
+  list_add(d.list_node, subsys.db_list);
+  subsys.nr_buffers++;
+  subsys.sysfs_stats?.set(d.file.f_inode.i_ino, d); // dma_buf_stats_setup()
   return d;
 }
 
@@ -282,7 +346,7 @@ export function dma_buf_attach(d: dma_buf, dev: device): dma_buf_attachment {
   check_live(d, "dma_buf_attach");
   const a: dma_buf_attachment = { dmabuf: d, dev, priv: null, mapped: 0, detached: false };
   d.ops.attach?.(d, a);
-  d.attachments.add(a);
+  d.attachments.push(a);
   return a;
 }
 
@@ -306,7 +370,7 @@ export function dma_buf_detach(d: dma_buf, a: dma_buf_attachment): void {
       `detach of ${a.dev.name} with ${a.mapped} live mapping(s)`,
     );
   }
-  d.attachments.delete(a);
+  d.attachments.splice(d.attachments.indexOf(a), 1);
   d.ops.detach?.(d, a);
   a.detached = true;
 }
@@ -325,6 +389,8 @@ export function dma_buf_map_attachment(a: dma_buf_attachment, dir: number): sg_t
       "dma_buf_map_attachment",
       `map of a detached attachment (${a.dev.name})`,
     );
+    // Linux would hand freed memory to the exporter; the model refuses.
+    fail(Errno.EINVAL);
   }
   const sgt = a.dmabuf.ops.map_dma_buf(a, dir);
   a.mapped++;
@@ -334,6 +400,15 @@ export function dma_buf_map_attachment(a: dma_buf_attachment, dir: number): sg_t
 /** `dma_buf_unmap_attachment(attach, sg_table, direction)`. */
 export function dma_buf_unmap_attachment(a: dma_buf_attachment, sgt: sg_table, dir: number): void {
   check_live(a.dmabuf, "dma_buf_unmap_attachment");
+  if (a.detached) {
+    a.dmabuf.subsys.sink.WARN(
+      "map-after-detach",
+      SRC,
+      "dma_buf_unmap_attachment",
+      `unmap of a detached attachment (${a.dev.name})`,
+    );
+    return;
+  }
   if (a.mapped <= 0) {
     a.dmabuf.subsys.sink.WARN(
       "map-unbalanced",
@@ -348,13 +423,23 @@ export function dma_buf_unmap_attachment(a: dma_buf_attachment, sgt: sg_table, d
 }
 
 /**
- * `dma_buf_begin_cpu_access(dmabuf, dir)`: exporter op, then the (always signalled) fences.
+ * `dma_buf_begin_cpu_access(dmabuf, dir)`: exporter op, then `__dma_buf_begin_cpu_access`'s
+ * interruptible wait for the implicit fences (a write waits for every fence, a read for the
+ * writers). With `current`, the wait runs the machine's pending kernel work until they signal
+ * (see `workqueue.ts`); when no pending work is left and a fence is still unsignalled it is
+ * EINTR, where Linux would sleep until a signal arrives.
  *
- * @throws {KernelError} What the exporter throws.
+ * @throws {KernelError} What the exporter throws; EINTR as above.
  */
-export function dma_buf_begin_cpu_access(d: dma_buf, dir: number): void {
+export function dma_buf_begin_cpu_access(d: dma_buf, dir: number, current?: Task): void {
   check_live(d, "dma_buf_begin_cpu_access");
   d.ops.begin_cpu_access?.(d, dir);
+  if (!current) return;
+  const write = dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE;
+  const usage = dma_resv_usage_rw(write);
+  const fences = dma_resv_get_fences(d.resv, usage);
+  const done = () => fences.every(dma_fence_is_signaled);
+  if (!system_wq(current.machine).run_until(done)) fail(Errno.EINTR);
 }
 
 /**
@@ -413,17 +498,19 @@ function dma_buf_release(d: dma_buf): void {
       `BUG_ON(dmabuf->vmapping_counter): released while vmapped ${d.vmapping_counter} time(s)`,
     );
   }
-  if (d.attachments.size > 0) {
+  if (d.attachments.length > 0) {
     d.subsys.sink.WARN(
       "attached-at-release",
       SRC,
       "dma_buf_release",
-      `released with ${d.attachments.size} attachment(s)`,
+      `released with ${d.attachments.length} attachment(s)`,
     );
   }
   d.released = true;
   d.ops.release(d);
-  d.subsys.db_list.delete(d);
+  list_del(d.list_node);
+  d.subsys.nr_buffers--;
+  d.subsys.sysfs_stats?.delete(d.file.f_inode.i_ino); // dma_buf_stats_teardown()
 }
 
 function dma_buf_llseek(f: file, offset: number, whence: number): number {
@@ -440,16 +527,49 @@ function dma_buf_mmap_internal(f: file, vma: vm_area_struct): void {
   const d = f.private_data as dma_buf;
   check_live(d, "dma_buf_mmap_internal");
   if (!d.ops.mmap) fail(Errno.EINVAL);
-  const pages = (vma.vm_end - vma.vm_start) >> PAGE_SHIFT;
-  if (vma.vm_pgoff + pages > d.size / (1 << PAGE_SHIFT)) fail(Errno.EINVAL);
+  const pages = (vma.vm_end - vma.vm_start) / 2 ** PAGE_SHIFT;
+  if (vma.vm_pgoff + pages > d.size / 2 ** PAGE_SHIFT) fail(Errno.EINVAL);
   d.ops.mmap(d, vma);
 }
 
-function dma_buf_poll(f: file, events: number): number {
+/** `dma_buf_poll_cb`: a fence signalled; wake the pollers and drop the armed reference. */
+function dma_buf_poll_cb(d: dma_buf, dcb: { active: number }): void {
+  const key = dcb.active;
+  dcb.active = 0;
+  d.poll.wake_up(key);
+  fput(d.file); // paired with get_file in dma_buf_poll
+}
+
+/**
+ * `dma_buf_poll(file, poll)`: POLLOUT when every fence has signalled, POLLIN when every write
+ * fence has. A bit not ready arms a callback on the first unsignalled fence, which holds a file
+ * reference until it fires; while armed, that bit is withheld.
+ */
+function dma_buf_poll(f: file, requested: number, pt?: poll_table): number {
   const d = f.private_data as dma_buf;
-  // All fences in the model are signalled: both directions are ready at once.
-  void d;
-  return events & (POLLIN | POLLOUT);
+  poll_wait(d.poll, pt);
+  let events = (pt ? poll_requested_events(pt) : requested) & (POLLIN | POLLOUT);
+  if (!events) return 0;
+  for (const [bit, dcb, write] of [[POLLOUT, d.cb_out, true], [POLLIN, d.cb_in, false]] as const) {
+    if (!(events & bit)) continue;
+    if (dcb.active) {
+      events &= ~bit;
+      continue;
+    }
+    dcb.active = bit;
+    get_dma_buf(d);
+    const armed = dma_resv_add_cb_first(d.resv, dma_resv_usage_rw(write), () => {
+      dma_buf_poll_cb(d, dcb);
+    });
+    if (armed) events &= ~bit;
+    else dma_buf_poll_cb(d, dcb); // no callback queued: wake up any other waiters
+  }
+  return events;
+}
+
+/** Whether every fence a `write` (or read) access waits for has signalled. */
+export function dma_buf_fences_signalled(d: dma_buf, write: boolean): boolean {
+  return dma_resv_test_signaled(d.resv, dma_resv_usage_rw(write));
 }
 
 function dma_buf_show_fdinfo(f: file): string {
@@ -480,7 +600,8 @@ export function dma_buf_debug_show(subsys: DmaBufSubsys): string {
     "count".padEnd(8)
   }\texp_name\t${"ino".padEnd(8)}\tname\n`;
   let count = 0, size = 0;
-  for (const d of [...subsys.db_list].reverse()) {
+  for (let n = subsys.db_list.next; n !== subsys.db_list; n = n.next) {
+    const d = n.owner!;
     const f = d.file;
     s += `${pad8(d.size)}\t${pad8(f.f_flags, 16)}\t${pad8(f.f_mode, 16)}\t${
       pad8(f.f_count)
@@ -492,7 +613,7 @@ export function dma_buf_debug_show(subsys: DmaBufSubsys): string {
     }
     s += "\tAttached Devices:\n";
     for (const a of d.attachments) s += `\t${a.dev.name}\n`;
-    s += `Total ${d.attachments.size} devices attached\n\n`;
+    s += `Total ${d.attachments.length} devices attached\n\n`;
     count++;
     size += d.size;
   }

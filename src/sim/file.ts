@@ -23,7 +23,11 @@ export class files_struct {
   /** Number of open fds. */
   count = 0;
 
-  /** @param rlimit_nofile The `RLIMIT_NOFILE` soft limit. */
+  /**
+   * An empty table.
+   *
+   * @param rlimit_nofile The `RLIMIT_NOFILE` soft limit.
+   */
   constructor(rlimit_nofile: number) {
     this.rlimit_nofile = rlimit_nofile;
   }

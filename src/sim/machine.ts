@@ -19,7 +19,7 @@ import { system_heap_create } from "./heaps/system_heap.ts";
 import { add_cma_heap } from "./heaps/cma_heap.ts";
 import { SimProcess } from "./process.ts";
 import { MiscSubsys } from "./miscdevice.ts";
-import { test_driver_init } from "./drivers/test_driver.ts";
+import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
 import { udmabuf_dev_init } from "./udmabuf.ts";
 
 /** A CMA area reserved at boot (a `shared-dma-pool` reserved-memory node). */
@@ -50,6 +50,8 @@ export interface SimMachineConfig {
   strict?: boolean;
   /** `RLIMIT_NOFILE` of processes (default 1048576). */
   nofile?: number;
+  /** CONFIG_DMABUF_SYSFS_STATS: `/sys/kernel/dmabuf/buffers` (default false, as Debian's). */
+  sysfsStats?: boolean;
 }
 
 /** The default CMA area: the seed's `global_cma@68000000`, 128 MiB at 0x68000000. */
@@ -82,6 +84,8 @@ export class SimMachine implements WarnSink {
   readonly dma_heap: DmaHeapSubsys;
   /** Misc devices. */
   readonly misc: MiscSubsys;
+  /** The seed's test driver, when built in (its options and hooks can be changed). */
+  readonly testDriver: TestDriver | undefined;
   /** Lifetime warnings raised so far, oldest first. */
   readonly warnings: KernelWarning[] = [];
   /** The inode every anon-inode file shares (`anon_inode_inode`). */
@@ -118,7 +122,18 @@ export class SimMachine implements WarnSink {
         !Number.isSafeInteger(r.base) || !Number.isSafeInteger(r.size) || r.size <= 0 ||
         r.base % PAGE_SIZE || r.size % PAGE_SIZE
       ) {
-        throw new RangeError(`Invalid CMA region: ${r.name}`);
+        throw new RangeError(`Invalid CMA region: ${r.name}: base and size must be page aligned`);
+      }
+      if (
+        typeof r.name !== "string" || r.name === "" || /[/\0]/.test(r.name) || r.name === "system"
+      ) {
+        throw new RangeError(`Invalid CMA region name: ${JSON.stringify(r.name)}`);
+      }
+      for (const o of cmas) {
+        if (o.name === r.name) throw new RangeError(`Duplicate CMA region name: ${r.name}`);
+        if (r.base < o.base + o.count * PAGE_SIZE && o.base < r.base + r.size) {
+          throw new RangeError(`CMA region ${r.name} overlaps ${o.name}`);
+        }
       }
       cmas.push(new Cma(r.name, r.base, r.size));
       this.log.printk(
@@ -137,6 +152,7 @@ export class SimMachine implements WarnSink {
     );
     this.anon_inode_inode = { i_ino: this.get_next_ino(), kind: "anon", i_size: 0, mnt_id: 14 };
     this.dma_buf = new DmaBufSubsys(this, 15);
+    if (config.sysfsStats) this.dma_buf.sysfs_stats = new Map();
     this.dev = new Devtmpfs(22, () => this.get_next_ino());
     this.dev.add("pts/0", tty_fops, null);
     this.dev.add("null", null_fops, null);
@@ -146,7 +162,7 @@ export class SimMachine implements WarnSink {
     system_heap_create(this);
     for (const cma of cmas) add_cma_heap(this, cma);
     if (config.udmabuf ?? true) udmabuf_dev_init(this);
-    if (config.testDriver ?? true) test_driver_init(this);
+    this.testDriver = (config.testDriver ?? true) ? test_driver_init(this) : undefined;
   }
 
   /**
@@ -211,8 +227,13 @@ export class SimMachine implements WarnSink {
    * @returns The process, which implements the `Kernel` syscall boundary.
    */
   process(name = "deno"): SimProcess {
-    return new SimProcess(this, this.#next_pid++, name);
+    const p = new SimProcess(this, this.#next_pid++, name);
+    this.tasks.set(p.pid, p);
+    return p;
   }
+
+  /** Live processes by pid (what `/proc` lists). */
+  readonly tasks: Map<number, SimProcess> = new Map();
 
   /** The process {@linkcode process} made first for this machine, made on first use. */
   get defaultProcess(): SimProcess {

@@ -10,6 +10,7 @@ import type { file, file_operations, inode } from "./file_table.ts";
 import type { device } from "./dma_buf.ts";
 import type { SimMachine } from "./machine.ts";
 import type { Task } from "./sched.ts";
+import type { poll_table } from "./wait.ts";
 
 /** The fops a misc driver provides. */
 export interface misc_fops {
@@ -18,7 +19,7 @@ export interface misc_fops {
   /** `unlocked_ioctl`: `arg` is the user address. */
   unlocked_ioctl?(file: file, cmd: number, arg: number, current: Task): number;
   /** `poll`. */
-  poll?(file: file, events: number): number;
+  poll?(file: file, events: number, pt?: poll_table): number;
   /** `release`. */
   release?(inode: inode, file: file): void;
 }
@@ -40,7 +41,11 @@ export class MiscSubsys {
   readonly #m: SimMachine;
   readonly #devices = new Map<string, miscdevice>();
 
-  /** @param m The machine. */
+  /**
+   * No misc devices yet.
+   *
+   * @param m The machine.
+   */
   constructor(m: SimMachine) {
     this.#m = m;
   }
@@ -63,7 +68,8 @@ export class MiscSubsys {
       release: misc.fops.release,
     };
     this.#m.dev.add(misc.nodename ?? misc.name, fops, misc);
-    misc.this_device = { name: misc.name, dma_mask: 0xffff_ffff };
+    // A misc device has no DMA mask; a driver that maps buffers for it must set one.
+    misc.this_device = { name: misc.name, dma_mask: null };
     this.#devices.set(misc.name, misc);
   }
 

@@ -24,13 +24,15 @@ export function PAGE_ALIGN(x: number): number {
 /** `get_order(size)`: the smallest order whose block holds `size` bytes. */
 export function get_order(size: number): number {
   let order = 0;
-  while ((PAGE_SIZE << order) < size) order++;
+  while (PAGE_SIZE * 2 ** order < size) order++;
   return order;
 }
 
 /** A physical range `[base, base + size)` in bytes. */
 export interface PhysRange {
+  /** First byte's physical address. */
   readonly base: number;
+  /** Size in bytes. */
   readonly size: number;
 }
 
@@ -55,6 +57,8 @@ export class BuddyZone {
   readonly #head: Int32Array = new Int32Array(MAX_PAGE_ORDER + 1).fill(-1);
 
   /**
+   * `free_area_init()` + `memblock_free_all()`: every page outside the holes is free.
+   *
    * @param span The physical range the zone spans.
    * @param holes Ranges inside `span` that are never given to the allocator (kernel image,
    *   CMA reservations).
@@ -157,7 +161,11 @@ export class MemStore {
   #buf: ArrayBuffer | null = null;
   #size: number;
 
-  /** @param size Size in bytes. */
+  /**
+   * An empty store of `size` bytes.
+   *
+   * @param size Size in bytes.
+   */
   constructor(size: number) {
     this.#size = size;
   }

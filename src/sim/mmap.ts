@@ -14,6 +14,8 @@ import { PAGE_SIZE } from "./mm.ts";
 
 /** Where `mmap` starts placing mappings. */
 export const MMAP_BASE = 0x7f00_0000_0000;
+/** `TASK_SIZE` on x86_64 with 4-level page tables: the end of user space. */
+export const TASK_SIZE = 2 ** 47 - PAGE_SIZE;
 /** Where user buffers (the model's malloc heap) start. */
 export const USER_HEAP_BASE = 0x5555_5556_0000;
 
@@ -44,6 +46,10 @@ export interface vm_area_struct {
   vm_store_offset: number;
   /** `vm_ops->close`, set by the mmap op when it needs to know of the unmap. */
   vm_close?: () => void;
+  /** `vm_ops->fault`: brings `vm_store` up to date before user space reads it. */
+  vm_fault?: () => void;
+  /** Called after the kernel wrote user memory through this VMA (`copy_to_user`). */
+  vm_written?: () => void;
 }
 
 /** A user buffer registered in the address space. */
@@ -59,6 +65,10 @@ export interface UserMemory {
   readonly bytes: Uint8Array;
   /** Whether the region is writable. */
   readonly writable: boolean;
+  /** To call after writing the bytes. */
+  readonly written?: () => void;
+  /** The file mapped there, for memory inside a VMA that maps one. */
+  readonly file?: file | null;
 }
 
 function bsearch<T>(list: readonly T[], addr: number, start: (t: T) => number): number {
@@ -87,17 +97,20 @@ export class mm_struct {
     }
   });
 
-  /** `get_unmapped_area()`: a free page-aligned range of `len` bytes. */
+  /**
+   * `get_unmapped_area()`: a free page-aligned range of `len` bytes, or -1 when the address
+   * space (up to `TASK_SIZE`, 2^47) has no room.
+   */
   get_unmapped_area(len: number): number {
     const addr = this.#mmap_next;
-    // One guard page between mappings, so an overrun of one is a fault, not the next one.
-    this.#mmap_next += len + PAGE_SIZE;
-    return addr;
+    return addr + len > TASK_SIZE ? -1 : addr;
   }
 
   /** Inserts a VMA (addresses come from {@linkcode get_unmapped_area}, so it goes last). */
   insert_vm_struct(vma: vm_area_struct): void {
     this.#vmas.push(vma);
+    // One guard page between mappings, so an overrun of one is a fault, not the next one.
+    this.#mmap_next = vma.vm_end + PAGE_SIZE;
   }
 
   /** `find_vma_intersection`-like: the VMA containing `addr`, or undefined. */
@@ -145,6 +158,7 @@ export class mm_struct {
     if (addr >= MMAP_BASE) {
       const v = this.find_vma(addr);
       if (!v || !v.vm_store) return undefined;
+      v.vm_fault?.();
       const off = v.vm_store_offset + (addr - v.vm_start);
       const buf = v.vm_store.current;
       const end = Math.min(v.vm_store_offset + (v.vm_end - v.vm_start), buf.byteLength);
@@ -152,6 +166,8 @@ export class mm_struct {
       return {
         bytes: new Uint8Array(buf, off, end - off),
         writable: (v.vm_flags & VM_WRITE) !== 0,
+        written: v.vm_written,
+        file: v.vm_file,
       };
     }
     let r = this.#heap.get(addr);
@@ -162,6 +178,6 @@ export class mm_struct {
     }
     const bytes = r?.bytes.deref();
     if (!r || !bytes || addr >= r.end) return undefined;
-    return { bytes: bytes.subarray(addr - r.start), writable: true };
+    return { bytes: addr === r.start ? bytes : bytes.subarray(addr - r.start), writable: true };
   }
 }

@@ -52,3 +52,38 @@ export function defaultSimMachine(): SimMachine {
   defaultMachine ??= new SimMachine();
   return defaultMachine;
 }
+
+// The kernel objects a machine exposes, for drivers and tests written against the model.
+export type { Kernel, KernelKind, MappedRegion, PollRequest, UserBuffer } from "../kernel/types.ts";
+export type { Task } from "./sched.ts";
+export type { dma_fence, dma_resv_usage } from "./dma_fence.ts";
+export type { WarnSink } from "./bug.ts";
+export { LogBuf, print_time } from "./printk.ts";
+export type { LogRecord } from "./printk.ts";
+export { BuddyZone, MemStore, PhysMap } from "./mm.ts";
+export type { PhysExtent, PhysRange } from "./mm.ts";
+export { Cma } from "./cma.ts";
+export { VmallocArea } from "./vmalloc.ts";
+export { Devtmpfs } from "./char_dev.ts";
+export type { cdev } from "./char_dev.ts";
+export { dma_buf, DmaBufSubsys, list_head } from "./dma_buf.ts";
+export type {
+  device,
+  dma_buf_attachment,
+  dma_buf_export_info,
+  dma_buf_ops,
+  iosys_map,
+  scatterlist,
+  sg_table,
+} from "./dma_buf.ts";
+export { DmaHeapSubsys } from "./dma_heap.ts";
+export type { dma_heap, dma_heap_export_info, dma_heap_ops } from "./dma_heap.ts";
+export { misc_register, MiscSubsys } from "./miscdevice.ts";
+export type { misc_fops, miscdevice } from "./miscdevice.ts";
+export { TestDriver } from "./drivers/test_driver.ts";
+export type { TestDriverContext, TestDriverOptions } from "./drivers/test_driver.ts";
+export { file } from "./file_table.ts";
+export type { file_operations, inode, InodeKind } from "./file_table.ts";
+export { mm_struct } from "./mmap.ts";
+export type { UserMemory, vm_area_struct } from "./mmap.ts";
+export { files_struct } from "./file.ts";

@@ -20,6 +20,8 @@ export class LogBuf {
   readonly #capacity: number;
 
   /**
+   * An empty log; boot time is now.
+   *
    * @param capacity How many records the ring keeps.
    */
   constructor(capacity = 4096) {

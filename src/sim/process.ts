@@ -25,6 +25,9 @@ import type { Task } from "./sched.ts";
 import { chrdev_open } from "./char_dev.ts";
 import { memfd_create, memfd_fcntl, shmem_file, shmem_truncate } from "./shmem.ts";
 import { proc_readdir, proc_readlink, proc_readtext, type ProcNode } from "./procfs.ts";
+import { poll_table } from "./wait.ts";
+import { system_wq } from "./workqueue.ts";
+import { uaccess_payload_bytes } from "./uaccess.ts";
 import {
   F_ADD_SEALS,
   F_DUPFD,
@@ -85,6 +88,7 @@ class SimRegion implements MappedRegion {
   }
   /** The store's current ArrayBuffer (re-read it: see README "Memory and aliasing"). */
   get buffer(): ArrayBuffer {
+    this.#vma.vm_fault?.();
     return this.#vma.vm_store!.current;
   }
 }
@@ -97,7 +101,7 @@ export class SimProcess implements Kernel, Task {
   /** Always `"simulated"`. */
   readonly kind = "simulated" as const;
   /** 4096. */
-  readonly pageSize = PAGE_SIZE;
+  readonly pageSize: number = PAGE_SIZE;
   /** A one-line description. */
   readonly description: string;
   /** Process id. */
@@ -110,6 +114,7 @@ export class SimProcess implements Kernel, Task {
   readonly mm: mm_struct = new mm_struct();
   /** The machine. */
   readonly machine: SimMachine;
+  #exited = false;
 
   /** @internal Use `machine.process()`. */
   constructor(machine: SimMachine, pid: number, comm: string) {
@@ -128,14 +133,20 @@ export class SimProcess implements Kernel, Task {
   }
 
   /** Runs a syscall body: KernelError → typed errno error. */
-  #sys<T>(syscall: string, path: string | undefined, body: () => T): T {
+  #sys<T>(syscall: string | (() => string), path: string | undefined, body: () => T): T {
+    if (this.#exited) {
+      throw errnoError(Errno.ESRCH, typeof syscall === "string" ? syscall : syscall(), {
+        detail: `Process ${this.pid} has exited`,
+      });
+    }
     const prev = this.machine.current_pid;
     this.machine.current_pid = this.pid;
     try {
       return body();
     } catch (e) {
       if (e instanceof KernelError) {
-        throw errnoError(e.errno, syscall, { path, detail: undefined });
+        const name = typeof syscall === "string" ? syscall : syscall();
+        throw errnoError(e.errno, name, { path });
       }
       throw e;
     } finally {
@@ -187,9 +198,50 @@ export class SimProcess implements Kernel, Task {
     this.#sys("close", undefined, () => this.files.close_fd(fd));
   }
 
+  /**
+   * `pidfd_getfd(pidfd_open(target), targetfd, flags)` (not part of `Kernel`): a new fd in this
+   * process for the file behind `targetfd` of `target`, always close-on-exec — how two
+   * processes of the model share a buffer (`SCM_RIGHTS` gives the same result).
+   *
+   * @param target The process holding the fd.
+   * @param targetfd Its fd.
+   * @param flags Must be 0.
+   * @returns The new fd.
+   * @throws {ErrnoError} EINVAL for flags, ESRCH when `target` has exited or is on another
+   *   machine, EBADF for a bad `targetfd`.
+   */
+  pidfdGetfd(target: SimProcess, targetfd: number, flags = 0): number {
+    return this.#sys("pidfd_getfd", undefined, () => {
+      if (flags !== 0) fail(Errno.EINVAL);
+      if (!(target instanceof SimProcess) || this.machine.tasks.get(target.pid) !== target) {
+        fail(Errno.ESRCH);
+      }
+      const f = target.files.fget(targetfd);
+      if (!f) fail(Errno.EBADF);
+      try {
+        return this.files.fd_install(f, true);
+      } catch (e) {
+        fput(f);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * `do_exit()` (not part of `Kernel`): unmaps every mapping and closes every fd, dropping the
+   * references they held; the process leaves `/proc`. Later calls fail with ESRCH. Idempotent.
+   */
+  exit(): void {
+    if (this.#exited) return;
+    for (const vma of [...this.mm.vmas()]) this.munmap({ address: vma.vm_start } as MappedRegion);
+    for (const fd of this.files.open_fds()) this.files.close_fd(fd);
+    this.machine.tasks.delete(this.pid);
+    this.#exited = true;
+  }
+
   ioctl(fd: number, request: number, arg: UserBuffer | null, name?: string): number {
     const req = isInt(request) ? request >>> 0 : 0;
-    return this.#sys(`ioctl(${name ?? `0x${req.toString(16)}`})`, undefined, () => {
+    return this.#sys(() => `ioctl(${name ?? `0x${req.toString(16)}`})`, undefined, () => {
       const f = this.files.fdget(fd);
       if (!isInt(request)) fail(Errno.EINVAL);
       const uarg = arg == null ? 0 : typeof arg.address === "number" ? arg.address : -1;
@@ -237,8 +289,10 @@ export class SimProcess implements Kernel, Task {
           fail(Errno.EINVAL);
       }
       if (!f.f_op.mmap) fail(Errno.ENODEV);
+      const vm_start = this.mm.get_unmapped_area(len);
+      if (vm_start < 0) fail(Errno.ENOMEM);
       const vma: vm_area_struct = {
-        vm_start: this.mm.get_unmapped_area(len),
+        vm_start,
         vm_end: 0,
         vm_pgoff: offset / PAGE_SIZE,
         vm_flags,
@@ -313,18 +367,120 @@ export class SimProcess implements Kernel, Task {
     });
   }
 
-  poll(requests: readonly PollRequest[], _timeoutMs: number): number[] {
-    return this.#sys("poll", undefined, () => {
-      if (!Array.isArray(requests)) fail(Errno.EFAULT);
-      return requests.map(({ fd, events }) => {
-        if (!isInt(fd) || fd < 0) return 0;
-        const f = this.files.lookup(fd);
-        if (!f) return POLLNVAL;
-        const ev = (events & 0xffff) | POLLERR | POLLHUP;
-        const mask = f.f_op.poll ? f.f_op.poll(f, ev) : DEFAULT_POLLMASK;
-        return mask & ev;
-      });
+  /**
+   * One pass of `do_poll()`: each fd's ready mask, with a poll table per file registered on
+   * the file's wait queues (freed by the caller); any wake-up calls `wake`.
+   */
+  #do_poll(requests: readonly PollRequest[], wake: () => void, tables: poll_table[]): number[] {
+    if (!Array.isArray(requests)) fail(Errno.EFAULT);
+    return requests.map(({ fd, events }) => {
+      if (!isInt(fd) || fd < 0) return 0;
+      const f = this.files.lookup(fd);
+      if (!f) return POLLNVAL;
+      const ev = (events & 0xffff) | POLLERR | POLLHUP;
+      if (!f.f_op.poll) return DEFAULT_POLLMASK & ev;
+      const pt = new poll_table(ev, wake);
+      tables.push(pt);
+      return f.f_op.poll(f, ev, pt) & ev;
     });
+  }
+
+  /**
+   * `poll(2)`. When nothing is ready and `timeoutMs` is not 0, the call "sleeps" by running
+   * the machine's pending kernel work until a polled file is woken or the timeout passes (see
+   * `workqueue.ts`). When no work is left to run, nothing can wake it any more: a finite timeout
+   * returns all zeros at once (no time passes), -1 fails with EINTR (Linux would sleep until a
+   * signal).
+   */
+  poll(requests: readonly PollRequest[], timeoutMs: number): number[] {
+    return this.#sys("poll", undefined, () => {
+      if (!isInt(timeoutMs)) fail(Errno.EINVAL);
+      const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+      const wq = system_wq(this.machine);
+      for (;;) {
+        let woken = false;
+        const tables: poll_table[] = [];
+        try {
+          const revents = this.#do_poll(requests, () => (woken = true), tables);
+          if (timeoutMs === 0 || revents.some((r) => r !== 0)) return revents;
+          if (!wq.run_until(() => woken, deadline) && !woken) {
+            if (timeoutMs < 0) fail(Errno.EINTR);
+            return revents;
+          }
+        } finally {
+          for (const t of tables) t.free();
+        }
+      }
+    });
+  }
+
+  /**
+   * `poll(2)` without blocking the caller: resolves with `revents` once any fd is ready (woken
+   * through the files' wait queues by the kernel worker — no polling loop), with all zeros when
+   * `timeoutMs` passes (-1: never), and rejects with `signal.reason` when `signal` aborts.
+   */
+  pollAsync(
+    requests: readonly PollRequest[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<number[]> {
+    return new Promise<number[]>((resolve, reject) => {
+      let tables: poll_table[] = [];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let done = false, scheduled = false;
+      const free = () => {
+        for (const t of tables) t.free();
+        tables = [];
+      };
+      const onAbort = () => finish(signal!.reason);
+      const finish = (err: unknown, revents?: number[]) => {
+        if (done) return;
+        done = true;
+        free();
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (revents) resolve(revents);
+        else reject(err);
+      };
+      const wake = () => {
+        if (done || scheduled) return;
+        scheduled = true;
+        queueMicrotask(check);
+      };
+      const check = () => {
+        scheduled = false;
+        if (done) return;
+        free();
+        let revents: number[];
+        try {
+          revents = this.#sys("poll", undefined, () => {
+            if (!isInt(timeoutMs)) fail(Errno.EINVAL);
+            return this.#do_poll(requests, wake, tables);
+          });
+        } catch (e) {
+          finish(e);
+          return;
+        }
+        if (timeoutMs === 0 || revents.some((r) => r !== 0)) finish(undefined, revents);
+      };
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      check();
+      if (!done && timeoutMs > 0) {
+        timer = setTimeout(() => finish(undefined, requests.map(() => 0)), timeoutMs);
+      }
+    });
+  }
+
+  /**
+   * Payload bytes the kernel copied between user memory that maps a dma-buf and kernel memory
+   * (`copy_from_user`/`copy_to_user`), machine-wide: the model's zero-copy witness.
+   */
+  payloadBytesCopied(): number {
+    return uaccess_payload_bytes(this.machine);
   }
 
   ftruncate(fd: number, length: number): void {
@@ -339,7 +495,7 @@ export class SimProcess implements Kernel, Task {
   memfdCreate(name: string, flags: number): number {
     return this.#sys("memfd_create", String(name), () => {
       if (typeof name !== "string" || !isInt(flags)) fail(Errno.EFAULT);
-      const f = memfd_create(this.machine, name, flags >>> 0);
+      const f = memfd_create(this, name, flags >>> 0);
       return this.files.fd_install(f, (flags & MFD_CLOEXEC) !== 0);
     });
   }
@@ -350,10 +506,17 @@ export class SimProcess implements Kernel, Task {
 
   readDir(path: string): string[] {
     return this.#sys("readdir", String(path), () => {
-      const dev = this.machine.dev.readdir(path);
-      if (dev) return dev;
+      if (typeof path !== "string") fail(Errno.EFAULT);
       if (this.machine.dev.lookup(path)) fail(Errno.ENOTDIR);
-      return proc_readdir(this.#proc(), path);
+      // opendir(): the directory is open on the lowest free fd while it is read, so a listing
+      // of this process's own /proc/<pid>/fd shows that fd too, as on Linux.
+      if (!this.#is_dir(path)) proc_readdir(this.#proc(), path); // throws the right errno
+      const dfd = this.open(path, O_DIRECTORY | 0o4000 | O_CLOEXEC);
+      try {
+        return this.machine.dev.readdir(path) ?? proc_readdir(this.#proc(), path);
+      } finally {
+        this.files.close_fd(dfd);
+      }
     });
   }
 

@@ -26,6 +26,7 @@ import { MemStore, PAGE_SIZE } from "./mm.ts";
 import type { vm_area_struct } from "./mmap.ts";
 import { VM_SHARED, VM_WRITE } from "./mmap.ts";
 import type { SimMachine } from "./machine.ts";
+import type { Task } from "./sched.ts";
 import {
   F_SEAL_FUTURE_WRITE,
   F_SEAL_GROW,
@@ -62,6 +63,8 @@ export interface shmem_inode_info extends inode {
   pins: number;
   /** Writable shared mappings (F_SEAL_WRITE needs none). */
   mmapped_writable: number;
+  /** Set when the last file reference is gone (pins may keep the pages). */
+  closed: boolean;
   /** The machine. */
   readonly machine: SimMachine;
 }
@@ -116,6 +119,7 @@ function shmem_llseek(f: file, offset: number, whence: number): number {
 
 function shmem_release(ino: inode): void {
   const info = ino as shmem_inode_info;
+  info.closed = true;
   if (info.pins === 0) shmem_free_pages(info);
 }
 
@@ -160,11 +164,12 @@ export function shmem_read_mapping_page(info: shmem_inode_info, index: number): 
 }
 
 /**
- * `memfd_create(name, flags)`: the file (one reference) and whether the fd is close-on-exec.
+ * `memfd_create(name, flags)` of `current`: the file (one reference).
  *
  * @throws {KernelError} EINVAL for unknown flags or a too long name.
  */
-export function memfd_create(m: SimMachine, name: string, flags: number): file {
+export function memfd_create(current: Task, name: string, flags: number): file {
+  const m = current.machine;
   if (flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC)) {
     fail(Errno.EINVAL);
   }
@@ -173,9 +178,10 @@ export function memfd_create(m: SimMachine, name: string, flags: number): file {
   if (flags & MFD_HUGETLB) fail(Errno.EINVAL, "memfd_create: no hugetlb pages in the model");
   if (new TextEncoder().encode(name).length > MFD_NAME_MAX_LEN) fail(Errno.EINVAL);
   if (!(flags & (MFD_EXEC | MFD_NOEXEC_SEAL))) {
+    // pr_warn_once(): once per boot, naming the first caller.
     m.printk_once(
       "memfd_noexec",
-      `memfd_create() called without MFD_EXEC or MFD_NOEXEC_SEAL set`,
+      `${current.comm}[${current.pid}]: memfd_create() called without MFD_EXEC or MFD_NOEXEC_SEAL set`,
     );
   }
   let seals = flags & MFD_ALLOW_SEALING ? 0 : F_SEAL_SEAL;
@@ -190,6 +196,7 @@ export function memfd_create(m: SimMachine, name: string, flags: number): file {
     pages: [],
     pins: 0,
     mmapped_writable: 0,
+    closed: false,
     machine: m,
   };
   const mode = 3 | FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE | FMODE_OPENED | FMODE_CAN_READ |

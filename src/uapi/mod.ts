@@ -20,3 +20,4 @@ export * from "./dma_heap.ts";
 export * from "./dma_buf.ts";
 export * from "./udmabuf.ts";
 export * from "./test_driver.ts";
+export * from "./queue_driver.ts";

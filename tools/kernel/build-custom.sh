@@ -10,6 +10,7 @@ tarball=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n1)
 [[ -n $tarball ]] || skip "linux-source-6.12 tarball not found in /usr/src"
 
 dir=$(custom_dir)
+lock "$dir.lock"
 if [[ -f $dir/bzImage && -f $dir/src/Module.symvers ]]; then
   log "reusing custom kernel $dir/bzImage"
   echo "$dir"; exit 0

@@ -6,6 +6,7 @@ kdir=${1:?usage: build-module.sh KDIR OUTDIR}
 out=${2:?usage: build-module.sh KDIR OUTDIR}
 [[ -f $kdir/Makefile ]] || die "not a kernel build tree: $kdir"
 mkdir -p "$out"
+lock "$out.lock"
 # Copy only the sources; make's timestamps then rebuild exactly when a source changed.
 cp -p "$KERNEL_TOOLS_DIR"/module/*.c "$KERNEL_TOOLS_DIR"/module/Kbuild "$out"/
 log "building test_driver.ko against $kdir"

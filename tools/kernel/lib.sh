@@ -31,6 +31,15 @@ timed() {
   return "$rc"
 }
 
+# lock PATH: hold an exclusive lock on PATH until this script exits, so concurrent runs (two
+# terminals, two kernels in CI) never build into the same cache directory at once.
+lock() {
+  local fd
+  mkdir -p "$(dirname "$1")"
+  exec {fd}>"$1"
+  flock "$fd" || die "cannot lock $1"
+}
+
 as_root() {
   if [[ $(id -u) == 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi
 }
@@ -64,11 +73,13 @@ debian_kver() {
 # Paths of the stock Debian kernel for a given kver.
 debian_dir() { echo "$CACHE/debian/$1"; }
 
-# Hash that names the custom kernel build: source package version + config fragment + build recipe.
+# Bump when build-custom.sh changes how the kernel is configured or built (not for log tweaks).
+CUSTOM_RECIPE=1
+# Hash that names the custom kernel build: source package version + config fragment + recipe.
 custom_id() {
   local srcver
   srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || echo unknown)
-  { echo "$srcver"; cat "$KERNEL_TOOLS_DIR/custom.config"; cat "$KERNEL_TOOLS_DIR/build-custom.sh"; } \
+  { echo "$srcver"; cat "$KERNEL_TOOLS_DIR/custom.config"; echo "recipe $CUSTOM_RECIPE"; } \
     | sha256sum | cut -c1-16
 }
 custom_dir() { echo "$CACHE/custom/$(custom_id)"; }

@@ -24,8 +24,11 @@ busybox=/bin/busybox
 # cpio_gz DIR LEVEL: a newc archive of DIR, owned by root, gzip'd.
 cpio_gz() { (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip "-$2"); }
 
-base_id=$( { sha256sum "$deno_bin" "$busybox" | cut -d' ' -f1; sha256sum "$0" | cut -d' ' -f1; } | sha256sum | cut -c1-16)
+# Bump when the base's layout changes; the deno and busybox binaries are hashed anyway.
+BASE_RECIPE=1
+base_id=$( { sha256sum "$deno_bin" "$busybox" | cut -d' ' -f1; echo "recipe $BASE_RECIPE"; } | sha256sum | cut -c1-16)
 base=$CACHE/initramfs/base-$base_id.cpio.gz
+lock "$CACHE/initramfs/base.lock"
 if [[ ! -f $base ]]; then
   log "building initramfs base (busybox, $deno_bin and its libraries) → $base"
   stage=$(mktemp -d "$CACHE/initramfs-stage.XXXXXX")
@@ -51,12 +54,14 @@ else
   log "reusing initramfs base $base"
 fi
 
-# The overlay: /init and the project tree.
+# The overlay: /init and the project tree. The tree sits at the same absolute path as on the host
+# (so a DENO_DIR type-checked on the host is valid in the guest), with /project pointing at it.
 install -m 0755 "$KERNEL_TOOLS_DIR/guest-init.sh" "$overlay/init"
-mkdir -p "$overlay/project"
+mkdir -p "$overlay$REPO_ROOT"
+ln -sfn "$REPO_ROOT" "$overlay/project"
 (cd "$REPO_ROOT" && git ls-files -z --cached --others --exclude-standard) \
   | (cd "$REPO_ROOT" && while IFS= read -r -d '' f; do [[ -f $f ]] && printf '%s\0' "$f"; done) \
-  | (cd "$REPO_ROOT" && cpio -p -0 -d -m --quiet "$overlay/project")
+  | (cd "$REPO_ROOT" && cpio -p -0 -d -m --quiet "$overlay$REPO_ROOT")
 cpio_gz "$overlay" 1 >"$out.overlay"
 cat "$base" "$out.overlay" >"$out"
 rm -f "$out.overlay"

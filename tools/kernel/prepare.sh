@@ -11,11 +11,12 @@ for t in qemu-system-x86_64 cpio gzip; do command -v "$t" >/dev/null || skip "$t
 kver=$(debian_kver)
 dir=$(debian_dir "$kver")
 mkdir -p "$dir/debs"
+lock "$dir.lock"
 echo "$kver" >"$CACHE/debian/last-kver"
 
 if [[ ! -f $dir/root/boot/vmlinuz-$kver ]]; then
   log "downloading linux-image-$kver (not installed on the host; unpacked into $dir/root)"
-  (cd "$dir/debs" && apt-get download "linux-image-$kver" >&2) \
+  (cd "$dir/debs" && apt-get -o APT::Sandbox::User=root download "linux-image-$kver" >&2) \
     || die "apt-get download linux-image-$kver failed"
   rm -rf "$dir/root.tmp" && dpkg -x "$dir"/debs/linux-image-"$kver"_*.deb "$dir/root.tmp"
   rm -rf "$dir/root" && mv "$dir/root.tmp" "$dir/root"
@@ -31,7 +32,7 @@ hdr_pkgs=("linux-headers-$kver" "linux-headers-$kbuild_ver-common" "linux-kbuild
 build=$dir/hdr/usr/src/linux-headers-$kver
 if [[ ! -f $build/.dmabuf-ready ]]; then
   log "downloading and unpacking ${hdr_pkgs[*]} into $dir/hdr"
-  (cd "$dir/debs" && apt-get download "${hdr_pkgs[@]}" >&2) || die "apt-get download ${hdr_pkgs[*]} failed"
+  (cd "$dir/debs" && apt-get -o APT::Sandbox::User=root download "${hdr_pkgs[@]}" >&2) || die "apt-get download ${hdr_pkgs[*]} failed"
   rm -rf "$dir/hdr"
   for p in "${hdr_pkgs[@]}"; do dpkg -x "$dir"/debs/"$p"_*.deb "$dir/hdr"; done
   # The arch Makefile includes the common one by absolute path; point it into the cache.

@@ -90,7 +90,6 @@ export function cma_heap_allocate(
     len: size,
     store,
     extents: [extent],
-    attachments: new Set(),
     vmap_cnt: 0,
     vaddr: null,
   };

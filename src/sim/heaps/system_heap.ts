@@ -120,7 +120,6 @@ export function system_heap_allocate(
     len,
     store,
     extents,
-    attachments: new Set(),
     vmap_cnt: 0,
     vaddr: null,
   };

@@ -1,0 +1,47 @@
+/**
+ * The seed's experiment on the simulated kernel: `deno run examples/sim_seed.ts` (no
+ * permissions). Prints what the seed's test program printed, then the kernel log.
+ *
+ * @module
+ */
+import { simulatedKernel } from "../src/sim/mod.ts";
+import { dma_heap_allocation_data as A, DMA_HEAP_IOCTL_ALLOC } from "../src/uapi/dma_heap.ts";
+import { buf_info, TEST_DRIVERA, TEST_DRIVERB } from "../src/uapi/test_driver.ts";
+import { MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE } from "../src/uapi/constants.ts";
+
+const k = simulatedKernel();
+const MiB = 1024 * 1024;
+
+/* open dma-heap */
+const heap_fd = k.open("/dev/dma_heap/global_cma@68000000", O_RDWR);
+const data = k.userBuffer(A.size);
+data.view.setBigUint64(A.len, BigInt(MiB), true);
+data.view.setUint32(A.fd_flags, O_RDWR | O_CLOEXEC, true);
+/* alloc buf */
+k.ioctl(heap_fd, DMA_HEAP_IOCTL_ALLOC, data, "DMA_HEAP_IOCTL_ALLOC");
+const buf_fd = data.view.getUint32(A.fd, true);
+const p = k.mmap(buf_fd, MiB, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+const cstr = () => {
+  const b = new Uint8Array(p.buffer, p.byteOffset, p.length);
+  return new TextDecoder().decode(b.subarray(0, b.indexOf(0)));
+};
+
+/* driver A */
+const fda = k.open("/dev/driverA", O_RDWR);
+const infoa = k.userBuffer(buf_info.size);
+infoa.view.setInt32(buf_info.fd, buf_fd, true);
+infoa.view.setBigUint64(buf_info.buf, BigInt(p.address), true);
+infoa.view.setUint32(buf_info.size_, MiB, true);
+new Uint8Array(p.buffer, p.byteOffset).set(new TextEncoder().encode("driverA: userspace!\0"));
+k.ioctl(fda, TEST_DRIVERA, infoa, "TEST_DRIVERA");
+console.log(`driverA buf = ${cstr()}`);
+
+/* driver B */
+const fdb = k.open("/dev/driverB", O_RDWR);
+const infob = k.userBuffer(buf_info.size);
+infob.bytes.set(infoa.bytes);
+k.ioctl(fdb, TEST_DRIVERB, infob, "TEST_DRIVERB");
+console.log(`driverB buf = ${cstr()}`);
+
+console.log("\n$ dmesg | tail -6");
+console.log(k.syslog().trimEnd().split("\n").slice(-6).join("\n"));
