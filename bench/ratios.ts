@@ -65,6 +65,28 @@ function runC(args: string[]): Map<string, number> {
   return m;
 }
 
+/** Measurements that threw: shown under their table instead of ending the run. */
+const failures: string[] = [];
+
+/** `measure`, but a throwing operation records NaN (a "—" cell) and the error once. */
+function tryMeasure(fn: () => void, what: string): number {
+  try {
+    return measure(fn, BUDGET).ns;
+  } catch (e) {
+    const line = `${what}: ${(e as Error).message}`;
+    if (!failures.includes(line)) failures.push(line);
+    return NaN;
+  }
+}
+
+function emitFailures() {
+  if (failures.length === 0) return;
+  emit("Failed measurements (the cells show —):");
+  emit();
+  for (const f of failures.splice(0)) emit(`- ${f}`);
+  emit();
+}
+
 /** samples[level][`op size`] = ns per op of each round. */
 type Samples = Record<string, Record<string, number[]>>;
 function record(s: Samples, level: string, key: string, ns: number) {
@@ -169,7 +191,11 @@ function heap() {
           for (const op of OPS) rec(s, "c", `${op} ${size}`, m.get(`${op} ${size}`)!);
         } else {
           for (const op of OPS) {
-            rec(s, level, `${op} ${size}`, measure(sets[i][level].run[op], BUDGET).ns);
+            const ns = tryMeasure(
+              sets[i][level].run[op],
+              `${level} ${OP_LABELS[op]} ${sizeLabel(size)}`,
+            );
+            rec(s, level, `${op} ${size}`, ns);
           }
         }
       }
@@ -208,6 +234,7 @@ function heap() {
     "library ÷ C",
   ], rows));
   emit();
+  emitFailures();
 }
 
 function sim() {
@@ -223,7 +250,11 @@ function sim() {
       const order = r % 2 ? ["lib", "kernel"] : ["kernel", "lib"];
       for (const level of order) {
         for (const op of OPS) {
-          rec(s, level, `${op} ${size}`, measure(sets[i][level].run[op], BUDGET).ns);
+          const ns = tryMeasure(
+            sets[i][level].run[op],
+            `${level} ${OP_LABELS[op]} ${sizeLabel(size)}`,
+          );
+          rec(s, level, `${op} ${size}`, ns);
         }
       }
     });
@@ -247,6 +278,7 @@ function sim() {
   }
   emit(table(["operation", "size", "Kernel (sim)", "library (sim)", "library ÷ Kernel"], rows));
   emit();
+  emitFailures();
   emit(simScaling(ROUNDS, BUDGET));
 }
 
