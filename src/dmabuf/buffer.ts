@@ -29,7 +29,7 @@ import {
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_START,
 } from "../uapi/dma_buf.ts";
-import { backstop } from "./_lifetime.ts";
+import { backstop, type BufferRecord } from "./_lifetime.ts";
 import { type DmaBufInfo, parseFdinfo } from "./fdinfo.ts";
 import { type CpuAccess, DmaBufMapping, syncDirection } from "./mapping.ts";
 import { type FenceAccess, fenceFlags, SyncFile } from "./fence.ts";
@@ -69,6 +69,21 @@ function isRetryable(e: unknown): boolean {
   return code === Errno.EINTR || code === Errno.EAGAIN;
 }
 
+/**
+ * Writes an ASCII `s` shorter than the buffer into `out`; -1 when `s` is longer or not ASCII
+ * (then TextEncoder does it). Short names are the rule, and a loop beats an encoder call.
+ */
+function asciiInto(s: string, out: Uint8Array): number {
+  const n = s.length;
+  if (n >= out.length) return -1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    out[i] = c;
+  }
+  return n;
+}
+
 function checkSize(value: unknown, what: string, syscall: string, min: number): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
     throw errnoError(Errno.EINVAL, syscall, {
@@ -94,7 +109,10 @@ export class DmaBuf {
   #closed = false;
   #size: number | undefined;
   #sync: UserBuffer | undefined;
-  #mappings = new Set<DmaBufMapping>();
+  #name: UserBuffer | undefined;
+  #fdinfo: string | undefined;
+  #mappings: Set<DmaBufMapping> | undefined;
+  #held: BufferRecord | undefined;
 
   /**
    * Internal: use {@linkcode DmaBuf.from} or a heap's `allocate()`.
@@ -117,7 +135,10 @@ export class DmaBuf {
     this.#fd = fd;
     this.#size = size;
     this.#owned = owned;
-    if (owned) backstop.register(this, { kind: "fd", kernel, fd, what: "DmaBuf" }, this);
+    if (owned) {
+      this.#held = { kind: "buffer", kernel, fd, regions: undefined };
+      backstop.register(this, this.#held, this);
+    }
   }
 
   /** @internal Wraps a fresh fd the library just got from the kernel. */
@@ -206,7 +227,9 @@ export class DmaBuf {
    */
   info(): DmaBufInfo {
     this.#guard("inspect");
-    const info = parseFdinfo(this.#kernel.readText(`/proc/self/fdinfo/${this.#fd}`));
+    const info = parseFdinfo(
+      this.#kernel.readText(this.#fdinfo ??= `/proc/self/fdinfo/${this.#fd}`),
+    );
     if (info === undefined) {
       throw errnoError(Errno.EINVAL, "DmaBuf.info", {
         detail: `fd ${this.#fd} is no longer a dma-buf (closed behind this object's back?)`,
@@ -228,16 +251,19 @@ export class DmaBuf {
     if (typeof name !== "string" || name.includes("\0")) {
       throw errnoError(Errno.EINVAL, syscall, { detail: "the name must be a string without NUL" });
     }
-    const bytes = encoder.encode(name);
-    if (bytes.length >= DMA_BUF_NAME_LEN) {
+    // One 32-byte argument per buffer, reused: encodeInto stops at 32 bytes, so a name that
+    // does not fit is detected without encoding it whole.
+    const arg = this.#name ??= this.#kernel.userBuffer(DMA_BUF_NAME_LEN);
+    let written = asciiInto(name, arg.bytes);
+    let read = name.length;
+    if (written < 0) ({ read, written } = encoder.encodeInto(name, arg.bytes));
+    if (read < name.length || written >= DMA_BUF_NAME_LEN) {
+      const length = encoder.encode(name).length;
       throw errnoError(Errno.EINVAL, syscall, {
-        detail: `the name is ${bytes.length} bytes; the kernel keeps at most ${
-          DMA_BUF_NAME_LEN - 1
-        }`,
+        detail: `the name is ${length} bytes; the kernel keeps at most ${DMA_BUF_NAME_LEN - 1}`,
       });
     }
-    const arg = this.#kernel.userBuffer(bytes.length + 1);
-    arg.bytes.set(bytes);
+    arg.bytes[written] = 0;
     this.#kernel.ioctl(this.#fd, DMA_BUF_SET_NAME_B, arg, "DMA_BUF_SET_NAME_B");
   }
 
@@ -278,8 +304,25 @@ export class DmaBuf {
       prot = PROT_READ;
     }
     const region = this.#kernel.mmap(this.#fd, length, prot, MAP_SHARED, offset);
-    const mapping = new DmaBufMapping(this, this.#kernel, region, (m) => this.#mappings.delete(m));
-    this.#mappings.add(mapping);
+    // The buffer's backstop record also unmaps its mappings (a borrowed fd registers on first map).
+    let held = this.#held;
+    if (held === undefined) {
+      held = this.#held = {
+        kind: "buffer",
+        kernel: this.#kernel,
+        fd: undefined,
+        regions: undefined,
+      };
+      backstop.register(this, held, this);
+    }
+    const regions = held.regions ??= new Set();
+    regions.add(region);
+    const mappings = this.#mappings ??= new Set();
+    const mapping = new DmaBufMapping(this, this.#kernel, region, (m) => {
+      mappings.delete(m);
+      regions.delete(region);
+    });
+    mappings.add(mapping);
     return mapping;
   }
 
@@ -419,17 +462,17 @@ export class DmaBuf {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const m of [...this.#mappings]) {
-      try {
-        m.unmap();
-      } catch {
-        // Keep going: the fd must still be closed.
+    if (this.#mappings?.size) {
+      for (const m of [...this.#mappings]) {
+        try {
+          m.unmap();
+        } catch {
+          // Keep going: the fd must still be closed.
+        }
       }
     }
-    if (this.#owned) {
-      backstop.unregister(this);
-      this.#kernel.close(this.#fd);
-    }
+    if (this.#held !== undefined) backstop.unregister(this);
+    if (this.#owned) this.#kernel.close(this.#fd);
   }
 
   /** Same as {@linkcode close}. */

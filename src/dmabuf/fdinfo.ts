@@ -46,25 +46,45 @@ export interface DmaBufInfo {
  * ```
  */
 export function parseFdinfo(text: string): DmaBufInfo | undefined {
-  const fields = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const tab = line.indexOf(":");
-    if (tab <= 0) continue;
-    const key = line.slice(0, tab);
-    // Values follow ":\t"; a name may itself contain tabs or colons, so cut once.
-    fields.set(key, line.slice(tab + 1).replace(/^\t/, ""));
+  let exporter: string | undefined;
+  let name: string | undefined;
+  let size = 0, count = 0, inode = 0, flags = 0, mntId = 0, pos = 0;
+  for (let at = 0; at < text.length;) {
+    let end = text.indexOf("\n", at);
+    if (end < 0) end = text.length;
+    const colon = text.indexOf(":", at);
+    if (colon > at && colon < end) {
+      // Values follow ":\t"; a name may itself contain tabs or colons, so cut once.
+      const v = colon + 1 < end && text.charCodeAt(colon + 1) === 9 ? colon + 2 : colon + 1;
+      switch (text.slice(at, colon)) {
+        case "pos":
+          pos = Number.parseInt(text.slice(v, end), 10);
+          break;
+        case "flags":
+          flags = Number.parseInt(text.slice(v, end), 8);
+          break;
+        case "mnt_id":
+          mntId = Number.parseInt(text.slice(v, end), 10);
+          break;
+        case "ino":
+          inode = Number.parseInt(text.slice(v, end), 10);
+          break;
+        case "size":
+          size = Number.parseInt(text.slice(v, end), 10);
+          break;
+        case "count":
+          count = Number.parseInt(text.slice(v, end), 10);
+          break;
+        case "exp_name":
+          exporter = text.slice(v, end);
+          break;
+        case "name":
+          name = text.slice(v, end);
+          break;
+      }
+    }
+    at = end + 1;
   }
-  const exporter = fields.get("exp_name");
   if (exporter === undefined) return undefined;
-  const num = (k: string) => Number.parseInt(fields.get(k) ?? "0", 10);
-  return {
-    size: num("size"),
-    count: num("count"),
-    exporter,
-    name: fields.get("name"),
-    inode: num("ino"),
-    flags: Number.parseInt(fields.get("flags") ?? "0", 8),
-    mntId: num("mnt_id"),
-    pos: num("pos"),
-  };
+  return { size, count, exporter, name, inode, flags, mntId, pos };
 }

@@ -5,7 +5,6 @@
  */
 import type { Kernel, MappedRegion } from "../kernel/types.ts";
 import { closedError } from "../errors.ts";
-import { backstop } from "./_lifetime.ts";
 import { DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_WRITE } from "../uapi/dma_buf.ts";
 
 /** The direction of CPU access: what the CPU will do with the bytes. */
@@ -88,7 +87,6 @@ export class DmaBufMapping {
     this.offset = region.offset;
     this.length = region.length;
     this.address = region.address;
-    backstop.register(this, { kind: "mapping", kernel, region }, this);
   }
 
   /** True once unmapped. */
@@ -227,7 +225,6 @@ export class DmaBufMapping {
     if (region === undefined) return;
     this.#region = undefined;
     this.#view = undefined;
-    backstop.unregister(this);
     this.#onUnmap(this);
     this.#kernel.munmap(region);
   }

@@ -240,14 +240,8 @@ export class DmaHeap {
     }
     const fdFlags = options.fdFlags ?? (O_RDWR | O_CLOEXEC);
     const heapFlags = options.heapFlags ?? 0;
-    for (const [what, v] of [["fdFlags", fdFlags], ["heapFlags", heapFlags]] as const) {
-      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-        throw errnoError(Errno.EINVAL, syscall, {
-          path: this.path,
-          detail: `${what} must be a non-negative safe integer, got ${String(v)}`,
-        });
-      }
-    }
+    this.#checkFlags("fdFlags", fdFlags);
+    this.#checkFlags("heapFlags", heapFlags);
     const view = this.#arg.view;
     view.setUint32(D.len, size >>> 0, true);
     view.setUint32(D.len + 4, Math.floor(size / 2 ** 32), true);
@@ -282,6 +276,15 @@ export class DmaHeap {
       }
     }
     return buf;
+  }
+
+  #checkFlags(what: string, v: unknown): void {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+      throw errnoError(Errno.EINVAL, "ioctl(DMA_HEAP_IOCTL_ALLOC)", {
+        path: this.path,
+        detail: `${what} must be a non-negative safe integer, got ${String(v)}`,
+      });
+    }
   }
 
   /** Closes the heap's fd. Idempotent; buffers stay valid. */

@@ -37,22 +37,72 @@ function fail(libc: LoadedLibc, syscall: string, path: string): Error {
 }
 
 /** A whole file as text: `open`, `read` until end of file, `close`. */
+// One read buffer and one path buffer for the module, made on first use: every call below is
+// synchronous and this module instance runs on one thread, so no two calls share them at once.
+let scratch: {
+  chunk: Uint8Array;
+  ptr: Deno.PointerValue;
+  path: Uint8Array;
+  pathPtr: Deno.PointerValue;
+  last: string;
+} | undefined;
+const CHUNK_N = BigInt(CHUNK);
+
+function scratchPath(s: string, syscall: string) {
+  const sc = scratch ??= (() => {
+    const chunk = new Uint8Array(new ArrayBuffer(CHUNK));
+    const path = new Uint8Array(new ArrayBuffer(PATH_MAX));
+    return {
+      chunk,
+      ptr: Deno.UnsafePointer.of(chunk),
+      path,
+      pathPtr: Deno.UnsafePointer.of(path),
+      last: "",
+    };
+  })();
+  if (typeof s !== "string" || s.includes("\0") || s.length * 3 >= PATH_MAX) {
+    const keep = cString(s, syscall); // a long path: its own buffer, alive in the caller
+    return { sc, ptr: Deno.UnsafePointer.of(keep), keep };
+  }
+  if (s !== sc.last) {
+    const { written } = encoder.encodeInto(s, sc.path);
+    sc.path[written] = 0;
+    sc.last = s;
+  }
+  return { sc, ptr: sc.pathPtr, keep: sc.path };
+}
+
 export function readText(libc: LoadedLibc, path: string): string {
   const c = libc.symbols;
-  const name = cString(path, "open");
-  // SAFETY: `name` is NUL-terminated and alive for the call.
-  const fd = c.open(Deno.UnsafePointer.of(name), O_RDONLY | O_CLOEXEC, 0);
+  const { sc, ptr: name, keep } = scratchPath(path, "open");
+  // SAFETY: `name` points into `keep`, NUL-terminated and alive for the call.
+  const fd = c.open(name, O_RDONLY | O_CLOEXEC, 0);
+  void keep;
   if (fd < 0) throw fail(libc, "open", path);
-  const chunk = new Uint8Array(new ArrayBuffer(CHUNK));
-  const ptr = Deno.UnsafePointer.of(chunk);
+  const { chunk, ptr } = sc;
   const parts: Uint8Array[] = [];
   let total = 0;
   try {
     for (;;) {
       // SAFETY: `ptr` addresses the CHUNK writable bytes of `chunk`, alive for the call.
-      const n = Number(c.read(fd, ptr, BigInt(CHUNK)));
+      const n = Number(c.read(fd, ptr, CHUNK_N));
       if (n < 0) throw fail(libc, "read", path);
       if (n === 0) break;
+      if (total === 0 && n < CHUNK) {
+        // The common case (fdinfo, sysfs): the whole file in one read.
+        const m = Number(
+          c.read(
+            fd,
+            ptr === null ? null : Deno.UnsafePointer.offset(ptr as Deno.PointerObject, n),
+            CHUNK_N - BigInt(n),
+          ),
+        );
+        if (m === 0) return decoder.decode(chunk.subarray(0, n));
+        if (m < 0) throw fail(libc, "read", path);
+        parts.push(chunk.slice(0, n + m));
+        total = n + m;
+        continue;
+      }
       parts.push(chunk.slice(0, n));
       total += n;
     }
