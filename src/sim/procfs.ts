@@ -1,7 +1,9 @@
 /**
- * fs/proc/ (fd.c, task_mmu.c) and the debugfs file of dma-buf: the text files and links user
- * space reads to account for buffers. `/proc/self` and `/proc/<own pid>` are the calling
- * process; `/sys/kernel/debug/dma_buf/bufinfo` is `dma_buf_debug_show`.
+ * fs/proc/ (base.c, fd.c, task_mmu.c) and the debugfs file of dma-buf: the text files and links
+ * user space reads to account for buffers. `/proc` lists every live process of the machine;
+ * `/proc/self` is the caller. Another process's `fd`, `fdinfo` and `maps` need ptrace read
+ * access (EACCES otherwise, as Linux); `comm` is world-readable. An exited process is ENOENT.
+ * `/sys/kernel/debug/dma_buf/bufinfo` is `dma_buf_debug_show`.
  *
  * @module
  */
@@ -12,6 +14,7 @@ import { VM_READ, VM_SHARED, VM_WRITE } from "./mmap.ts";
 import { PAGE_SIZE } from "./mm.ts";
 import type { SimMachine } from "./machine.ts";
 import type { Task } from "./sched.ts";
+import { type pid_task, ptrace_may_access } from "./pid.ts";
 import { O_CLOEXEC } from "../uapi/constants.ts";
 
 /** Who is reading: the calling task and its machine. */
@@ -24,12 +27,28 @@ export interface ProcNode {
 
 const BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo";
 
-/** Splits `/proc/self/...` or `/proc/<pid>/...` of the caller into the rest, or undefined. */
-function self_path(node: ProcNode, path: string): string | undefined {
+/** A process's directory: the task and the rest of the path. */
+interface TaskPath {
+  task: Task;
+  rest: string;
+}
+
+/** Splits `/proc/self/...` or `/proc/<pid>/...` into the task and the rest, or undefined. */
+function task_path(node: ProcNode, path: string): TaskPath | undefined {
   const m = /^\/proc\/(self|\d+)(\/.*)?$/.exec(path);
   if (!m) return undefined;
-  if (m[1] !== "self" && Number(m[1]) !== node.task.pid) fail(Errno.ENOENT);
-  return m[2] ?? "";
+  const task = m[1] === "self" || Number(m[1]) === node.task.pid
+    ? node.task
+    : node.machine.find_task_by_vpid(Number(m[1]));
+  if (!task) fail(Errno.ENOENT);
+  return { task, rest: m[2] ?? "" };
+}
+
+/** `proc_fd_access_allowed()` / `mm_access()`: EACCES without ptrace read access. */
+function may_read(node: ProcNode, task: Task): void {
+  if (task === node.task) return;
+  const caller = node.machine.find_task_by_vpid(node.task.pid) as pid_task | undefined;
+  if (!caller || !ptrace_may_access(caller, task as unknown as pid_task)) fail(Errno.EACCES);
 }
 
 function fd_of(rest: string, prefix: string): number | undefined {
@@ -83,10 +102,15 @@ export function proc_maps(task: Task): string {
 export function proc_readdir(node: ProcNode, path: string): string[] {
   if (path === "/sys/kernel/debug/dma_buf") return ["bufinfo"];
   if (path === "/sys/kernel/debug") return ["dma_buf"];
-  const rest = self_path(node, path);
-  if (rest === "" || rest === "/") return ["fd", "fdinfo", "maps"];
-  if (rest === "/fd" || rest === "/fdinfo") {
-    return node.task.files.open_fds().map(String).sort();
+  if (path === "/proc" || path === "/proc/") {
+    return [...node.machine.processes.map((p) => String(p.pid)), "self"].sort();
+  }
+  const tp = task_path(node, path);
+  const rest = tp?.rest;
+  if (rest === "" || rest === "/") return ["comm", "fd", "fdinfo", "maps"];
+  if (tp && (rest === "/fd" || rest === "/fdinfo")) {
+    may_read(node, tp.task);
+    return tp.task.files.open_fds().map(String).sort();
   }
   if (rest !== undefined && (fd_of(rest, "/fd/") ?? -1) >= 0) fail(Errno.ENOTDIR);
   fail(Errno.ENOENT);
@@ -99,13 +123,19 @@ export function proc_readdir(node: ProcNode, path: string): string[] {
  */
 export function proc_readtext(node: ProcNode, path: string): string {
   if (path === BUFINFO) return dma_buf_debug_show(node.machine.dma_buf);
-  const rest = self_path(node, path);
-  if (rest === undefined) fail(Errno.ENOENT);
-  if (rest === "/maps") return proc_maps(node.task);
+  const tp = task_path(node, path);
+  if (tp === undefined) fail(Errno.ENOENT);
+  const rest = tp.rest;
+  if (rest === "/comm") return `${tp.task.comm.slice(0, 15)}\n`;
+  if (rest === "/maps") {
+    may_read(node, tp.task);
+    return proc_maps(tp.task);
+  }
   const fd = fd_of(rest, "/fdinfo/");
   if (fd !== undefined) {
     if (fd < 0) fail(Errno.ENOENT);
-    return proc_fdinfo(node.task, fd);
+    may_read(node, tp.task);
+    return proc_fdinfo(tp.task, fd);
   }
   if (rest === "/fd" || rest === "/fdinfo" || rest === "") fail(Errno.EISDIR);
   fail(Errno.ENOENT);
@@ -118,14 +148,16 @@ export function proc_readtext(node: ProcNode, path: string): string {
  */
 export function proc_readlink(node: ProcNode, path: string): string {
   if (path === "/proc/self") return String(node.task.pid);
-  const rest = self_path(node, path);
-  if (rest === undefined) fail(Errno.ENOENT);
+  const tp = task_path(node, path);
+  if (tp === undefined) fail(Errno.ENOENT);
+  const rest = tp.rest;
   const fd = fd_of(rest, "/fd/");
   if (fd !== undefined) {
-    const f = fd >= 0 ? node.task.files.lookup(fd) : undefined;
+    may_read(node, tp.task);
+    const f = fd >= 0 ? tp.task.files.lookup(fd) : undefined;
     if (!f) fail(Errno.ENOENT);
     return f.d_path();
   }
-  if (rest === "" || rest === "/fd" || rest === "/fdinfo" || rest === "/maps") fail(Errno.EINVAL);
+  if (["", "/fd", "/fdinfo", "/maps", "/comm"].includes(rest)) fail(Errno.EINVAL);
   fail(Errno.ENOENT);
 }
