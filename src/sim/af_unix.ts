@@ -106,7 +106,8 @@ function unix_release_sock(u: unix_sock): void {
   u.dead = true;
   if (u.addr !== null) {
     const ns = namespace(u.machine);
-    if (u.addr.startsWith("\0")) ns.delete(u.addr);
+    // An abstract name ("<type>:\0…") goes with the socket; a file stays until unlinked.
+    if (u.addr.includes("\0")) ns.delete(u.addr);
     else ns.set(u.addr, null);
   }
   const peer = u.peer;
@@ -211,9 +212,19 @@ export function unix_socket(m: SimMachine, domain: number, type: number, protoco
 export function unix_bind(u: unix_sock, name: string): void {
   if (u.addr !== null) fail(Errno.EINVAL);
   const ns = namespace(u.machine);
-  if (ns.has(name)) fail(Errno.EADDRINUSE);
-  ns.set(name, u);
-  u.addr = name;
+  const key = name_key(name, u.type);
+  if (ns.has(key)) fail(Errno.EADDRINUSE);
+  ns.set(key, u);
+  u.addr = key;
+}
+
+/**
+ * The namespace key: an abstract name is looked up together with the socket type (Linux hashes
+ * the type into the abstract lookup, so a seqpacket connect never finds a stream listener:
+ * ECONNREFUSED); a filesystem name is one file whatever the type (EPROTOTYPE on a mismatch).
+ */
+function name_key(name: string, type: number): string {
+  return name.startsWith("\0") ? `${type}:${name}` : name;
 }
 
 /** `unix_listen()`. */
@@ -229,7 +240,7 @@ export function unix_connect(u: unix_sock, name: string): void {
   if (u.state === "connected") fail(Errno.EISCONN);
   if (u.state === "listening") fail(Errno.EINVAL);
   const ns = namespace(u.machine);
-  const other = ns.get(name);
+  const other = ns.get(name_key(name, u.type));
   if (other === undefined) fail(name.startsWith("\0") ? Errno.ECONNREFUSED : Errno.ENOENT);
   if (other === null || other.state !== "listening") fail(Errno.ECONNREFUSED);
   if (other.type !== u.type) fail(Errno.EPROTOTYPE);
@@ -355,7 +366,8 @@ export function unix_recvmsg(
 ): unix_msg {
   if (u.state !== "connected") fail(u.type === SOCK_SEQPACKET ? Errno.ENOTCONN : Errno.EINVAL);
   const cloexec = (flags & MSG_CMSG_CLOEXEC) !== 0;
-  const out: unix_msg = { bytes: 0, fds: [], flags: 0 };
+  // ____sys_recvmsg() starts msg_flags from the caller's MSG_CMSG_CLOEXEC.
+  const out: unix_msg = { bytes: 0, fds: [], flags: flags & MSG_CMSG_CLOEXEC };
   if (u.queue.length === 0) {
     if (u.err) {
       const e = u.err;
