@@ -129,6 +129,8 @@ Deno.test("processes have their own fd tables but share buffers' inode counter",
   const a = m.process(), b = m.process();
   assert.equal(a.open("/dev/dma_heap/system", O_RDWR), 3);
   assert.equal(b.open("/dev/dma_heap/system", O_RDWR), 3);
-  assertErrno(() => a.readText(`/proc/${b.pid}/fdinfo/3`), "ENOENT");
-  assert.match(a.readText(`/proc/${a.pid}/fdinfo/3`), /^pos:\t0\n/);
+  assert.equal(a.open("/dev/dma_heap/system", O_RDWR), 4);
+  assert.match(a.readText(`/proc/${a.pid}/fdinfo/4`), /^pos:\t0\n/);
+  assert.match(a.readText(`/proc/${b.pid}/fdinfo/3`), /^pos:\t0\n/); // root reads b's table
+  assertErrno(() => a.readText(`/proc/${b.pid}/fdinfo/4`), "ENOENT"); // which has no fd 4
 });
