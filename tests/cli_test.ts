@@ -425,7 +425,7 @@ Deno.test(
       using _map = buf.map({ length: 4096 });
       const pid = Number(k.readLink("/proc/self"));
       const d = JSON.parse((await run(["dump", "--json"])).out);
-      assert.equal(d.scope, "all"); // the simulated /proc lists its processes
+      assert.equal(d.scope, "all", "the simulated /proc lists every process, as root sees it");
       const b = d.buffers.find((x: { name: string }) => x.name === "mapped");
       assert.deepEqual(
         [b.size, b.fdRefs, b.mapRefs, b.pids, b.count],

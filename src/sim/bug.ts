@@ -16,7 +16,8 @@ export type WarningKind =
   | "map-after-detach"
   | "map-unbalanced"
   | "detach-while-mapped"
-  | "end-without-begin";
+  | "end-without-begin"
+  | "dma-mask-missing";
 
 /** One recorded warning. */
 export interface KernelWarning {

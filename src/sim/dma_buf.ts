@@ -39,8 +39,8 @@ export const DMA_NONE = 3;
 export interface device {
   /** `dev_name(dev)`. */
   readonly name: string;
-  /** `*dev->dma_mask`. */
-  readonly dma_mask: number;
+  /** `*dev->dma_mask`, or null when the device has none (a misc device until its driver sets one). */
+  dma_mask: bigint | null;
 }
 
 /** One entry of a mapped scatterlist. */
@@ -126,8 +126,18 @@ export interface dma_buf_export_info {
  * internal `dmabuf` mount.
  */
 export class DmaBufSubsys {
-  /** `db_list`: every live dma_buf, oldest first (debugfs prints newest first). */
-  readonly db_list: Set<dma_buf> = new Set();
+  /**
+   * `db_list.head`: every live dma_buf on an intrusive list, newest first (`list_add` at the
+   * head, `list_del` in O(1)), in the order debugfs prints them.
+   */
+  readonly db_list: list_head = new list_head();
+  /** Number of buffers on `db_list`. */
+  nr_buffers = 0;
+  /**
+   * `/sys/kernel/dmabuf/buffers` (CONFIG_DMABUF_SYSFS_STATS): buffers by inode number, or null
+   * when the kernel is built without it (Debian's 6.12 is).
+   */
+  sysfs_stats: Map<number, dma_buf> | null = null;
   /** `dmabuf_inode`: the last inode number given out (atomic64, starts at 1). */
   dmabuf_inode = 0;
   /** Mount id of the internal dmabuf file system (`dma_buf_mnt`). */
@@ -145,6 +155,39 @@ export class DmaBufSubsys {
     this.sink = sink;
     this.mnt_id = mnt_id;
   }
+}
+
+/** `struct list_head`: a node of an intrusive doubly linked list (the head is a sentinel). */
+export class list_head {
+  /** Next node (the head when last). */
+  next: list_head = this;
+  /** Previous node. */
+  prev: list_head = this;
+  /** The dma_buf this node is embedded in (`container_of`), null for the head. */
+  readonly owner: dma_buf | null;
+  /**
+   * `INIT_LIST_HEAD()`: a node linked to itself.
+   *
+   * @param owner The embedding dma_buf, or null for a list head.
+   */
+  constructor(owner: dma_buf | null = null) {
+    this.owner = owner;
+  }
+}
+
+/** `list_add(new, head)`. */
+function list_add(n: list_head, head: list_head): void {
+  n.next = head.next;
+  n.prev = head;
+  head.next.prev = n;
+  head.next = n;
+}
+
+/** `list_del(entry)`. */
+function list_del(n: list_head): void {
+  n.prev.next = n.next;
+  n.next.prev = n.prev;
+  n.next = n.prev = n;
 }
 
 /** `struct dma_buf`. */
@@ -173,6 +216,8 @@ export class dma_buf {
   readonly subsys: DmaBufSubsys;
   /** Set once `release` ran (the model's use-after-put check). */
   released = false;
+  /** `list_node` on `db_list`. */
+  readonly list_node: list_head = new list_head(this);
 
   /** @internal Use {@linkcode dma_buf_export}. */
   constructor(subsys: DmaBufSubsys, info: dma_buf_export_info) {
@@ -233,7 +278,9 @@ export function dma_buf_export(subsys: DmaBufSubsys, info: dma_buf_export_info):
     fail(Errno.EINVAL, "dma_buf_export: incomplete export info");
   }
   const d = new dma_buf(subsys, info);
-  subsys.db_list.add(d);
+  list_add(d.list_node, subsys.db_list);
+  subsys.nr_buffers++;
+  subsys.sysfs_stats?.set(d.file.f_inode.i_ino, d); // dma_buf_stats_setup()
   return d;
 }
 
@@ -436,7 +483,9 @@ function dma_buf_release(d: dma_buf): void {
   }
   d.released = true;
   d.ops.release(d);
-  d.subsys.db_list.delete(d);
+  list_del(d.list_node);
+  d.subsys.nr_buffers--;
+  d.subsys.sysfs_stats?.delete(d.file.f_inode.i_ino); // dma_buf_stats_teardown()
 }
 
 function dma_buf_llseek(f: file, offset: number, whence: number): number {
@@ -453,8 +502,8 @@ function dma_buf_mmap_internal(f: file, vma: vm_area_struct): void {
   const d = f.private_data as dma_buf;
   check_live(d, "dma_buf_mmap_internal");
   if (!d.ops.mmap) fail(Errno.EINVAL);
-  const pages = (vma.vm_end - vma.vm_start) >> PAGE_SHIFT;
-  if (vma.vm_pgoff + pages > d.size / (1 << PAGE_SHIFT)) fail(Errno.EINVAL);
+  const pages = (vma.vm_end - vma.vm_start) / 2 ** PAGE_SHIFT;
+  if (vma.vm_pgoff + pages > d.size / 2 ** PAGE_SHIFT) fail(Errno.EINVAL);
   d.ops.mmap(d, vma);
 }
 
@@ -493,7 +542,8 @@ export function dma_buf_debug_show(subsys: DmaBufSubsys): string {
     "count".padEnd(8)
   }\texp_name\t${"ino".padEnd(8)}\tname\n`;
   let count = 0, size = 0;
-  for (const d of [...subsys.db_list].reverse()) {
+  for (let n = subsys.db_list.next; n !== subsys.db_list; n = n.next) {
+    const d = n.owner!;
     const f = d.file;
     s += `${pad8(d.size)}\t${pad8(f.f_flags, 16)}\t${pad8(f.f_mode, 16)}\t${
       pad8(f.f_count)

@@ -130,6 +130,10 @@ function dma_heap_ioctl_allocate(heap: dma_heap, kdata: DataView, current: Task)
   kdata.setUint32(o.fd, newfd, true);
 }
 
+/** `stack_kdata[128]` of `dma_heap_ioctl` (the model runs one syscall at a time). */
+const stack_kbuf = new Uint8Array(128);
+const stack_kdata = new DataView(stack_kbuf.buffer);
+
 /** `dma_heap_ioctl(file, ucmd, arg)`. */
 function dma_heap_ioctl(f: file, ucmd: number, arg: number, current: Task): number {
   const heap = f.private_data as dma_heap;
@@ -142,13 +146,15 @@ function dma_heap_ioctl(f: file, ucmd: number, arg: number, current: Task): numb
   if (!((ucmd & kcmd & IOC_IN) >>> 0)) in_size = 0;
   if (!((ucmd & kcmd & IOC_OUT) >>> 0)) out_size = 0;
   const ksize = Math.max(drv_size, in_size, out_size);
-  const kbuf = new Uint8Array(ksize); // zero-filled past in_size
+  // `stack_kdata[128]` for small commands, kmalloc beyond; zero-filled past in_size.
+  let kbuf = stack_kbuf, kdata = stack_kdata;
+  if (ksize <= stack_kbuf.length) kbuf.fill(0, 0, ksize);
+  else kdata = new DataView((kbuf = new Uint8Array(ksize)).buffer);
   copy_from_user_into(current, kbuf, arg, in_size);
-  const kdata = new DataView(kbuf.buffer);
   dma_heap_ioctl_allocate(heap, kdata, current);
   if (out_size > 0) {
     try {
-      copy_to_user(current, arg, out_size === ksize ? kbuf : kbuf.subarray(0, out_size));
+      copy_to_user(current, arg, kbuf, out_size);
     } catch (e) {
       // 6.12: the fd is installed only after copy_to_user succeeds; undo it.
       const fd = kdata.getUint32(dma_heap_allocation_data.fd, true);

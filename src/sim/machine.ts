@@ -50,6 +50,8 @@ export interface SimMachineConfig {
   strict?: boolean;
   /** `RLIMIT_NOFILE` of processes (default 1048576). */
   nofile?: number;
+  /** CONFIG_DMABUF_SYSFS_STATS: `/sys/kernel/dmabuf/buffers` (default false, as Debian's). */
+  sysfsStats?: boolean;
 }
 
 /** The default CMA area: the seed's `global_cma@68000000`, 128 MiB at 0x68000000. */
@@ -100,8 +102,6 @@ export class SimMachine implements WarnSink {
   #next_pid = 100;
   #once = new Set<string>();
   #default_process: SimProcess | undefined;
-  /** Live processes by pid (`find_task_by_vpid`). */
-  readonly #tasks = new Map<number, SimProcess>();
 
   /** Boots a machine. */
   constructor(config: SimMachineConfig = {}) {
@@ -122,7 +122,18 @@ export class SimMachine implements WarnSink {
         !Number.isSafeInteger(r.base) || !Number.isSafeInteger(r.size) || r.size <= 0 ||
         r.base % PAGE_SIZE || r.size % PAGE_SIZE
       ) {
-        throw new RangeError(`Invalid CMA region: ${r.name}`);
+        throw new RangeError(`Invalid CMA region: ${r.name}: base and size must be page aligned`);
+      }
+      if (
+        typeof r.name !== "string" || r.name === "" || /[/\0]/.test(r.name) || r.name === "system"
+      ) {
+        throw new RangeError(`Invalid CMA region name: ${JSON.stringify(r.name)}`);
+      }
+      for (const o of cmas) {
+        if (o.name === r.name) throw new RangeError(`Duplicate CMA region name: ${r.name}`);
+        if (r.base < o.base + o.count * PAGE_SIZE && o.base < r.base + r.size) {
+          throw new RangeError(`CMA region ${r.name} overlaps ${o.name}`);
+        }
       }
       cmas.push(new Cma(r.name, r.base, r.size));
       this.log.printk(
@@ -141,6 +152,7 @@ export class SimMachine implements WarnSink {
     );
     this.anon_inode_inode = { i_ino: this.get_next_ino(), kind: "anon", i_size: 0, mnt_id: 14 };
     this.dma_buf = new DmaBufSubsys(this, 15);
+    if (config.sysfsStats) this.dma_buf.sysfs_stats = new Map();
     this.dev = new Devtmpfs(22, () => this.get_next_ino());
     this.dev.add("pts/0", tty_fops, null);
     this.dev.add("null", null_fops, null);
@@ -219,24 +231,22 @@ export class SimMachine implements WarnSink {
    */
   process(name = "deno", options: SimProcessOptions = {}): SimProcess {
     const p = new SimProcess(this, this.#next_pid++, name, options);
-    this.#tasks.set(p.pid, p);
+    this.tasks.set(p.pid, p);
     return p;
   }
 
   /** `find_task_by_vpid(pid)`: the live process with this pid, or undefined. */
   find_task_by_vpid(pid: number): SimProcess | undefined {
-    return this.#tasks.get(pid);
+    return this.tasks.get(pid);
   }
 
-  /** The live processes, by pid (what `/proc` lists). */
+  /** The live processes, by pid. */
   get processes(): SimProcess[] {
-    return [...this.#tasks.values()].sort((a, b) => a.pid - b.pid);
+    return [...this.tasks.values()].sort((a, b) => a.pid - b.pid);
   }
 
-  /** @internal `release_task()`: called by `SimProcess.exit()`. */
-  release_task(p: SimProcess): void {
-    this.#tasks.delete(p.pid);
-  }
+  /** Live processes by pid (what `/proc` lists). */
+  readonly tasks: Map<number, SimProcess> = new Map();
 
   /** The process {@linkcode process} made first for this machine, made on first use. */
   get defaultProcess(): SimProcess {

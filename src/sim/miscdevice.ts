@@ -67,7 +67,8 @@ export class MiscSubsys {
       release: misc.fops.release,
     };
     this.#m.dev.add(misc.nodename ?? misc.name, fops, misc);
-    misc.this_device = { name: misc.name, dma_mask: 0xffff_ffff };
+    // A misc device has no DMA mask; a driver that maps buffers for it must set one.
+    misc.this_device = { name: misc.name, dma_mask: null };
     this.#devices.set(misc.name, misc);
   }
 

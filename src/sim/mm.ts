@@ -24,7 +24,7 @@ export function PAGE_ALIGN(x: number): number {
 /** `get_order(size)`: the smallest order whose block holds `size` bytes. */
 export function get_order(size: number): number {
   let order = 0;
-  while ((PAGE_SIZE << order) < size) order++;
+  while (PAGE_SIZE * 2 ** order < size) order++;
   return order;
 }
 

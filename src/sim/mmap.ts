@@ -14,6 +14,8 @@ import { PAGE_SIZE } from "./mm.ts";
 
 /** Where `mmap` starts placing mappings. */
 export const MMAP_BASE = 0x7f00_0000_0000;
+/** `TASK_SIZE` on x86_64 with 4-level page tables: the end of user space. */
+export const TASK_SIZE = 2 ** 47 - PAGE_SIZE;
 /** Where user buffers (the model's malloc heap) start. */
 export const USER_HEAP_BASE = 0x5555_5556_0000;
 
@@ -93,17 +95,20 @@ export class mm_struct {
     }
   });
 
-  /** `get_unmapped_area()`: a free page-aligned range of `len` bytes. */
+  /**
+   * `get_unmapped_area()`: a free page-aligned range of `len` bytes, or -1 when the address
+   * space (up to `TASK_SIZE`, 2^47) has no room.
+   */
   get_unmapped_area(len: number): number {
     const addr = this.#mmap_next;
-    // One guard page between mappings, so an overrun of one is a fault, not the next one.
-    this.#mmap_next += len + PAGE_SIZE;
-    return addr;
+    return addr + len > TASK_SIZE ? -1 : addr;
   }
 
   /** Inserts a VMA (addresses come from {@linkcode get_unmapped_area}, so it goes last). */
   insert_vm_struct(vma: vm_area_struct): void {
     this.#vmas.push(vma);
+    // One guard page between mappings, so an overrun of one is a fault, not the next one.
+    this.#mmap_next = vma.vm_end + PAGE_SIZE;
   }
 
   /** `find_vma_intersection`-like: the VMA containing `addr`, or undefined. */

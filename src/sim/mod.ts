@@ -66,7 +66,7 @@ export { Cma } from "./cma.ts";
 export { VmallocArea } from "./vmalloc.ts";
 export { Devtmpfs } from "./char_dev.ts";
 export type { cdev } from "./char_dev.ts";
-export { dma_buf, DmaBufSubsys } from "./dma_buf.ts";
+export { dma_buf, DmaBufSubsys, list_head } from "./dma_buf.ts";
 export type {
   device,
   dma_buf_attachment,

@@ -84,7 +84,16 @@ export function pidfd_open(m: SimMachine, pid: number, flags: number): file {
 export function pidfd_getfd(caller: pid_task, pidfd: file, fd: number): file {
   const priv = pidfd.f_op === pidfd_fops ? pidfd.private_data as pidfd_priv : undefined;
   if (!priv) fail(Errno.EBADF);
-  const task = priv.task;
+  return pidfd_fget(caller, priv.task, fd);
+}
+
+/**
+ * `__pidfd_fget()`: a new reference to `task`'s file at `fd`.
+ *
+ * @throws {KernelError} ESRCH if the task exited, EPERM without ptrace access, EBADF if `fd` is
+ * not open there.
+ */
+export function pidfd_fget(caller: pid_task, task: pid_task, fd: number): file {
   if (task.exited) fail(Errno.ESRCH);
   if (!ptrace_may_access(caller, task)) fail(Errno.EPERM);
   const f = Number.isInteger(fd) && fd >= 0 ? task.files.lookup(fd) : undefined;

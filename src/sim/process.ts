@@ -42,7 +42,7 @@ import {
   unix_socket,
   unix_socketpair,
 } from "./af_unix.ts";
-import { pidfd_getfd, pidfd_open } from "./pid.ts";
+import { pidfd_fget, pidfd_getfd, pidfd_open } from "./pid.ts";
 import { SOCK_CLOEXEC, SOCK_NONBLOCK, SOCKADDR_UN } from "../uapi/socket.ts";
 import {
   F_ADD_SEALS,
@@ -190,7 +190,7 @@ export class SimProcess implements Kernel, Task {
   exit(): void {
     if (this.#exited) return;
     this.#exited = true;
-    this.machine.release_task(this);
+    this.machine.tasks.delete(this.pid);
     for (const vma of [...this.mm.vmas()]) {
       this.mm.remove_vma(vma.vm_start);
       vma.vm_store?.revoke();
@@ -202,10 +202,14 @@ export class SimProcess implements Kernel, Task {
 
   /** Runs a syscall body: KernelError → typed errno error. */
   #sys<T>(syscall: string | (() => string), path: string | undefined, body: () => T): T {
+    if (this.#exited) {
+      throw errnoError(Errno.ESRCH, typeof syscall === "string" ? syscall : syscall(), {
+        detail: `Process ${this.pid} has exited`,
+      });
+    }
     const prev = this.machine.current_pid;
     this.machine.current_pid = this.pid;
     try {
-      if (this.#exited) fail(Errno.ESRCH, "the process has exited");
       return body();
     } catch (e) {
       if (e instanceof KernelError) {
@@ -312,8 +316,10 @@ export class SimProcess implements Kernel, Task {
           fail(Errno.EINVAL);
       }
       if (!f.f_op.mmap) fail(Errno.ENODEV);
+      const vm_start = this.mm.get_unmapped_area(len);
+      if (vm_start < 0) fail(Errno.ENOMEM);
       const vma: vm_area_struct = {
-        vm_start: this.mm.get_unmapped_area(len),
+        vm_start,
         vm_end: 0,
         vm_pgoff: offset / PAGE_SIZE,
         vm_flags,
@@ -425,10 +431,17 @@ export class SimProcess implements Kernel, Task {
 
   readDir(path: string): string[] {
     return this.#sys("readdir", String(path), () => {
-      const dev = this.machine.dev.readdir(path);
-      if (dev) return dev;
+      if (typeof path !== "string") fail(Errno.EFAULT);
       if (this.machine.dev.lookup(path)) fail(Errno.ENOTDIR);
-      return proc_readdir(this.#proc(), path);
+      // opendir(): the directory is open on the lowest free fd while it is read, so a listing
+      // of this process's own /proc/<pid>/fd shows that fd too, as on Linux.
+      if (!this.#is_dir(path)) proc_readdir(this.#proc(), path); // throws the right errno
+      const dfd = this.open(path, O_DIRECTORY | 0o4000 | O_CLOEXEC);
+      try {
+        return this.machine.dev.readdir(path) ?? proc_readdir(this.#proc(), path);
+      } finally {
+        this.files.close_fd(dfd);
+      }
     });
   }
 
@@ -549,11 +562,27 @@ export class SimProcess implements Kernel, Task {
     });
   }
 
-  pidfdGetfd(pidfd: number, targetFd: number, flags: number): number {
+  /**
+   * `pidfd_getfd(2)`: a new fd (always close-on-exec) on the file behind `targetFd` of another
+   * process. `pidfd` is an fd from {@linkcode pidfdOpen}; as a shortcut the model also takes the
+   * target `SimProcess` itself (`pidfd_getfd(pidfd_open(target.pid))` in one call, ESRCH when it
+   * exited or lives on another machine).
+   *
+   * @throws {ErrnoError} EINVAL for flags ≠ 0; EBADF for a bad pidfd or target fd; ESRCH when
+   * the target exited; EPERM without ptrace access (another uid, or not dumpable; root may).
+   */
+  pidfdGetfd(pidfd: number | SimProcess, targetFd: number, flags = 0): number {
     return this.#sys("pidfd_getfd", undefined, () => {
       if (!isInt32(flags) || flags !== 0) fail(Errno.EINVAL);
-      if (!isInt32(pidfd) || !isInt32(targetFd)) fail(Errno.EBADF);
-      const f = pidfd_getfd(this, this.files.fdget(pidfd), targetFd);
+      if (!isInt32(targetFd)) fail(Errno.EBADF);
+      let f: file;
+      if (pidfd instanceof SimProcess) {
+        if (this.machine.tasks.get(pidfd.pid) !== pidfd) fail(Errno.ESRCH);
+        f = pidfd_fget(this, pidfd, targetFd);
+      } else {
+        if (!isInt32(pidfd)) fail(Errno.EBADF);
+        f = pidfd_getfd(this, this.files.fdget(pidfd), targetFd);
+      }
       try {
         return this.files.fd_install(f, true);
       } catch (e) {

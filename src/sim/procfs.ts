@@ -1,15 +1,14 @@
 /**
- * fs/proc/ (base.c, fd.c, task_mmu.c) and the debugfs file of dma-buf: the text files and links
- * user space reads to account for buffers. `/proc` lists every live process of the machine;
- * `/proc/self` is the caller. Another process's `fd`, `fdinfo` and `maps` need ptrace read
- * access (EACCES otherwise, as Linux); `comm` is world-readable. An exited process is ENOENT.
- * `/sys/kernel/debug/dma_buf/bufinfo` is `dma_buf_debug_show`.
+ * fs/proc/ (fd.c, task_mmu.c) and the debugfs file of dma-buf: the text files and links user
+ * space reads to account for buffers. `/proc` lists every live process; `/proc/self` is the
+ * calling one. Another process's `fd`, `fdinfo` and `maps` need ptrace read access (EACCES);
+ * `comm` is world-readable. `/sys/kernel/debug/dma_buf/bufinfo` is `dma_buf_debug_show`.
  *
  * @module
  */
 import { Errno, fail } from "./errno.ts";
 import { fput, get_file } from "./file_table.ts";
-import { dma_buf_debug_show } from "./dma_buf.ts";
+import { type dma_buf, dma_buf_debug_show } from "./dma_buf.ts";
 import { VM_READ, VM_SHARED, VM_WRITE } from "./mmap.ts";
 import { PAGE_SIZE } from "./mm.ts";
 import type { SimMachine } from "./machine.ts";
@@ -26,29 +25,35 @@ export interface ProcNode {
 }
 
 const BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo";
+const SYSFS_BUFFERS = "/sys/kernel/dmabuf/buffers";
 
-/** A process's directory: the task and the rest of the path. */
-interface TaskPath {
-  task: Task;
-  rest: string;
+/** The buffer of `/sys/kernel/dmabuf/buffers/<ino>`, or undefined. */
+function sysfs_buffer(node: ProcNode, dir: string): dma_buf | undefined {
+  const m = /^\/sys\/kernel\/dmabuf\/buffers\/(\d+)$/.exec(dir);
+  return m ? node.machine.dma_buf.sysfs_stats?.get(Number(m[1])) : undefined;
 }
 
-/** Splits `/proc/self/...` or `/proc/<pid>/...` into the task and the rest, or undefined. */
-function task_path(node: ProcNode, path: string): TaskPath | undefined {
+/**
+ * Splits `/proc/self/...` or `/proc/<pid>/...` into the task and the rest, or undefined when
+ * the path is not under a pid. Every live process of the machine is visible (as to root).
+ */
+function pid_path(node: ProcNode, path: string): { task: Task; rest: string } | undefined {
   const m = /^\/proc\/(self|\d+)(\/.*)?$/.exec(path);
   if (!m) return undefined;
-  const task = m[1] === "self" || Number(m[1]) === node.task.pid
-    ? node.task
-    : node.machine.find_task_by_vpid(Number(m[1]));
+  const task = m[1] === "self" ? node.task : node.machine.tasks.get(Number(m[1]));
   if (!task) fail(Errno.ENOENT);
   return { task, rest: m[2] ?? "" };
 }
 
-/** `proc_fd_access_allowed()` / `mm_access()`: EACCES without ptrace read access. */
+/**
+ * `proc_fd_access_allowed()` / `mm_access()`: another process's `fd`, `fdinfo` and `maps` need
+ * ptrace read access (same uid and dumpable, or root); EACCES otherwise, as Linux.
+ */
 function may_read(node: ProcNode, task: Task): void {
   if (task === node.task) return;
-  const caller = node.machine.find_task_by_vpid(node.task.pid) as pid_task | undefined;
-  if (!caller || !ptrace_may_access(caller, task as unknown as pid_task)) fail(Errno.EACCES);
+  const caller = node.task as unknown as pid_task, target = task as unknown as pid_task;
+  if (caller.uid === undefined || target.uid === undefined) return; // a task without credentials
+  if (!ptrace_may_access(caller, target)) fail(Errno.EACCES);
 }
 
 function fd_of(rest: string, prefix: string): number | undefined {
@@ -77,6 +82,27 @@ export function proc_fdinfo(task: Task, fd: number): string {
   }
 }
 
+/** `show_val_kb()`: the label padded to 16 columns, the value right-aligned in 8, " kB". */
+function show_val_kb(label: string, pages: number): string {
+  return `${label.padEnd(16)}${String((pages * PAGE_SIZE) / 1024).padStart(8)} kB\n`;
+}
+
+/**
+ * `meminfo_proc_show()`, the lines the model can back: RAM handed to the page allocator
+ * (including the CMA areas, as Linux counts them), what is free, and the CMA totals.
+ */
+export function meminfo_proc_show(m: SimMachine): string {
+  let cmaTotal = 0, cmaFree = 0;
+  for (const c of m.cma_areas) {
+    cmaTotal += c.count;
+    cmaFree += c.count - c.used;
+  }
+  const total = m.zone.managed_pages + cmaTotal, free = m.zone.nr_free + cmaFree;
+  return show_val_kb("MemTotal:", total) + show_val_kb("MemFree:", free) +
+    show_val_kb("MemAvailable:", free) + show_val_kb("CmaTotal:", cmaTotal) +
+    show_val_kb("CmaFree:", cmaFree);
+}
+
 /** `show_map_vma()` lines of `/proc/<pid>/maps`. */
 export function proc_maps(task: Task): string {
   let s = "";
@@ -102,17 +128,25 @@ export function proc_maps(task: Task): string {
 export function proc_readdir(node: ProcNode, path: string): string[] {
   if (path === "/sys/kernel/debug/dma_buf") return ["bufinfo"];
   if (path === "/sys/kernel/debug") return ["dma_buf"];
+  const stats = node.machine.dma_buf.sysfs_stats;
+  if (stats && path === SYSFS_BUFFERS) return [...stats.keys()].map(String).sort();
+  if (
+    stats && sysfs_buffer(node, path) && !path.endsWith("/size") && !path.endsWith("/exporter_name")
+  ) {
+    return ["exporter_name", "size"];
+  }
   if (path === "/proc" || path === "/proc/") {
-    return [...node.machine.processes.map((p) => String(p.pid)), "self"].sort();
+    return ["meminfo", "self", ...[...node.machine.tasks.keys()].map(String)].sort();
   }
-  const tp = task_path(node, path);
-  const rest = tp?.rest;
-  if (rest === "" || rest === "/") return ["comm", "fd", "fdinfo", "maps"];
-  if (tp && (rest === "/fd" || rest === "/fdinfo")) {
-    may_read(node, tp.task);
-    return tp.task.files.open_fds().map(String).sort();
+  const p = pid_path(node, path);
+  if (p?.rest === "" || p?.rest === "/") return ["comm", "fd", "fdinfo", "maps"];
+  if (p?.rest === "/fd" || p?.rest === "/fdinfo") {
+    may_read(node, p.task);
+    return p.task.files.open_fds().map(String).sort();
   }
-  if (rest !== undefined && (fd_of(rest, "/fd/") ?? -1) >= 0) fail(Errno.ENOTDIR);
+  if (p && ((fd_of(p.rest, "/fd/") ?? -1) >= 0 || (fd_of(p.rest, "/fdinfo/") ?? -1) >= 0)) {
+    fail(Errno.ENOTDIR);
+  }
   fail(Errno.ENOENT);
 }
 
@@ -123,21 +157,29 @@ export function proc_readdir(node: ProcNode, path: string): string[] {
  */
 export function proc_readtext(node: ProcNode, path: string): string {
   if (path === BUFINFO) return dma_buf_debug_show(node.machine.dma_buf);
-  const tp = task_path(node, path);
-  if (tp === undefined) fail(Errno.ENOENT);
-  const rest = tp.rest;
-  if (rest === "/comm") return `${tp.task.comm.slice(0, 15)}\n`;
-  if (rest === "/maps") {
-    may_read(node, tp.task);
-    return proc_maps(tp.task);
+  if (path === "/proc/meminfo") return meminfo_proc_show(node.machine);
+  if (path.startsWith(SYSFS_BUFFERS + "/")) {
+    const d = sysfs_buffer(node, path.slice(0, path.lastIndexOf("/")));
+    if (d && path.endsWith("/exporter_name")) return `${d.exp_name}\n`;
+    if (d && path.endsWith("/size")) return `${d.size}\n`;
+    if (sysfs_buffer(node, path)) fail(Errno.EISDIR);
+    fail(Errno.ENOENT);
   }
-  const fd = fd_of(rest, "/fdinfo/");
+  if (path === "/proc" || path === "/sys/kernel/debug/dma_buf") fail(Errno.EISDIR);
+  const p = pid_path(node, path);
+  if (p === undefined) fail(Errno.ENOENT);
+  if (p.rest === "/maps") {
+    may_read(node, p.task);
+    return proc_maps(p.task);
+  }
+  if (p.rest === "/comm") return `${p.task.comm}\n`;
+  const fd = fd_of(p.rest, "/fdinfo/");
   if (fd !== undefined) {
     if (fd < 0) fail(Errno.ENOENT);
-    may_read(node, tp.task);
-    return proc_fdinfo(tp.task, fd);
+    may_read(node, p.task);
+    return proc_fdinfo(p.task, fd);
   }
-  if (rest === "/fd" || rest === "/fdinfo" || rest === "") fail(Errno.EISDIR);
+  if (p.rest === "/fd" || p.rest === "/fdinfo" || p.rest === "") fail(Errno.EISDIR);
   fail(Errno.ENOENT);
 }
 
@@ -148,16 +190,15 @@ export function proc_readtext(node: ProcNode, path: string): string {
  */
 export function proc_readlink(node: ProcNode, path: string): string {
   if (path === "/proc/self") return String(node.task.pid);
-  const tp = task_path(node, path);
-  if (tp === undefined) fail(Errno.ENOENT);
-  const rest = tp.rest;
-  const fd = fd_of(rest, "/fd/");
+  const p = pid_path(node, path);
+  if (p === undefined) fail(Errno.ENOENT);
+  const fd = fd_of(p.rest, "/fd/");
   if (fd !== undefined) {
-    may_read(node, tp.task);
-    const f = fd >= 0 ? tp.task.files.lookup(fd) : undefined;
+    may_read(node, p.task);
+    const f = fd >= 0 ? p.task.files.lookup(fd) : undefined;
     if (!f) fail(Errno.ENOENT);
     return f.d_path();
   }
-  if (["", "/fd", "/fdinfo", "/maps", "/comm"].includes(rest)) fail(Errno.EINVAL);
+  if (["", "/fd", "/fdinfo", "/maps", "/comm"].includes(p.rest)) fail(Errno.EINVAL);
   fail(Errno.ENOENT);
 }

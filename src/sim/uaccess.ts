@@ -32,17 +32,18 @@ export function copy_from_user_into(current: Task, to: Uint8Array, from: number,
 }
 
 /**
- * `copy_to_user(to, from, n)`: writes `data` at user address `to`.
+ * `copy_to_user(to, from, n)`: writes the first `n` bytes of `data` at user address `to`.
  *
  * @throws {KernelError} EFAULT when any byte is not mapped or not writable.
  */
-export function copy_to_user(current: Task, to: number, data: Uint8Array): void {
-  if (data.length === 0) return;
+export function copy_to_user(current: Task, to: number, data: Uint8Array, n = data.length): void {
+  if (n === 0) return;
   const m = current.mm.resolve(to);
-  if (!m || !m.writable || m.bytes.length < data.length) {
+  if (!m || !m.writable || m.bytes.length < n) {
     fail(Errno.EFAULT, "copy_to_user: bad address");
   }
-  m.bytes.set(data);
+  if (n === data.length) m.bytes.set(data);
+  else for (let i = 0; i < n; i++) m.bytes[i] = data[i];
   m.written?.();
 }
 

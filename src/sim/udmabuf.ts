@@ -29,6 +29,7 @@ import {
   type sg_table,
 } from "./dma_buf.ts";
 import { MemStore, PAGE_SIZE } from "./mm.ts";
+import { dma_map_sgtable } from "./dma_mapping.ts";
 import { type vm_area_struct, VM_MAYSHARE, VM_SHARED } from "./mmap.ts";
 import {
   shmem_file,
@@ -156,7 +157,8 @@ function release_udmabuf(d: dma_buf): void {
 
 /** `udmabuf_ops`. */
 export const udmabuf_ops: dma_buf_ops = {
-  map_dma_buf: (a) => get_sg_table(a.dmabuf.priv as udmabuf),
+  map_dma_buf: (a) =>
+    dma_map_sgtable(a.dmabuf.subsys.sink, a.dev, get_sg_table(a.dmabuf.priv as udmabuf)),
   unmap_dma_buf: () => {},
   release: release_udmabuf,
   mmap: mmap_udmabuf,

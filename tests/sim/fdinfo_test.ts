@@ -90,7 +90,8 @@ Deno.test("fdinfo of a heap node shows only the four file lines", () => {
 
 Deno.test("fd table hands out the lowest free fd from 3 and EBADF after close", () => {
   const k = new SimMachine().process();
-  assert.deepEqual(k.readDir("/proc/self/fd"), ["0", "1", "2"]);
+  // The listing includes the fd of the directory being read (3), as opendir on Linux.
+  assert.deepEqual(k.readDir("/proc/self/fd"), ["0", "1", "2", "3"]);
   assert.equal(k.readLink("/proc/self/fd/0"), "/dev/pts/0");
   const heap = k.open("/dev/dma_heap/system", O_RDWR);
   assert.equal(heap, 3);
@@ -121,6 +122,7 @@ Deno.test("fd table hands out the lowest free fd from 3 and EBADF after close", 
     "6",
     "7",
     "8",
+    "9", // the directory being read
   ]);
 });
 
@@ -129,8 +131,65 @@ Deno.test("processes have their own fd tables but share buffers' inode counter",
   const a = m.process(), b = m.process();
   assert.equal(a.open("/dev/dma_heap/system", O_RDWR), 3);
   assert.equal(b.open("/dev/dma_heap/system", O_RDWR), 3);
-  assert.equal(a.open("/dev/dma_heap/system", O_RDWR), 4);
-  assert.match(a.readText(`/proc/${a.pid}/fdinfo/4`), /^pos:\t0\n/);
-  assert.match(a.readText(`/proc/${b.pid}/fdinfo/3`), /^pos:\t0\n/); // root reads b's table
-  assertErrno(() => a.readText(`/proc/${b.pid}/fdinfo/4`), "ENOENT"); // which has no fd 4
+  assertErrno(() => a.readText(`/proc/99999/fdinfo/3`), "ENOENT");
+  assertErrno(() => a.readText(`/proc/${b.pid}/fdinfo/4`), "ENOENT");
+  assert.match(a.readText(`/proc/${a.pid}/fdinfo/3`), /^pos:\t0\n/);
+});
+
+Deno.test("pidfdGetfd() shares a buffer between processes; exit() drops their references", () => {
+  const m = new SimMachine();
+  const a = m.process("producer"), b = m.process("consumer");
+  const heap = a.open("/dev/dma_heap/system", O_RDWR);
+  const fd = alloc(a, heap, 4096, O_RDWR);
+  const ra = a.mmap(fd, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+  const bfd = b.pidfdGetfd(a, fd);
+  assert.equal(b.fcntl(bfd, F_GETFD, 0), FD_CLOEXEC);
+  assert.equal(fdinfo(b, bfd).get("ino"), fdinfo(a, fd).get("ino"));
+  assert.equal(fdinfo(a, fd).get("count"), "3"); // a's fd, a's mapping, b's fd
+  const rb = b.mmap(bfd, 4096, PROT_READ, MAP_SHARED, 0);
+  new Uint8Array(ra.buffer, ra.byteOffset, 4096)[0] = 99;
+  assert.equal(new Uint8Array(rb.buffer, rb.byteOffset, 4096)[0], 99);
+  // Another process's fdinfo is readable through /proc/<pid>, as root can.
+  assert.equal(b.readText(`/proc/${a.pid}/fdinfo/${fd}`), a.readText(`/proc/self/fdinfo/${fd}`));
+  assert.deepEqual(b.readDir("/proc"), [String(a.pid), String(b.pid), "meminfo", "self"].sort());
+  assertErrno(() => b.pidfdGetfd(a, 99), "EBADF");
+  assertErrno(() => b.pidfdGetfd(a, fd, 1), "EINVAL");
+  a.exit();
+  assert.equal(fdinfo(b, bfd).get("count"), "2"); // b's fd and b's mapping
+  assertErrno(() => a.close(fd), "ESRCH");
+  assertErrno(() => b.pidfdGetfd(a, fd), "ESRCH");
+  assertErrno(() => b.readText(`/proc/${a.pid}/fdinfo/${fd}`), "ENOENT");
+  b.exit();
+  assert.match(
+    m.defaultProcess.readText("/sys/kernel/debug/dma_buf/bufinfo"),
+    /Total 0 objects, 0 bytes\n$/,
+  );
+  assert.equal(m.warnings.length, 0);
+});
+
+Deno.test("bufinfo lists buffers newest first with the kernel's columns and totals", () => {
+  const k = new SimMachine().process();
+  const heap = k.open("/dev/dma_heap/system", O_RDWR);
+  const a = alloc(k, heap, 4096, O_RDONLY);
+  const b = alloc(k, heap, 8192);
+  const c = alloc(k, k.open("/dev/dma_heap/global_cma@68000000", O_RDWR), 1 << 20);
+  const name = k.userBuffer(8);
+  name.bytes.set(new TextEncoder().encode("frame"));
+  k.ioctl(b, 0x40086201, name);
+  k.close(c);
+  const d = alloc(k, heap, 4096);
+  const text = k.readText("/sys/kernel/debug/dma_buf/bufinfo");
+  assert.equal(
+    text,
+    "\nDma-buf Objects:\n" +
+      "size    \tflags   \tmode    \tcount   \texp_name\tino     \tname\n" +
+      "00004096\t00000002\t00080007\t00000001\tsystem\t00000004\t<none>\n" +
+      "\tAttached Devices:\nTotal 0 devices attached\n\n" +
+      "00008192\t00000002\t00080007\t00000001\tsystem\t00000002\tframe\n" +
+      "\tAttached Devices:\nTotal 0 devices attached\n\n" +
+      "00004096\t00000000\t00080005\t00000001\tsystem\t00000001\t<none>\n" +
+      "\tAttached Devices:\nTotal 0 devices attached\n\n" +
+      "\nTotal 3 objects, 16384 bytes\n",
+  );
+  assert.ok([a, b, d].every((fd) => fd > heap));
 });

@@ -18,7 +18,7 @@ import { MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE } from "../../src/uapi/consta
 
 const CMA = "/dev/dma_heap/global_cma@68000000";
 const MiB = 1 << 20, KiB = 1024;
-const dev = { name: "test-dev", dma_mask: 0xffffffff };
+const dev = { name: "test-dev", dma_mask: 0xffffffffn };
 
 /** The sg table an importer gets for `fd`, via attach + map (then undone). */
 function sgOf(k: SimProcess, fd: number): scatterlist[] {
@@ -115,7 +115,7 @@ Deno.test("ENOMEM beyond memory, and memory comes back", () => {
   assertErrno(() => alloc(k, sys, 4096), "ENOMEM");
   k.close(all);
   assert.equal(m.freePages, free);
-  assert.deepEqual(k.readDir("/proc/self/fd"), ["0", "1", "2", "3", "4"]);
+  assert.deepEqual(k.readDir("/proc/self/fd"), ["0", "1", "2", "3", "4", "5"]);
 });
 
 for (const [heapName, path] of [["system", "/dev/dma_heap/system"], ["CMA", CMA]]) {

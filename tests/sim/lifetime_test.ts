@@ -12,10 +12,15 @@ import {
   DMA_TO_DEVICE,
 } from "../../src/sim/dma_buf.ts";
 import { alloc } from "./_helpers.ts";
+import { misc_register, type miscdevice } from "../../src/sim/miscdevice.ts";
+import { DMA_BIT_MASK, dma_set_mask_and_coherent } from "../../src/sim/dma_mapping.ts";
+import type { device } from "../../src/sim/dma_buf.ts";
+
+const dma_buf_set_mask = (dev: device) => dma_set_mask_and_coherent(dev, DMA_BIT_MASK(32));
 import { buf_info, DRIVER_A_STRING, TEST_DRIVERA } from "../../src/uapi/test_driver.ts";
 import { MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE } from "../../src/uapi/constants.ts";
 
-const dev = { name: "lifetime-dev", dma_mask: 0xffffffff };
+const dev = { name: "lifetime-dev", dma_mask: 0xffffffffn };
 
 function buffer(strict = false) {
   const m = new SimMachine({ strict });
@@ -142,4 +147,22 @@ Deno.test("a put too many is a use after put", () => {
   k.close(fd);
   dma_buf_put(d);
   assert.deepEqual(m.warnings.map((w) => w.kind), ["use-after-put"]);
+});
+
+Deno.test("mapping for a misc device without a DMA mask warns and fails with EIO", () => {
+  const { m, k, fd } = buffer();
+  const misc: miscdevice = { name: "nomask", fops: {} };
+  misc_register(m, misc);
+  assert.equal(k.readDir("/dev").includes("nomask"), true);
+  const d = dma_buf_get(k, fd);
+  const a = dma_buf_attach(d, misc.this_device!);
+  assert.throws(() => dma_buf_map_attachment(a, DMA_TO_DEVICE), { errno: 5 });
+  assert.deepEqual(m.warnings.map((w) => w.kind), ["dma-mask-missing"]);
+  dma_buf_set_mask(misc.this_device!);
+  const sgt = dma_buf_map_attachment(a, DMA_TO_DEVICE);
+  assert.deepEqual(sgt.entries.map((e) => e.length), [4096, 4096]); // 8 KiB: two order-0 pages
+  dma_buf_unmap_attachment(a, sgt, DMA_TO_DEVICE);
+  dma_buf_detach(d, a);
+  dma_buf_put(d);
+  assert.equal(m.warnings.length, 1);
 });

@@ -68,26 +68,32 @@ Deno.test("seed: the log matches the seed's, with the CMA buffer at 0x68100000",
   assert.equal(r.log.length, 6);
   const addr = r.p.address.toString(16).padStart(16, "0");
   assert.equal(r.log[0], `fd[${r.fd}], buf[0x${addr}], size[0x100000]`);
-  assert.match(r.log[1], /^<test_ioctl: \d+>addr = 0x68100000, len = 0x100000$/);
+  assert.match(r.log[1], /^<test_dma_access: \d+>addr = 0x68100000, len = 0x100000$/);
   assert.match(
     r.log[2],
-    /^<test_ioctl: \d+>addr = 0xffff8000[0-9a-f]{8}, str = driverA: userspace!$/,
+    /^<test_cpu_access: \d+>addr = 0xffff8000[0-9a-f]{8}, str = driverA: userspace!$/,
   );
   assert.equal(r.log[3], r.log[0]);
   assert.equal(r.log[4], r.log[1]);
   assert.match(
     r.log[5],
-    /^<test_ioctl: \d+>addr = 0xffff8000[0-9a-f]{8}, str = driverA kernel space!$/,
+    /^<test_cpu_access: \d+>addr = 0xffff8000[0-9a-f]{8}, str = driverA kernel space!$/,
   );
   // LINE is the line of test_driver.ts that prints; the sg line comes before the vmap line.
-  const line = (s: string) => Number(/<test_ioctl: (\d+)>/.exec(s)![1]);
+  const line = (s: string) => Number(/<test_\w+: (\d+)>/.exec(s)![1]);
   assert.ok(line(r.log[1]) > 0 && line(r.log[1]) < line(r.log[2]));
   // With read permission (the project's test task), check the lines in the source itself.
   const url = new URL("../../src/sim/drivers/test_driver.ts", import.meta.url);
   if (Deno.permissions.querySync({ name: "read", path: url }).state === "granted") {
     const src = Deno.readTextFileSync(url).split("\n");
-    assert.match(src[line(r.log[1]) - 1], /__LINE__\(\)}>addr = 0x\$\{hex\(sg\.dma_address/);
-    assert.match(src[line(r.log[2]) - 1], /__LINE__\(\)}>addr = 0x\$\{hex\(map\.vaddr/);
+    assert.match(
+      src[line(r.log[1]) - 1],
+      /<test_dma_access: \$\{__LINE__\(\)}>addr = 0x\$\{hex\(sg\.dma_address/,
+    );
+    assert.match(
+      src[line(r.log[2]) - 1],
+      /<test_cpu_access: \$\{__LINE__\(\)}>addr = 0x\$\{hex\(map\.vaddr/,
+    );
   }
   // dmesg timestamps are printed like the kernel's.
   assert.match(k.syslog(), /^\[ {4}\d\.\d{6}\] /m);
@@ -159,7 +165,15 @@ Deno.test("seed: bad buf_info is EFAULT, a bad fd is EBADF, a non-dma-buf fd EIN
   assertErrno(() => k.ioctl(fda, TEST_DRIVERA, info), "EBADF");
   info.view.setInt32(0, fda, true);
   assertErrno(() => k.ioctl(fda, TEST_DRIVERA, info), "EINVAL");
-  assert.deepEqual(k.readDir("/proc/self/fd"), ["0", "1", "2", "3"]);
+  assert.deepEqual(k.readDir("/proc/self/fd"), ["0", "1", "2", "3", "4"]);
+});
+
+Deno.test("seed: other commands are ENOTTY; the devices have a 64-bit DMA mask", () => {
+  const m = new SimMachine();
+  const k = m.process();
+  const fda = k.open("/dev/driverA", O_RDWR);
+  assertErrno(() => k.ioctl(fda, 0x4018540c, k.userBuffer(buf_info.size)), "ENOTTY");
+  assert.equal(m.testDriver!.driverA.this_device!.dma_mask, 0xffff_ffff_ffff_ffffn);
 });
 
 Deno.test("seed: a machine without the test driver has no /dev/driverA", () => {

@@ -140,7 +140,7 @@ Deno.test("udmabuf of one range aliases the memfd both ways, and the sg table is
   new Uint8Array(ub.buffer, ub.byteOffset + PAGE, 1)[0] = 0x33;
   assert.equal(new Uint8Array(mf.buffer, mf.byteOffset, 8 * PAGE)[3 * PAGE], 0x33);
   const d = dma_buf_get(k, fd);
-  const a = dma_buf_attach(d, { name: "dev", dma_mask: 0xffffffff });
+  const a = dma_buf_attach(d, { name: "dev", dma_mask: 0xffffffffn });
   const sgt = dma_buf_map_attachment(a, DMA_TO_DEVICE);
   const total = sgt.entries.reduce((n, e) => n + e.length, 0);
   assert.equal(total, 4 * PAGE);

@@ -9,7 +9,9 @@ exec 0</dev/console 1>/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t debugfs debugfs /sys/kernel/debug
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# The initramfs root is already a writable tmpfs. No tmpfs on /tmp: the project tree sits at its
+# host path, which may be under /tmp (CI clones anywhere), and a mount would hide it.
+mkdir -p /tmp && chmod 1777 /tmp
 mkdir -p /tmp/home /tmp/deno-dir
 
 export HOME=/tmp/home DENO_DIR=/tmp/deno-dir NO_COLOR=1 TERM=dumb

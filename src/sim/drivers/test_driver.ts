@@ -1,21 +1,25 @@
 /**
  * The seed's test importer (`test-driver.c` in `/work/shared/seed/dma-buf-intro.txt`), written
- * against the model's driver API: misc devices `driverA` and `driverB`, ioctls `TEST_DRIVERA` and
- * `TEST_DRIVERB` taking a `struct buf_info { int fd; char *buf; unsigned int size; }`.
+ * against the model's driver API the way the real module (`tools/kernel/module/test_driver.c`)
+ * is: misc devices `driverA` and `driverB`, ioctls `TEST_DRIVERA` and `TEST_DRIVERB` taking a
+ * `struct buf_info { int fd; char *buf; unsigned int size; }`; other commands are ENOTTY.
  *
- * Each ioctl imports the dma-buf for DMA (get, attach, map, print the sg entries, unmap, detach)
- * and for CPU access (vmap, print the string there, write its own string, vunmap), then puts the
- * buffer. `LINE` in the log is the line of this file that prints, like `__LINE__`.
+ * Each ioctl imports the dma-buf for DMA (`test_dma_access`: attach, map, log the sg entries,
+ * unmap, detach) and for CPU access (`test_cpu_access`: vmap, log the string there, write its own
+ * string, vunmap), then puts the buffer. The log names the function and the line of this file
+ * that prints, like `__func__` and `__LINE__`.
  *
  * @module
  */
 import { Errno, fail } from "../errno.ts";
-import type { file, inode } from "../file_table.ts";
+import type { file } from "../file_table.ts";
 import type { Task } from "../sched.ts";
 import type { SimMachine } from "../machine.ts";
 import { copy_from_user } from "../uaccess.ts";
 import { misc_register, type miscdevice } from "../miscdevice.ts";
+import { DMA_BIT_MASK, dma_set_mask_and_coherent } from "../dma_mapping.ts";
 import {
+  type device,
   type dma_buf,
   dma_buf_attach,
   type dma_buf_attachment,
@@ -82,7 +86,10 @@ function c_str(bytes: Uint8Array): string {
   return new TextDecoder().decode(nul < 0 ? bytes : bytes.subarray(0, nul));
 }
 
-/** The test driver's state (`test_dev`) and its two misc devices. */
+/** The longest string the CPU-access log line prints from the buffer (`LOG_STR_MAX`). */
+const LOG_STR_MAX = 128;
+
+/** The test driver's state and its two misc devices. */
 export class TestDriver {
   /** Options; change them between ioctls from tests. */
   options: TestDriverOptions;
@@ -93,7 +100,8 @@ export class TestDriver {
   readonly #m: SimMachine;
 
   /**
-   * Registers both misc devices.
+   * Registers both misc devices and gives each a 64-bit DMA mask (`test_setup_dma`): a misc
+   * device has none, and `dma_map_sgtable` refuses a device without one.
    *
    * @param m The machine.
    * @param options Order and hooks.
@@ -104,22 +112,75 @@ export class TestDriver {
     const fops = {
       unlocked_ioctl: (f: file, cmd: number, arg: number, current: Task) =>
         this.test_ioctl(f, cmd, arg, current),
-      open: (_inode: inode, _f: file) => {},
     };
     this.driverA = { name: "driverA", fops };
     this.driverB = { name: "driverB", fops };
-    misc_register(m, this.driverA);
-    misc_register(m, this.driverB);
+    for (const misc of [this.driverA, this.driverB]) {
+      misc_register(m, misc);
+      dma_set_mask_and_coherent(misc.this_device!, DMA_BIT_MASK(64));
+    }
+  }
+
+  /** `test_dma_access(dmabuf, dev)`: attach, map for the device, log each entry, unmap, detach. */
+  test_dma_access(ctx: TestDriverContext, dev: device): void {
+    const attachment = dma_buf_attach(ctx.dmabuf, dev);
+    let sgt: sg_table;
+    try {
+      sgt = dma_buf_map_attachment(attachment, DMA_TO_DEVICE);
+    } catch (e) {
+      dma_buf_detach(ctx.dmabuf, attachment);
+      throw e;
+    }
+    for (const sg of sgt.entries) {
+      this.#m.printk(
+        `<test_dma_access: ${__LINE__()}>addr = 0x${hex(sg.dma_address, 8)}, len = 0x${
+          sg.length.toString(16)
+        }`,
+      );
+    }
+    this.options.whileAttached?.({ ...ctx, attachment, sgt });
+    dma_buf_unmap_attachment(attachment, sgt, DMA_TO_DEVICE);
+    dma_buf_detach(ctx.dmabuf, attachment);
+  }
+
+  /** `test_cpu_access(dmabuf, str)`: vmap, log the string there, write `str`, vunmap. */
+  test_cpu_access(ctx: TestDriverContext, str: string): void {
+    const dmabuf = ctx.dmabuf;
+    const map = dma_buf_vmap(dmabuf);
+    const shown = c_str(map.bytes.subarray(0, Math.min(dmabuf.size, LOG_STR_MAX)));
+    this.#m.printk(
+      `<test_cpu_access: ${__LINE__()}>addr = 0x${hex(map.vaddr, 16)}, str = ${shown}`,
+    );
+    const bytes = new TextEncoder().encode(str + "\0");
+    map.bytes.set(bytes.subarray(0, Math.min(bytes.length, dmabuf.size))); // memcpy
+    dma_buf_vunmap(dmabuf, map);
+  }
+
+  /** `test_import(dev, info, str)`: get, DMA access, CPU access, put. */
+  test_import(current: Task, dev: device, info: TestDriverContext["info"], str: string): number {
+    const dmabuf = dma_buf_get(current, info.fd);
+    const ctx: TestDriverContext = { current, info, dmabuf };
+    try {
+      this.options.afterGet?.(ctx);
+      this.test_dma_access(ctx, dev);
+      // The seed calls dma_buf_put() here, before dma_buf_vmap(): a use after put that only
+      // works because user space still holds the fd. The fixed order puts after the CPU access.
+      if (this.options.order === "seed") dma_buf_put(dmabuf);
+      this.test_cpu_access(ctx, str);
+    } finally {
+      if (this.options.order !== "seed") dma_buf_put(dmabuf);
+    }
+    return 0;
   }
 
   /** `test_ioctl(file, cmd, arg)`. */
   test_ioctl(f: file, cmd: number, arg: number, current: Task): number {
-    const m = this.#m;
+    const misc = f.private_data as miscdevice; // set by misc_open()
     let raw: Uint8Array;
     try {
       raw = copy_from_user(current, arg, buf_info.size);
     } catch (e) {
-      m.printk("copy_from_user failed");
+      this.#m.printk("copy_from_user failed");
       throw e;
     }
     const v = new DataView(raw.buffer);
@@ -128,53 +189,17 @@ export class TestDriver {
       buf: Number(v.getBigUint64(buf_info.buf, true)),
       size: v.getUint32(buf_info.size_, true),
     };
-    m.printk(`fd[${info.fd}], buf[0x${hex(info.buf, 16)}], size[0x${info.size.toString(16)}]`);
-    let text: string;
+    this.#m.printk(
+      `fd[${info.fd}], buf[0x${hex(info.buf, 16)}], size[0x${info.size.toString(16)}]`,
+    );
     switch (cmd) {
       case TEST_DRIVERA:
-        text = DRIVER_A_STRING;
-        break;
+        return this.test_import(current, misc.this_device!, info, DRIVER_A_STRING);
       case TEST_DRIVERB:
-        text = DRIVER_B_STRING;
-        break;
+        return this.test_import(current, misc.this_device!, info, DRIVER_B_STRING);
       default:
-        // The seed's driver ignores other commands and returns 0.
-        return 0;
+        fail(Errno.ENOTTY);
     }
-    const dev = (f.private_data as miscdevice).this_device!;
-    // The seed does not check dma_buf_get()'s result (an oops on a bad fd); here it is -errno.
-    const dmabuf = dma_buf_get(current, info.fd);
-    this.options.afterGet?.({ current, info, dmabuf });
-
-    /* for dma access */
-    const attachment = dma_buf_attach(dmabuf, dev);
-    const sgt = dma_buf_map_attachment(attachment, DMA_TO_DEVICE);
-    for (const sg of sgt.entries) {
-      m.printk(
-        `<test_ioctl: ${__LINE__()}>addr = 0x${hex(sg.dma_address, 8)}, len = 0x${
-          sg.length.toString(16)
-        }`,
-      );
-    }
-    this.options.whileAttached?.({ current, info, dmabuf, attachment, sgt });
-    dma_buf_unmap_attachment(attachment, sgt, DMA_TO_DEVICE);
-    dma_buf_detach(dmabuf, attachment);
-    // The seed calls dma_buf_put() here, before dma_buf_vmap(): a use after put that only works
-    // because user space still holds the fd. The fixed order puts the buffer after vunmap.
-    const seedOrder = this.options.order === "seed";
-    if (seedOrder) dma_buf_put(dmabuf);
-
-    /* for cpu access */
-    const map = dma_buf_vmap(dmabuf);
-    m.printk(
-      `<test_ioctl: ${__LINE__()}>addr = 0x${hex(map.vaddr, 16)}, str = ${c_str(map.bytes)}`,
-    );
-    const bytes = new TextEncoder().encode(text + "\0");
-    if (bytes.length > map.bytes.length) fail(Errno.EINVAL);
-    map.bytes.set(bytes); // strcpy(map.vaddr, text)
-    dma_buf_vunmap(dmabuf, map);
-    if (!seedOrder) dma_buf_put(dmabuf);
-    return 0;
   }
 }
 

@@ -10,6 +10,7 @@ import type { MemStore, PhysExtent } from "../mm.ts";
 import { PAGE_SIZE } from "../mm.ts";
 import type { vm_area_struct } from "../mmap.ts";
 import type { SimMachine } from "../machine.ts";
+import { dma_map_sgtable } from "../dma_mapping.ts";
 
 /** The heap buffer behind a dma_buf (`struct system_heap_buffer` / `cma_heap_buffer`). */
 export interface heap_buffer {
@@ -47,9 +48,10 @@ export function heap_detach(_buffer: heap_buffer, a: dma_buf_attachment): void {
   a.priv = null;
 }
 
-/** `*_heap_map_dma_buf()`: `dma_map_sgtable` without an IOMMU is the identity. */
+/** `*_heap_map_dma_buf()`: `dma_map_sgtable` of the attachment's table for its device. */
 export function heap_map_dma_buf(a: dma_buf_attachment): sg_table {
   const att = a.priv as dma_heap_attachment;
+  dma_map_sgtable(a.dmabuf.subsys.sink, a.dev, att.table);
   att.mapped = true;
   return att.table;
 }
