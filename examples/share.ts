@@ -6,6 +6,7 @@
  *
  *   deno run -A examples/share.ts                       # parent (spawns the children)
  *   deno run -A examples/share.ts child-socket <name>   # child: connect to <name>, receive
+ *                                                       # (`@x` names the abstract socket "\0x")
  *   deno run -A examples/share.ts child-take <pid> <fd> # child: take fd <fd> of process <pid>
  *
  * A child prints one JSON line, then holds the buffer until its stdin closes, so that
@@ -66,7 +67,9 @@ async function child(role: string, args: string[]): Promise<void> {
   const k = getKernel();
   let buf: DmaBuf;
   if (role === "child-socket") {
-    using sock = UnixSocket.connect(args[0]);
+    // argv cannot carry a NUL: "@name" stands for the abstract name "\0name".
+    const name = args[0].startsWith("@") ? "\0" + args[0].slice(1) : args[0];
+    using sock = UnixSocket.connect(name);
     buf = receiveDmaBuf(sock); // blocks until the parent sends
   } else {
     buf = takeDmaBuf(Number(args[0]), Number(args[1]));
@@ -115,9 +118,9 @@ async function parentLinux(): Promise<void> {
   using heap = openHeap("system");
   using buf = heap.allocate(1 << 20, { name: "shared-frame" });
   write(buf);
-  const name = `\0dmabuf-share-example-${Deno.pid}`;
-  using listener = UnixListener.listen(name);
-  const viaSocket = spawn(["child-socket", name]);
+  const name = `dmabuf-share-example-${Deno.pid}`;
+  using listener = UnixListener.listen("\0" + name);
+  const viaSocket = spawn(["child-socket", "@" + name]);
   {
     using conn = await listener.acceptAsync(60_000);
     sendDmaBuf(conn, buf);

@@ -102,9 +102,9 @@ Deno.test({
     using buf = heap.allocate(256 * 1024, { name: "to-child" });
     fill(buf);
     const inode = buf.info().inode;
-    const name = `\0dmabuf-share-guest-${Deno.pid}`;
-    using listener = UnixListener.listen(name);
-    const pending = spawn(["child-socket", name]);
+    const name = `dmabuf-share-guest-${Deno.pid}`;
+    using listener = UnixListener.listen("\0" + name);
+    const pending = spawn(["child-socket", "@" + name]);
     {
       using conn = await listener.acceptAsync(120_000);
       sendDmaBuf(conn, buf);
