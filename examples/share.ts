@@ -101,8 +101,7 @@ async function spawn(
     report: JSON.parse(text.slice(0, text.indexOf("\n"))),
     release: async () => {
       await p.stdin.close();
-      lines.releaseLock();
-      await p.stdout.cancel();
+      await lines.cancel(); // the rest of stdout is not needed
       const status = await p.status;
       if (!status.success) throw new Error(`The child ${args[0]} failed: ${status.code}`);
     },
