@@ -14,6 +14,11 @@
  * assert.equal(buf.info().name, "frame-0");
  * ```
  *
+ * Fences: `buf.exportSyncFile()` / `buf.importSyncFile()` ({@linkcode SyncFile}) and
+ * `await buf.wait("read" | "write")` wait for drivers without blocking the thread. Pipelines of
+ * driver stages (the seed's §2.6): {@linkcode openStage}, {@linkcode createBufferPool},
+ * {@linkcode Pipeline} — buffers pass from driver to driver by fd, never copied.
+ *
  * The kernel underneath is chosen on first use: Linux when `/dev/dma_heap` has a heap this
  * process can open (with `--allow-ffi --allow-read`), otherwise the simulated kernel.
  * `DMABUF_KERNEL=linux|simulated` or {@linkcode setKernel} override the choice, and
@@ -41,6 +46,8 @@ export {
 export { CONTIGUOUS_ALIASES, type HeapRole, heapRole, pickHeap } from "./src/heaps/roles.ts";
 export { DmaBuf, type DmaBufFromOptions, type MapOptions } from "./src/dmabuf/buffer.ts";
 export { type CpuAccess, DmaBufMapping } from "./src/dmabuf/mapping.ts";
+export { type FenceAccess, SyncFile, type SyncFileFromOptions } from "./src/dmabuf/fence.ts";
+export type { WaitOptions } from "./src/dmabuf/wait.ts";
 export { type DmaBufInfo, parseFdinfo } from "./src/dmabuf/fdinfo.ts";
 export { leakedCount } from "./src/dmabuf/_lifetime.ts";
 export { type MemfdRange, openUdmabuf, Udmabuf, UDMABUF_PATH } from "./src/heaps/udmabuf.ts";
@@ -62,3 +69,20 @@ export {
   UnixListener,
   UnixSocket,
 } from "./src/share/mod.ts";
+export {
+  BufferPool,
+  type BufferPoolOptions,
+  createBufferPool,
+  openStage,
+  Pipeline,
+  type PipelineFrame,
+  type PipelineRunOptions,
+  type PipelineStats,
+  type PoolAllocator,
+  type PooledBuffer,
+  Stage,
+  type StageOp,
+  type StageOptions,
+  type StageReadiness,
+  type StageResult,
+} from "./src/pipeline/mod.ts";

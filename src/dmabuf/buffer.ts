@@ -13,20 +13,27 @@ import {
   MAP_SHARED,
   O_ACCMODE,
   O_RDONLY,
+  POLLIN,
+  POLLOUT,
   PROT_READ,
   PROT_WRITE,
   SEEK_END,
 } from "../uapi/constants.ts";
 import {
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
   DMA_BUF_IOCTL_SYNC,
   DMA_BUF_NAME_LEN,
   DMA_BUF_SET_NAME_B,
   DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_START,
 } from "../uapi/dma_buf.ts";
 import { backstop } from "./_lifetime.ts";
 import { type DmaBufInfo, parseFdinfo } from "./fdinfo.ts";
 import { type CpuAccess, DmaBufMapping, syncDirection } from "./mapping.ts";
+import { type FenceAccess, fenceFlags, SyncFile } from "./fence.ts";
+import { waitForEvents, type WaitOptions } from "./wait.ts";
 
 /** Options for {@linkcode DmaBuf.from}. */
 export interface DmaBufFromOptions {
@@ -353,6 +360,101 @@ export class DmaBuf {
     }
     backstop.unregister(this);
     return this.#fd;
+  }
+
+  /**
+   * Exports the buffer's pending fences as a sync_file (`DMA_BUF_IOCTL_EXPORT_SYNC_FILE`): for
+   * `"read"` the writers (what a reader must wait for), for `"write"` every fence. With none
+   * pending the kernel gives an already signalled fence.
+   *
+   * @param access Whose fences: `"read"` or `"write"` (default).
+   * @returns The sync file (close-on-exec); close it, or let `using` do it.
+   * @throws {ErrnoError} `ENOTTY` on a kernel without `CONFIG_SYNC_FILE`; `EINVAL` for a bad
+   *   access.
+   *
+   * @example Waiting for a buffer's writers through a sync_file
+   * ```ts
+   * import { openHeap } from "../../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * using heap = openHeap("system");
+   * using buf = heap.allocate(4096);
+   * using fence = buf.exportSyncFile("read");
+   * await fence.wait({ timeout: 1000 });
+   * assert.ok(fence.poll());
+   * ```
+   */
+  exportSyncFile(access: FenceAccess = "write"): SyncFile {
+    this.#guard("export a fence of");
+    const name = "DMA_BUF_IOCTL_EXPORT_SYNC_FILE";
+    const arg = this.#kernel.userBuffer(8);
+    arg.view.setUint32(0, fenceFlags(access, `ioctl(${name})`), true);
+    arg.view.setInt32(4, -1, true);
+    this.#kernel.ioctl(this.#fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, arg, name);
+    return SyncFile.adopt(this.#kernel, arg.view.getInt32(4, true));
+  }
+
+  /**
+   * Adds the fence of a sync_file to the buffer's reservation object
+   * (`DMA_BUF_IOCTL_IMPORT_SYNC_FILE`), as a writer (`"write"`, the default) or a reader
+   * (`"read"`): later CPU access (SYNC START), `wait()` and importing drivers wait for it.
+   * The sync file stays open and owned by the caller.
+   *
+   * @param syncFile The fence.
+   * @param access As what it is added.
+   * @throws {ErrnoError} `EINVAL` if the fd is not a sync_file (or is closed), `ENOTTY` without
+   *   `CONFIG_SYNC_FILE`.
+   *
+   * @example Making one buffer wait for another's fences
+   * ```ts
+   * import { openHeap } from "../../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * using heap = openHeap("system");
+   * using a = heap.allocate(4096);
+   * using b = heap.allocate(4096);
+   * using fence = a.exportSyncFile("write");
+   * b.importSyncFile(fence, "write");
+   * await b.wait("write", { timeout: 1000 });
+   * assert.ok(fence.poll());
+   * ```
+   */
+  importSyncFile(syncFile: SyncFile, access: FenceAccess = "write"): void {
+    this.#guard("import a fence into");
+    const name = "DMA_BUF_IOCTL_IMPORT_SYNC_FILE";
+    const flags = fenceFlags(access, `ioctl(${name})`);
+    if (!(syncFile instanceof SyncFile)) {
+      throw errnoError(Errno.EINVAL, `ioctl(${name})`, { detail: "Not a SyncFile" });
+    }
+    const arg = this.#kernel.userBuffer(8);
+    arg.view.setUint32(0, flags, true);
+    arg.view.setInt32(4, syncFile.fd, true);
+    this.#kernel.ioctl(this.#fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, arg, name);
+  }
+
+  /**
+   * Waits, without blocking the thread, until the buffer is free for an access: `"read"` —
+   * every writer has finished (`POLLIN` on the dma-buf fd); `"write"` — every reader and writer
+   * has (`POLLOUT`). Resolves at once when no fences are pending.
+   *
+   * @param access `"read"` or `"write"` (default).
+   * @param options `timeout` in ms and an abort `signal`.
+   * @throws {Deno.errors.TimedOut} `ETIMEDOUT` when the timeout passes first.
+   * @throws {DOMException} The signal's reason (`AbortError`) when aborted.
+   *
+   * @example Waiting before reading
+   * ```ts
+   * import { openHeap } from "../../mod.ts";
+   *
+   * using heap = openHeap("system");
+   * using buf = heap.allocate(4096);
+   * await buf.wait("read", { timeout: 1000 }); // nobody writes: resolves at once
+   * ```
+   */
+  async wait(access: FenceAccess = "write", options: WaitOptions = {}): Promise<void> {
+    this.#guard("wait on");
+    const events = fenceFlags(access, "poll") === DMA_BUF_SYNC_READ ? POLLIN : POLLOUT;
+    await waitForEvents(this.#kernel, this.#fd, events, options, `dma-buf ${access} access`);
   }
 
   /**

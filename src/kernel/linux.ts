@@ -89,6 +89,19 @@ class LinuxMappedRegion implements MappedRegion {
   }
 }
 
+/** Longest time a `pollAsync` with an AbortSignal leaves its thread in one `poll(2)`. */
+export const POLL_SLICE_MS = 50;
+
+/** `promise`, or a rejection with `signal.reason` as soon as `signal` aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 function hex(request: number): string {
   return "0x" + (request >>> 0).toString(16).toUpperCase().padStart(8, "0");
 }
@@ -303,6 +316,56 @@ export class LinuxKernel implements Kernel {
     const revents = new Array<number>(n);
     for (let i = 0; i < n; i++) revents[i] = view.getUint16(i * 8 + 6, true);
     return revents;
+  }
+
+  /**
+   * `poll(2)` on another thread (`poll_nonblocking`), so the JS thread stays free.
+   *
+   * Each call gets its own `pollfd` array (the thread writes into it), kept alive until the
+   * native call returns. errno of that thread is lost: on -1 the same set is polled again here,
+   * synchronously with timeout 0 — a real failure (EFAULT, EINVAL, ENOMEM) then throws with its
+   * errno, and anything else (EINTR) is retried. With a `signal`, the wait runs in slices of
+   * {@linkcode POLL_SLICE_MS} so that the thread is never parked for longer than that; an abort
+   * rejects at once, and the slice in progress finishes in the background (its result is
+   * dropped).
+   */
+  async pollAsync(
+    requests: readonly PollRequest[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<number[]> {
+    if (!isInt(timeoutMs)) throw invalid("poll", "The timeout must be a 32-bit integer");
+    signal?.throwIfAborted();
+    const n = requests.length;
+    const fds = new LinuxUserBuffer(Math.max(8, n * 8));
+    for (let i = 0; i < n; i++) {
+      const { fd, events } = requests[i];
+      if (!isInt(fd) || !isInt(events)) throw invalid("poll", "fd and events must be integers");
+      fds.view.setInt32(i * 8, fd, true);
+      fds.view.setInt16(i * 8 + 4, events, true);
+    }
+    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - performance.now();
+      let slice = left === Infinity ? -1 : Math.max(0, Math.min(Math.ceil(left), 0x7fffffff));
+      if (signal && (slice < 0 || slice > POLL_SLICE_MS)) slice = POLL_SLICE_MS;
+      for (let i = 0; i < n; i++) fds.view.setInt16(i * 8 + 6, 0, true);
+      // SAFETY: `fds` holds `n` pollfd structs; the `finally` below keeps it reachable until the
+      // thread's poll has returned, even when an abort stops waiting for it first.
+      const call = this.#c.poll_nonblocking(n === 0 ? null : fds.pointer, BigInt(n), slice);
+      call.finally(() => void fds);
+      const r = await (signal ? abortable(call, signal) : call);
+      if (r > 0) {
+        const revents = new Array<number>(n);
+        for (let i = 0; i < n; i++) revents[i] = fds.view.getUint16(i * 8 + 6, true);
+        return revents;
+      }
+      if (r < 0) {
+        const now = this.poll(requests, 0); // throws the errno error of a real failure
+        if (now.some((x) => x !== 0)) return now;
+      }
+      if (performance.now() >= deadline) return requests.map(() => 0);
+    }
   }
 
   /** `ftruncate(2)`. */

@@ -97,6 +97,23 @@ export interface Kernel {
   lseek(fd: number, offset: number, whence: number): number;
   /** `poll(2)`; returns `revents` for each request, in order. `timeoutMs` -1 waits forever. */
   poll(requests: readonly PollRequest[], timeoutMs: number): number[];
+  /**
+   * `poll(2)` without blocking the JS thread: resolves with `revents` for each request once any
+   * is non-zero, or all zeros after `timeoutMs` (-1: no timeout). Rejects with `signal.reason`
+   * when `signal` aborts, and with the errno error of a failed `poll`. Linux runs `poll` on
+   * another thread; the simulated kernel resolves from its wait queues. Neither busy-waits.
+   */
+  pollAsync(
+    requests: readonly PollRequest[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<number[]>;
+  /**
+   * Optional, only where the kernel can count it (the simulated one): payload bytes the kernel
+   * copied between user memory that maps a dma-buf and kernel memory (`copy_from_user` /
+   * `copy_to_user`) since boot. Real Linux has no such counter and does not implement it.
+   */
+  payloadBytesCopied?(): number;
   /** `ftruncate(2)`. */
   ftruncate(fd: number, length: number): void;
   /** `memfd_create(2)`; returns the new fd. */

@@ -22,7 +22,16 @@ import type { vm_area_struct } from "./mmap.ts";
 import { PAGE_SHIFT } from "./mm.ts";
 import { O_ACCMODE, O_CLOEXEC, O_NONBLOCK, POLLIN, POLLOUT } from "../uapi/constants.ts";
 import { dma_buf_ioctl } from "./dma_buf_ioctl.ts";
-import type { dma_fence, dma_resv_usage } from "./dma_fence.ts";
+import { dma_fence_is_signaled } from "./dma_fence.ts";
+import {
+  type dma_resv,
+  dma_resv_add_cb_first,
+  dma_resv_get_fences,
+  dma_resv_test_signaled,
+  dma_resv_usage_rw,
+} from "./dma_resv.ts";
+import { poll_requested_events, type poll_table, poll_wait, wait_queue_head } from "./wait.ts";
+import { system_wq } from "./workqueue.ts";
 
 const SRC = "drivers/dma-buf/dma-buf.c";
 
@@ -210,8 +219,14 @@ export class dma_buf {
   vmapping_counter = 0;
   /** `vmap_ptr`: the cached kernel mapping while vmapped. */
   vmap_ptr: iosys_map | null = null;
-  /** The reservation object's fences (all signalled in the model). */
-  readonly resv: { fence: dma_fence; usage: dma_resv_usage }[] = [];
+  /** The reservation object's fences (`dma-resv.ts`). */
+  readonly resv: dma_resv = [];
+  /** `poll`: the wait queue `dma_buf_poll` sleeps on, woken by fence callbacks. */
+  readonly poll: wait_queue_head = new wait_queue_head();
+  /** `cb_in`: the POLLIN fence callback; `active` is the bit while armed. */
+  readonly cb_in: { active: number } = { active: 0 };
+  /** `cb_out`: the POLLOUT fence callback. */
+  readonly cb_out: { active: number } = { active: 0 };
   /** The core state. */
   readonly subsys: DmaBufSubsys;
   /** Set once `release` ran (the model's use-after-put check). */
@@ -408,13 +423,23 @@ export function dma_buf_unmap_attachment(a: dma_buf_attachment, sgt: sg_table, d
 }
 
 /**
- * `dma_buf_begin_cpu_access(dmabuf, dir)`: exporter op, then the (always signalled) fences.
+ * `dma_buf_begin_cpu_access(dmabuf, dir)`: exporter op, then `__dma_buf_begin_cpu_access`'s
+ * interruptible wait for the implicit fences (a write waits for every fence, a read for the
+ * writers). With `current`, the wait runs the machine's pending kernel work until they signal
+ * (see `workqueue.ts`); when no pending work is left and a fence is still unsignalled it is
+ * EINTR, where Linux would sleep until a signal arrives.
  *
- * @throws {KernelError} What the exporter throws.
+ * @throws {KernelError} What the exporter throws; EINTR as above.
  */
-export function dma_buf_begin_cpu_access(d: dma_buf, dir: number): void {
+export function dma_buf_begin_cpu_access(d: dma_buf, dir: number, current?: Task): void {
   check_live(d, "dma_buf_begin_cpu_access");
   d.ops.begin_cpu_access?.(d, dir);
+  if (!current) return;
+  const write = dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE;
+  const usage = dma_resv_usage_rw(write);
+  const fences = dma_resv_get_fences(d.resv, usage);
+  const done = () => fences.every(dma_fence_is_signaled);
+  if (!system_wq(current.machine).run_until(done)) fail(Errno.EINTR);
 }
 
 /**
@@ -507,11 +532,44 @@ function dma_buf_mmap_internal(f: file, vma: vm_area_struct): void {
   d.ops.mmap(d, vma);
 }
 
-function dma_buf_poll(f: file, events: number): number {
+/** `dma_buf_poll_cb`: a fence signalled; wake the pollers and drop the armed reference. */
+function dma_buf_poll_cb(d: dma_buf, dcb: { active: number }): void {
+  const key = dcb.active;
+  dcb.active = 0;
+  d.poll.wake_up(key);
+  fput(d.file); // paired with get_file in dma_buf_poll
+}
+
+/**
+ * `dma_buf_poll(file, poll)`: POLLOUT when every fence has signalled, POLLIN when every write
+ * fence has. A bit not ready arms a callback on the first unsignalled fence, which holds a file
+ * reference until it fires; while armed, that bit is withheld.
+ */
+function dma_buf_poll(f: file, requested: number, pt?: poll_table): number {
   const d = f.private_data as dma_buf;
-  // All fences in the model are signalled: both directions are ready at once.
-  void d;
-  return events & (POLLIN | POLLOUT);
+  poll_wait(d.poll, pt);
+  let events = (pt ? poll_requested_events(pt) : requested) & (POLLIN | POLLOUT);
+  if (!events) return 0;
+  for (const [bit, dcb, write] of [[POLLOUT, d.cb_out, true], [POLLIN, d.cb_in, false]] as const) {
+    if (!(events & bit)) continue;
+    if (dcb.active) {
+      events &= ~bit;
+      continue;
+    }
+    dcb.active = bit;
+    get_dma_buf(d);
+    const armed = dma_resv_add_cb_first(d.resv, dma_resv_usage_rw(write), () => {
+      dma_buf_poll_cb(d, dcb);
+    });
+    if (armed) events &= ~bit;
+    else dma_buf_poll_cb(d, dcb); // no callback queued: wake up any other waiters
+  }
+  return events;
+}
+
+/** Whether every fence a `write` (or read) access waits for has signalled. */
+export function dma_buf_fences_signalled(d: dma_buf, write: boolean): boolean {
+  return dma_resv_test_signaled(d.resv, dma_resv_usage_rw(write));
 }
 
 function dma_buf_show_fdinfo(f: file): string {

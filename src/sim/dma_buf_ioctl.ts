@@ -28,7 +28,8 @@ import {
   DMA_FROM_DEVICE,
   DMA_TO_DEVICE,
 } from "./dma_buf.ts";
-import { dma_fence_stub, sync_file_create, sync_file_get_fence } from "./dma_fence.ts";
+import { dma_fence_unwrap, sync_file_create, sync_file_get_fence } from "./dma_fence.ts";
+import { dma_resv_add_fence, dma_resv_get_singleton, dma_resv_usage_rw } from "./dma_resv.ts";
 
 function u64_low_checked(b: Uint8Array, off: number, valid: number): number {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -55,18 +56,19 @@ function sync(d: dma_buf, arg: number, current: Task): number {
       fail(Errno.EINVAL);
   }
   if (flags & DMA_BUF_SYNC_END) dma_buf_end_cpu_access(d, direction);
-  else dma_buf_begin_cpu_access(d, direction);
+  else dma_buf_begin_cpu_access(d, direction, current);
   return 0;
 }
 
-function export_sync_file(_d: dma_buf, arg: number, current: Task): number {
+function export_sync_file(d: dma_buf, arg: number, current: Task): number {
   const b = copy_from_user(current, arg, 8);
   const v = new DataView(b.buffer);
   const flags = v.getUint32(0, true);
   if (flags & ~DMA_BUF_SYNC_RW) fail(Errno.EINVAL);
   if ((flags & DMA_BUF_SYNC_RW) === 0) fail(Errno.EINVAL);
-  // Every fence of the model is signalled, so the unwrapped set collapses to the stub.
-  const sf = sync_file_create(dma_fence_stub, current.machine.anon_inode_inode);
+  // dma_resv_get_singleton(resv, dma_resv_usage_rw(flags & WRITE)): none → the signalled stub.
+  const fence = dma_resv_get_singleton(d.resv, dma_resv_usage_rw((flags & 2) !== 0));
+  const sf = sync_file_create(fence, current.machine.anon_inode_inode);
   // get_unused_fd_flags(O_CLOEXEC) + copy_to_user + fd_install: install, undo on EFAULT.
   const fd = current.files.fd_install(sf, true);
   v.setInt32(4, fd, true);
@@ -90,10 +92,8 @@ function import_sync_file(d: dma_buf, arg: number, current: Task): number {
   if (f) fput(f);
   if (!fence) fail(Errno.EINVAL);
   const usage = flags & 2 ? "write" : "read";
-  // dma_resv_add_fence(): a fence replaces an older one of the same context.
-  const i = d.resv.findIndex((r) => r.fence.context === fence.context);
-  if (i >= 0) d.resv.splice(i, 1);
-  d.resv.push({ fence, usage });
+  // 6.12: each fence inside a container is added on its own.
+  for (const f of dma_fence_unwrap(fence)) dma_resv_add_fence(d.resv, f, usage);
   return 0;
 }
 

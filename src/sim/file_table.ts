@@ -5,6 +5,7 @@
  * @module
  */
 import type { Task } from "./sched.ts";
+import type { poll_table } from "./wait.ts";
 import type { vm_area_struct } from "./mmap.ts";
 
 /** `FMODE_READ`. */
@@ -58,7 +59,7 @@ export interface file_operations {
   /** `mmap`: fill in the VMA (its memory) or throw. */
   mmap?(file: file, vma: vm_area_struct): void;
   /** `poll`: returns the ready mask. */
-  poll?(file: file, events: number): number;
+  poll?(file: file, events: number, pt?: poll_table): number;
   /** `release`: the last reference was put. */
   release?(inode: inode, file: file): void;
   /** `show_fdinfo`: text appended to `/proc/<pid>/fdinfo/<fd>`. */

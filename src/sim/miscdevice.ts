@@ -10,6 +10,7 @@ import type { file, file_operations, inode } from "./file_table.ts";
 import type { device } from "./dma_buf.ts";
 import type { SimMachine } from "./machine.ts";
 import type { Task } from "./sched.ts";
+import type { poll_table } from "./wait.ts";
 
 /** The fops a misc driver provides. */
 export interface misc_fops {
@@ -18,7 +19,7 @@ export interface misc_fops {
   /** `unlocked_ioctl`: `arg` is the user address. */
   unlocked_ioctl?(file: file, cmd: number, arg: number, current: Task): number;
   /** `poll`. */
-  poll?(file: file, events: number): number;
+  poll?(file: file, events: number, pt?: poll_table): number;
   /** `release`. */
   release?(inode: inode, file: file): void;
 }

@@ -67,6 +67,8 @@ export interface UserMemory {
   readonly writable: boolean;
   /** To call after writing the bytes. */
   readonly written?: () => void;
+  /** The file mapped there, for memory inside a VMA that maps one. */
+  readonly file?: file | null;
 }
 
 function bsearch<T>(list: readonly T[], addr: number, start: (t: T) => number): number {
@@ -165,6 +167,7 @@ export class mm_struct {
         bytes: new Uint8Array(buf, off, end - off),
         writable: (v.vm_flags & VM_WRITE) !== 0,
         written: v.vm_written,
+        file: v.vm_file,
       };
     }
     let r = this.#heap.get(addr);

@@ -31,6 +31,9 @@ import type { Task } from "./sched.ts";
 import { chrdev_open } from "./char_dev.ts";
 import { memfd_create, memfd_fcntl, shmem_file, shmem_truncate } from "./shmem.ts";
 import { proc_readdir, proc_readlink, proc_readtext, type ProcNode } from "./procfs.ts";
+import { poll_table } from "./wait.ts";
+import { system_wq } from "./workqueue.ts";
+import { uaccess_payload_bytes } from "./uaccess.ts";
 import {
   sock_from_file,
   unix_accept,
@@ -394,18 +397,120 @@ export class SimProcess implements Kernel, Task {
     });
   }
 
-  poll(requests: readonly PollRequest[], _timeoutMs: number): number[] {
-    return this.#sys("poll", undefined, () => {
-      if (!Array.isArray(requests)) fail(Errno.EFAULT);
-      return requests.map(({ fd, events }) => {
-        if (!isInt(fd) || fd < 0) return 0;
-        const f = this.files.lookup(fd);
-        if (!f) return POLLNVAL;
-        const ev = (events & 0xffff) | POLLERR | POLLHUP;
-        const mask = f.f_op.poll ? f.f_op.poll(f, ev) : DEFAULT_POLLMASK;
-        return mask & ev;
-      });
+  /**
+   * One pass of `do_poll()`: each fd's ready mask, with a poll table per file registered on
+   * the file's wait queues (freed by the caller); any wake-up calls `wake`.
+   */
+  #do_poll(requests: readonly PollRequest[], wake: () => void, tables: poll_table[]): number[] {
+    if (!Array.isArray(requests)) fail(Errno.EFAULT);
+    return requests.map(({ fd, events }) => {
+      if (!isInt(fd) || fd < 0) return 0;
+      const f = this.files.lookup(fd);
+      if (!f) return POLLNVAL;
+      const ev = (events & 0xffff) | POLLERR | POLLHUP;
+      if (!f.f_op.poll) return DEFAULT_POLLMASK & ev;
+      const pt = new poll_table(ev, wake);
+      tables.push(pt);
+      return f.f_op.poll(f, ev, pt) & ev;
     });
+  }
+
+  /**
+   * `poll(2)`. When nothing is ready and `timeoutMs` is not 0, the call "sleeps" by running
+   * the machine's pending kernel work until a polled file is woken or the timeout passes (see
+   * `workqueue.ts`). When no work is left to run, nothing can wake it any more: a finite timeout
+   * returns all zeros at once (no time passes), -1 fails with EINTR (Linux would sleep until a
+   * signal).
+   */
+  poll(requests: readonly PollRequest[], timeoutMs: number): number[] {
+    return this.#sys("poll", undefined, () => {
+      if (!isInt(timeoutMs)) fail(Errno.EINVAL);
+      const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+      const wq = system_wq(this.machine);
+      for (;;) {
+        let woken = false;
+        const tables: poll_table[] = [];
+        try {
+          const revents = this.#do_poll(requests, () => (woken = true), tables);
+          if (timeoutMs === 0 || revents.some((r) => r !== 0)) return revents;
+          if (!wq.run_until(() => woken, deadline) && !woken) {
+            if (timeoutMs < 0) fail(Errno.EINTR);
+            return revents;
+          }
+        } finally {
+          for (const t of tables) t.free();
+        }
+      }
+    });
+  }
+
+  /**
+   * `poll(2)` without blocking the caller: resolves with `revents` once any fd is ready (woken
+   * through the files' wait queues by the kernel worker — no polling loop), with all zeros when
+   * `timeoutMs` passes (-1: never), and rejects with `signal.reason` when `signal` aborts.
+   */
+  pollAsync(
+    requests: readonly PollRequest[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<number[]> {
+    return new Promise<number[]>((resolve, reject) => {
+      let tables: poll_table[] = [];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let done = false, scheduled = false;
+      const free = () => {
+        for (const t of tables) t.free();
+        tables = [];
+      };
+      const onAbort = () => finish(signal!.reason);
+      const finish = (err: unknown, revents?: number[]) => {
+        if (done) return;
+        done = true;
+        free();
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (revents) resolve(revents);
+        else reject(err);
+      };
+      const wake = () => {
+        if (done || scheduled) return;
+        scheduled = true;
+        queueMicrotask(check);
+      };
+      const check = () => {
+        scheduled = false;
+        if (done) return;
+        free();
+        let revents: number[];
+        try {
+          revents = this.#sys("poll", undefined, () => {
+            if (!isInt(timeoutMs)) fail(Errno.EINVAL);
+            return this.#do_poll(requests, wake, tables);
+          });
+        } catch (e) {
+          finish(e);
+          return;
+        }
+        if (timeoutMs === 0 || revents.some((r) => r !== 0)) finish(undefined, revents);
+      };
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      check();
+      if (!done && timeoutMs > 0) {
+        timer = setTimeout(() => finish(undefined, requests.map(() => 0)), timeoutMs);
+      }
+    });
+  }
+
+  /**
+   * Payload bytes the kernel copied between user memory that maps a dma-buf and kernel memory
+   * (`copy_from_user`/`copy_to_user`), machine-wide: the model's zero-copy witness.
+   */
+  payloadBytesCopied(): number {
+    return uaccess_payload_bytes(this.machine);
   }
 
   ftruncate(fd: number, length: number): void {

@@ -6,6 +6,27 @@
  */
 import { Errno, fail } from "./errno.ts";
 import type { Task } from "./sched.ts";
+import type { UserMemory } from "./mmap.ts";
+import type { SimMachine } from "./machine.ts";
+import { is_dma_buf_file } from "./dma_buf.ts";
+
+/** Per machine: payload bytes moved by copy_from_user/copy_to_user (see below). */
+const payload_bytes = new WeakMap<SimMachine, number>();
+
+/**
+ * Bytes that `copy_from_user`/`copy_to_user` moved from or to user memory that maps a dma-buf
+ * (the model's own counter, not a Linux one): zero means no payload crossed the user/kernel
+ * boundary by copy — drivers reached it through the sg table or a vmap instead.
+ */
+export function uaccess_payload_bytes(m: SimMachine): number {
+  return payload_bytes.get(m) ?? 0;
+}
+
+function account(current: Task, m: UserMemory, n: number): void {
+  if (m.file && is_dma_buf_file(m.file)) {
+    payload_bytes.set(current.machine, uaccess_payload_bytes(current.machine) + n);
+  }
+}
 
 /**
  * `copy_from_user(to, from, n)`: `n` bytes at user address `from`, copied.
@@ -16,6 +37,7 @@ export function copy_from_user(current: Task, from: number, n: number): Uint8Arr
   if (n === 0) return new Uint8Array(0);
   const m = current.mm.resolve(from);
   if (!m || m.bytes.length < n) fail(Errno.EFAULT, "copy_from_user: bad address");
+  account(current, m, n);
   return m.bytes.slice(0, n);
 }
 
@@ -28,6 +50,7 @@ export function copy_from_user_into(current: Task, to: Uint8Array, from: number,
   if (n === 0) return;
   const m = current.mm.resolve(from);
   if (!m || m.bytes.length < n) fail(Errno.EFAULT, "copy_from_user: bad address");
+  account(current, m, n);
   to.set(n === m.bytes.length ? m.bytes : m.bytes.subarray(0, n));
 }
 
@@ -44,6 +67,7 @@ export function copy_to_user(current: Task, to: number, data: Uint8Array, n = da
   }
   if (n === data.length) m.bytes.set(data);
   else for (let i = 0; i < n; i++) m.bytes[i] = data[i];
+  account(current, m, n);
   m.written?.();
 }
 

@@ -25,7 +25,13 @@
  * reference and fills the struct; EAGAIN when none is done. `poll`: POLLIN while a done buffer
  * waits, POLLOUT while it holds fewer than
  * `TEST_QUEUE_DEPTH`. Releasing the file
- * drops every buffer still held.
+ * drops every buffer still held (a buffer not yet processed has its fence signalled with
+ * `-ECANCELED`).
+ *
+ * Order of the QUEUE checks (so both implementations give the same errno for the same input):
+ * `copy_from_user` (EFAULT), the op (EINVAL), `dma_buf_get` (EBADF, EINVAL), the depth (EBUSY,
+ * the reference dropped again). DEQUEUE: EAGAIN when nothing is done, then `copy_to_user`
+ * (EFAULT: the buffer stays on the done list). DEQUEUE writes `fd` as -1 and `op` as queued.
  *
  * @module
  */

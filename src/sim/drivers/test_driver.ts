@@ -12,12 +12,14 @@
  * @module
  */
 import { Errno, fail } from "../errno.ts";
-import type { file } from "../file_table.ts";
+import type { file, inode } from "../file_table.ts";
 import type { Task } from "../sched.ts";
 import type { SimMachine } from "../machine.ts";
 import { copy_from_user } from "../uaccess.ts";
 import { misc_register, type miscdevice } from "../miscdevice.ts";
 import { DMA_BIT_MASK, dma_set_mask_and_coherent } from "../dma_mapping.ts";
+import { test_queue_ioctl, test_queue_open, test_queue_poll, test_queue_release } from "./queue.ts";
+import { TEST_DEQUEUE, TEST_QUEUE } from "../../uapi/queue_driver.ts";
 import {
   type device,
   type dma_buf,
@@ -109,9 +111,13 @@ export class TestDriver {
   constructor(m: SimMachine, options: TestDriverOptions = {}) {
     this.#m = m;
     this.options = options;
+    // Each open file is also a queueing stage (`queue.ts`, the seed's §2.6).
     const fops = {
       unlocked_ioctl: (f: file, cmd: number, arg: number, current: Task) =>
         this.test_ioctl(f, cmd, arg, current),
+      open: (_inode: inode, f: file) => test_queue_open(m, f),
+      poll: test_queue_poll,
+      release: (_inode: inode, f: file) => test_queue_release(f),
     };
     this.driverA = { name: "driverA", fops };
     this.driverB = { name: "driverB", fops };
@@ -175,6 +181,8 @@ export class TestDriver {
 
   /** `test_ioctl(file, cmd, arg)`. */
   test_ioctl(f: file, cmd: number, arg: number, current: Task): number {
+    if (cmd === TEST_QUEUE) return test_queue_ioctl(f, "queue", arg, current);
+    if (cmd === TEST_DEQUEUE) return test_queue_ioctl(f, "dequeue", arg, current);
     const misc = f.private_data as miscdevice; // set by misc_open()
     let raw: Uint8Array;
     try {

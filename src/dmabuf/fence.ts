@@ -1,0 +1,166 @@
+/**
+ * sync_file fds: a fence exported from a dma-buf's reservation object
+ * (`DMA_BUF_IOCTL_EXPORT_SYNC_FILE`), to wait on, hand to another process or driver, or
+ * import into another buffer (`DMA_BUF_IOCTL_IMPORT_SYNC_FILE`).
+ *
+ * @module
+ */
+import type { Kernel } from "../kernel/types.ts";
+import { getKernel } from "../kernel/select.ts";
+import { closedError, errnoError } from "../errors.ts";
+import { Errno } from "../uapi/errno.ts";
+import { POLLIN } from "../uapi/constants.ts";
+import { DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE } from "../uapi/dma_buf.ts";
+import { backstop } from "./_lifetime.ts";
+import { waitForEvents, type WaitOptions } from "./wait.ts";
+
+/**
+ * Which fences an access has to wait for: `"read"` — the writers (a reader may run alongside
+ * other readers); `"write"` — every fence, readers and writers.
+ */
+export type FenceAccess = "read" | "write";
+
+/** The `DMA_BUF_SYNC_*` flag for a fence access. */
+export function fenceFlags(access: FenceAccess, syscall: string): number {
+  if (access === "read") return DMA_BUF_SYNC_READ;
+  if (access === "write") return DMA_BUF_SYNC_WRITE;
+  throw errnoError(Errno.EINVAL, syscall, {
+    detail: `The access must be "read" or "write", got ${JSON.stringify(access)}`,
+  });
+}
+
+const kAdopt = Symbol("adopt");
+
+/** Options for {@linkcode SyncFile.from}. */
+export interface SyncFileFromOptions {
+  /** Whether the SyncFile closes the fd on `close()`. Default `true`. */
+  owned?: boolean;
+  /** The kernel the fd belongs to; default: the kernel in use. */
+  kernel?: Kernel;
+}
+
+/**
+ * A sync_file fd: one fence (possibly standing for several). It signals once; `poll()` tells
+ * whether it has, `wait()` waits for it without blocking the thread. Owns its fd: `close()` is
+ * idempotent, `using` closes it.
+ *
+ * @example Exporting the fences of a buffer nobody is writing
+ * ```ts
+ * import { openHeap } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * using heap = openHeap("system");
+ * using buf = heap.allocate(4096);
+ * using fence = buf.exportSyncFile("write");
+ * assert.equal(fence.poll(), true); // no fences: the signalled stub
+ * await fence.wait({ timeout: 1000 });
+ * ```
+ */
+export class SyncFile {
+  #kernel: Kernel;
+  #fd: number;
+  #owned: boolean;
+  #closed = false;
+
+  /**
+   * Internal: use {@linkcode SyncFile.from} or `DmaBuf.exportSyncFile()`.
+   *
+   * @param token Internal token.
+   * @param kernel The kernel.
+   * @param fd The fd.
+   * @param owned Whether `close()` closes the fd.
+   */
+  constructor(token: typeof kAdopt, kernel: Kernel, fd: number, owned: boolean) {
+    if (token !== kAdopt) throw new TypeError("Use SyncFile.from(fd) to wrap a sync_file fd");
+    this.#kernel = kernel;
+    this.#fd = fd;
+    this.#owned = owned;
+    if (owned) backstop.register(this, { kind: "fd", kernel, fd, what: "SyncFile" }, this);
+  }
+
+  /** @internal Wraps a fresh fd the library just got from the kernel. */
+  static adopt(kernel: Kernel, fd: number): SyncFile {
+    return new SyncFile(kAdopt, kernel, fd, true);
+  }
+
+  /**
+   * Wraps a sync_file fd that came from elsewhere (a GPU driver, another process), after
+   * checking through `/proc/self/fd/<fd>` that it is one.
+   *
+   * @param fd The fd.
+   * @param options Ownership and kernel.
+   * @returns The sync file.
+   * @throws {Deno.errors.BadResource} `EBADF` if the fd is not open.
+   * @throws {ErrnoError} `EINVAL` if it is not a sync_file.
+   */
+  static from(fd: number, options: SyncFileFromOptions = {}): SyncFile {
+    const kernel = options.kernel ?? getKernel();
+    if (!Number.isSafeInteger(fd) || fd < 0) {
+      throw errnoError(Errno.EBADF, "SyncFile.from", { detail: `Invalid fd: ${fd}` });
+    }
+    let link: string;
+    try {
+      link = kernel.readLink(`/proc/self/fd/${fd}`);
+    } catch {
+      throw errnoError(Errno.EBADF, "SyncFile.from", { detail: `fd ${fd} is not open` });
+    }
+    if (link !== "anon_inode:sync_file") {
+      throw errnoError(Errno.EINVAL, "SyncFile.from", {
+        detail: `fd ${fd} is not a sync_file (${link})`,
+      });
+    }
+    return new SyncFile(kAdopt, kernel, fd, options.owned ?? true);
+  }
+
+  #guard(action: string): void {
+    if (this.#closed) throw closedError(action, "SyncFile");
+  }
+
+  /** The fd. */
+  get fd(): number {
+    this.#guard("use");
+    return this.#fd;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Whether the fence has signalled (a `poll` with timeout 0).
+   *
+   * @returns True once signalled.
+   */
+  poll(): boolean {
+    this.#guard("poll");
+    return (this.#kernel.poll([{ fd: this.#fd, events: POLLIN }], 0)[0] & POLLIN) !== 0;
+  }
+
+  /**
+   * Waits until the fence signals, without blocking the thread.
+   *
+   * @param options `timeout` in ms and an abort `signal`.
+   * @throws {Deno.errors.TimedOut} When the timeout passes first.
+   * @throws {DOMException} The signal's reason (`AbortError`) when aborted.
+   */
+  async wait(options: WaitOptions = {}): Promise<void> {
+    this.#guard("wait on");
+    await waitForEvents(this.#kernel, this.#fd, POLLIN, options, "sync_file fence");
+  }
+
+  /** Closes the fd if owned. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#owned) {
+      backstop.unregister(this);
+      this.#kernel.close(this.#fd);
+    }
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

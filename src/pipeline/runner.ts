@@ -1,0 +1,262 @@
+/**
+ * Chains stages into a pipeline (the seed's §2.6): buffers from a {@linkcode BufferPool} go
+ * through every stage in order — queued on one, taken back when done, queued on the next — and
+ * return to the pool. Readiness comes from one `pollAsync` over the stages' fds, so the thread
+ * is free while the drivers work, and an `AbortSignal` stops the run.
+ *
+ * @module
+ */
+import type { Kernel, PollRequest } from "../kernel/types.ts";
+import { errnoError } from "../errors.ts";
+import { Errno, errnoName } from "../uapi/errno.ts";
+import { POLLERR, POLLIN, POLLNVAL, POLLOUT } from "../uapi/constants.ts";
+import type { Stage, StageResult } from "./stage.ts";
+import type { BufferPool, PooledBuffer } from "./pool.ts";
+
+/** A buffer that went through every stage. */
+export interface PipelineFrame {
+  /** Frame number, 0 … frames − 1, in the order they were produced. */
+  readonly frame: number;
+  /** The pool buffer carrying it (given back to the pool after `consume`). */
+  readonly buffer: PooledBuffer;
+  /** What each stage reported, in stage order (its DMA address, checksum). */
+  readonly results: readonly StageResult[];
+  /** Milliseconds from queueing on the first stage to dequeueing from the last. */
+  readonly latencyMs: number;
+}
+
+/** Options for {@linkcode Pipeline.run}. */
+export interface PipelineRunOptions {
+  /** How many frames to push through. */
+  frames: number;
+  /** Stops the run: in-flight buffers are drained back into the pool, then `run` rejects. */
+  signal?: AbortSignal;
+  /** Fills a buffer before it enters the first stage (use its mapping's `write`); awaited. */
+  produce?(buffer: PooledBuffer, frame: number): unknown;
+  /** Sees each finished frame, in completion order, before its buffer returns to the pool. */
+  consume?(frame: PipelineFrame): unknown;
+}
+
+/** What a run measured. */
+export interface PipelineStats {
+  /** Frames that went through every stage. */
+  readonly frames: number;
+  /** Wall time of the run in ms. */
+  readonly elapsedMs: number;
+  /** Frames per second. */
+  readonly fps: number;
+  /** Per-frame latency (first QUEUE to last DEQUEUE) in ms. */
+  readonly latencyMs: { readonly min: number; readonly mean: number; readonly max: number };
+}
+
+interface Trip {
+  readonly frame: number;
+  readonly buffer: PooledBuffer;
+  readonly results: StageResult[];
+  t0: number;
+}
+
+/**
+ * A chain of stages fed from a buffer pool. The pipeline borrows both: close the stages and the
+ * pool yourself (after `run` settles).
+ *
+ * @example Three stages over four buffers
+ * ```ts
+ * import { openHeap } from "../../mod.ts";
+ * import { createBufferPool, openStage, Pipeline } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * using heap = openHeap("system");
+ * using pool = createBufferPool(heap, { count: 4, size: 4096 });
+ * using a = openStage("/dev/driverA", { op: "invert" });
+ * using b = openStage("/dev/driverB", { op: "increment" });
+ * using c = openStage("/dev/driverA", { op: "invert" });
+ * const stats = await new Pipeline([a, b, c], pool).run({
+ *   frames: 8,
+ *   produce: (buf, frame) => buf.mapping.write((bytes) => bytes.fill(frame + 1)),
+ *   consume: (f) => assert.equal(f.buffer.mapping.read((bytes) => bytes[0]), f.frame),
+ * });
+ * assert.equal(stats.frames, 8);
+ * assert.equal(pool.available, 4);
+ * ```
+ */
+export class Pipeline {
+  /** The stages, in order. */
+  readonly stages: readonly Stage[];
+  /** The pool buffers come from. */
+  readonly pool: BufferPool;
+  readonly #kernel: Kernel;
+
+  /**
+   * Chains `stages`, fed from `pool`.
+   *
+   * @param stages At least one stage, all on the same kernel.
+   * @param pool Where buffers come from and go back to.
+   * @throws {ErrnoError} `EINVAL` without stages.
+   */
+  constructor(stages: readonly Stage[], pool: BufferPool) {
+    if (stages.length === 0) {
+      throw errnoError(Errno.EINVAL, "Pipeline", { detail: "A pipeline needs a stage" });
+    }
+    this.stages = [...stages];
+    this.pool = pool;
+    this.#kernel = stages[0].kernel;
+  }
+
+  /**
+   * Pushes `frames` buffers through every stage. Never more than the pool's buffers are in
+   * flight (backpressure). When the signal aborts or anything fails, the buffers in the stages
+   * are waited for and taken back, every buffer returns to the pool, and the promise rejects.
+   *
+   * @param options Frames, producer, consumer, signal.
+   * @returns The measured frames per second and latency.
+   * @throws {DOMException} The signal's reason when aborted.
+   * @throws {ErrnoError} A stage's failure (`status` of DEQUEUE) or a syscall's.
+   */
+  async run(options: PipelineRunOptions): Promise<PipelineStats> {
+    const { frames, signal, produce, consume } = options;
+    if (!Number.isSafeInteger(frames) || frames < 0) {
+      throw errnoError(Errno.EINVAL, "Pipeline.run", {
+        detail: `frames must be a safe integer ≥ 0, got ${frames}`,
+      });
+    }
+    signal?.throwIfAborted();
+    const stages = this.stages, n = stages.length;
+    const pending: Trip[][] = stages.map(() => []); // ready for stage i, not yet queued
+    const inStage: Map<number, Trip>[] = stages.map(() => new Map());
+    const latencies: number[] = [];
+    let next = 0, completed = 0;
+    const start = performance.now();
+    try {
+      while (completed < frames) {
+        signal?.throwIfAborted();
+        while (next < frames && pending[0].length === 0) {
+          const buffer = this.pool.tryAcquire();
+          if (!buffer) break;
+          const trip: Trip = { frame: next++, buffer, results: [], t0: 0 };
+          try {
+            await produce?.(buffer, trip.frame);
+          } catch (e) {
+            this.pool.release(buffer);
+            throw e;
+          }
+          pending[0].push(trip);
+        }
+        for (let i = 0; i < n; i++) {
+          while (pending[i].length > 0) {
+            const trip = pending[i][0];
+            if (i === 0) trip.t0 = performance.now();
+            if (!stages[i].tryQueue(trip.buffer.buffer, trip.frame)) break;
+            pending[i].shift();
+            inStage[i].set(trip.frame, trip);
+          }
+        }
+        let progressed = false;
+        for (let i = 0; i < n; i++) {
+          for (let r = stages[i].dequeue(); r !== null; r = stages[i].dequeue()) {
+            progressed = true;
+            const trip = take(inStage[i], r, stages[i]);
+            if (r.status < 0) {
+              this.pool.release(trip.buffer);
+              throw errnoError(-r.status, "ioctl(TEST_DEQUEUE)", {
+                path: stages[i].path,
+                detail: `The stage failed on frame ${trip.frame}: ${errnoName(-r.status)}`,
+              });
+            }
+            if (i + 1 < n) {
+              pending[i + 1].push(trip);
+              continue;
+            }
+            const latencyMs = performance.now() - trip.t0;
+            latencies.push(latencyMs);
+            try {
+              await consume?.({
+                frame: trip.frame,
+                buffer: trip.buffer,
+                results: trip.results,
+                latencyMs,
+              });
+            } finally {
+              this.pool.release(trip.buffer);
+            }
+            completed++;
+          }
+        }
+        if (progressed || completed >= frames) continue;
+        const set: PollRequest[] = [];
+        for (let i = 0; i < n; i++) {
+          const events = (inStage[i].size > 0 ? POLLIN : 0) | (pending[i].length > 0 ? POLLOUT : 0);
+          if (events) set.push({ fd: stages[i].fd, events });
+        }
+        if (set.length === 0) {
+          throw errnoError(Errno.EINVAL, "Pipeline.run", {
+            detail: "Nothing in flight and no buffer free (a pool buffer was not released?)",
+          });
+        }
+        const revents = await this.#kernel.pollAsync(set, -1, signal);
+        revents.forEach((r, j) => {
+          if (r & (POLLERR | POLLNVAL)) {
+            throw errnoError(r & POLLNVAL ? Errno.EBADF : Errno.EIO, "poll", {
+              detail: `A stage's fd ${set[j].fd} reported 0x${r.toString(16)}`,
+            });
+          }
+        });
+      }
+    } finally {
+      await this.#drain(pending, inStage);
+    }
+    const elapsedMs = performance.now() - start;
+    return {
+      frames: completed,
+      elapsedMs,
+      fps: elapsedMs > 0 ? (completed * 1000) / elapsedMs : 0,
+      latencyMs: {
+        min: latencies.length ? Math.min(...latencies) : 0,
+        mean: latencies.length ? latencies.reduce((a, b) => a + b, 0) / latencies.length : 0,
+        max: latencies.length ? Math.max(...latencies) : 0,
+      },
+    };
+  }
+
+  /** Takes every buffer back from the stages (waiting for them) and returns all to the pool. */
+  async #drain(pending: Trip[][], inStage: Map<number, Trip>[]): Promise<void> {
+    for (const list of pending) for (const trip of list.splice(0)) this.pool.release(trip.buffer);
+    for (;;) {
+      const set: PollRequest[] = [];
+      for (let i = 0; i < this.stages.length; i++) {
+        if (inStage[i].size === 0) continue;
+        if (this.stages[i].closed) {
+          // Closed under the run: the driver dropped its references at release.
+          for (const trip of inStage[i].values()) this.pool.release(trip.buffer);
+          inStage[i].clear();
+          continue;
+        }
+        set.push({ fd: this.stages[i].fd, events: POLLIN });
+      }
+      if (set.length === 0) return;
+      await this.#kernel.pollAsync(set, -1);
+      for (let i = 0; i < this.stages.length; i++) {
+        if (this.stages[i].closed) continue;
+        for (let r = this.stages[i].dequeue(); r !== null; r = this.stages[i].dequeue()) {
+          const trip = inStage[i].get(r.cookie);
+          if (!trip) continue;
+          inStage[i].delete(r.cookie);
+          this.pool.release(trip.buffer);
+        }
+      }
+    }
+  }
+}
+
+function take(inStage: Map<number, Trip>, r: StageResult, stage: Stage): Trip {
+  const trip = inStage.get(r.cookie);
+  if (!trip) {
+    throw errnoError(Errno.EINVAL, "ioctl(TEST_DEQUEUE)", {
+      path: stage.path,
+      detail: `The stage gave back cookie ${r.cookie}, which it was not given`,
+    });
+  }
+  inStage.delete(r.cookie);
+  trip.results.push(r);
+  return trip;
+}

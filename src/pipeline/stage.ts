@@ -1,0 +1,258 @@
+/**
+ * One processing stage of a driver pipeline (the seed's §2.6): an open file of a device that
+ * implements the queue ABI of `src/uapi/queue_driver.ts` (`TEST_QUEUE`, `TEST_DEQUEUE`, `poll`).
+ * The library hands the driver the buffer's fd; the driver reaches the pages itself (DMA or
+ * vmap), so no payload byte is copied.
+ *
+ * @module
+ */
+import type { Kernel, UserBuffer } from "../kernel/types.ts";
+import { getKernel } from "../kernel/select.ts";
+import { closedError, type ErrnoError, errnoError } from "../errors.ts";
+import { Errno } from "../uapi/errno.ts";
+import { O_CLOEXEC, O_RDWR, POLLIN, POLLOUT } from "../uapi/constants.ts";
+import {
+  TEST_DEQUEUE,
+  TEST_OP_INCREMENT,
+  TEST_OP_INVERT,
+  TEST_OP_NONE,
+  test_qbuf as Q,
+  TEST_QUEUE,
+} from "../uapi/queue_driver.ts";
+import type { DmaBuf } from "../dmabuf/buffer.ts";
+import { waitForEvents, type WaitOptions } from "../dmabuf/wait.ts";
+
+/** What a stage does to every byte: nothing, `b ^= 0xff`, or `b + 1` (mod 256). */
+export type StageOp = "none" | "invert" | "increment";
+
+const OPS: Record<StageOp, number> = {
+  none: TEST_OP_NONE,
+  invert: TEST_OP_INVERT,
+  increment: TEST_OP_INCREMENT,
+};
+
+/** Options for {@linkcode openStage}. */
+export interface StageOptions {
+  /** The operation the driver applies to every buffer queued here. Default `"none"`. */
+  op?: StageOp;
+  /** The kernel; default: the kernel in use. */
+  kernel?: Kernel;
+}
+
+/** What `TEST_DEQUEUE` reports about a processed buffer. */
+export interface StageResult {
+  /** The cookie given to {@linkcode Stage.queue}. */
+  readonly cookie: number;
+  /** DMA address of the buffer's first sg entry as the device saw it. */
+  readonly dmaAddress: number;
+  /** Sum of the buffer's bytes after the op, mod 2^32. */
+  readonly checksum: number;
+  /** 0, or the negative errno of a failed processing. */
+  readonly status: number;
+}
+
+/** Whether a stage can take a buffer / has one to give back (`poll` with timeout 0). */
+export interface StageReadiness {
+  /** A processed buffer waits for {@linkcode Stage.dequeue} (`POLLIN`). */
+  readonly readable: boolean;
+  /** The stage has room for another buffer (`POLLOUT`). */
+  readonly writable: boolean;
+}
+
+const kOpen = Symbol("open");
+
+/**
+ * An open stage: queue buffers, learn when they are done (`poll`, {@linkcode wait}), take them
+ * back. Closing the stage makes the driver drop every buffer it still holds. Owns its fd:
+ * `close()` is idempotent, `using` closes it.
+ */
+export class Stage {
+  /** The device path, e.g. `"/dev/driverA"`. */
+  readonly path: string;
+  /** The op applied to every buffer. */
+  readonly op: StageOp;
+  #kernel: Kernel;
+  #fd: number;
+  #arg: UserBuffer;
+  #opNumber: number;
+  #closed = false;
+
+  /**
+   * Internal: use {@linkcode openStage}.
+   *
+   * @param token Internal token.
+   * @param path The device.
+   * @param options Op and kernel.
+   */
+  constructor(token: typeof kOpen, path: string, options: StageOptions) {
+    if (token !== kOpen) throw new TypeError("Use openStage(path) to open a stage");
+    const op = options.op ?? "none";
+    if (!Object.hasOwn(OPS, op)) {
+      throw errnoError(Errno.EINVAL, "openStage", {
+        path,
+        detail: `Unknown op ${JSON.stringify(op)}; use "none", "invert" or "increment"`,
+      });
+    }
+    this.path = path;
+    this.op = op;
+    this.#opNumber = OPS[op];
+    this.#kernel = options.kernel ?? getKernel();
+    this.#arg = this.#kernel.userBuffer(Q.size);
+    this.#fd = this.#kernel.open(path, O_RDWR | O_CLOEXEC);
+  }
+
+  /** @internal */
+  static open(path: string, options: StageOptions): Stage {
+    return new Stage(kOpen, path, options);
+  }
+
+  #guard(action: string): void {
+    if (this.#closed) throw closedError(action, "Stage");
+  }
+
+  /** The stage's fd. */
+  get fd(): number {
+    this.#guard("use");
+    return this.#fd;
+  }
+
+  /** The kernel the stage lives on. */
+  get kernel(): Kernel {
+    return this.#kernel;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Queues `buffer` (`TEST_QUEUE`): the driver takes a reference and processes it
+   * asynchronously, with a write fence on the buffer until it is done.
+   *
+   * @param buffer The buffer.
+   * @param cookie A tag (safe integer ≥ 0) that {@linkcode dequeue} gives back.
+   * @throws {Deno.errors.Busy} `EBUSY` when the stage is full.
+   * @throws {ErrnoError} `EBADF`/`EINVAL` from the driver for a bad buffer.
+   */
+  queue(buffer: DmaBuf, cookie: number): void {
+    this.#guard("queue on");
+    if (!Number.isSafeInteger(cookie) || cookie < 0) {
+      throw errnoError(Errno.EINVAL, "ioctl(TEST_QUEUE)", {
+        path: this.path,
+        detail: `The cookie must be a safe integer ≥ 0, got ${cookie}`,
+      });
+    }
+    const v = this.#arg.view;
+    v.setInt32(Q.fd, buffer.fd, true);
+    v.setUint32(Q.op, this.#opNumber, true);
+    v.setBigUint64(Q.cookie, BigInt(cookie), true);
+    this.#kernel.ioctl(this.#fd, TEST_QUEUE, this.#arg, "TEST_QUEUE");
+  }
+
+  /**
+   * Like {@linkcode queue}, but a full stage returns false instead of throwing.
+   *
+   * @param buffer The buffer.
+   * @param cookie The tag.
+   * @returns Whether the buffer was queued.
+   */
+  tryQueue(buffer: DmaBuf, cookie: number): boolean {
+    try {
+      this.queue(buffer, cookie);
+      return true;
+    } catch (e) {
+      if ((e as ErrnoError).errno === Errno.EBUSY) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Takes the oldest processed buffer back (`TEST_DEQUEUE`); the driver drops its reference.
+   *
+   * @returns What the driver reported, or `null` when nothing is done yet (`EAGAIN`).
+   */
+  dequeue(): StageResult | null {
+    this.#guard("dequeue from");
+    try {
+      this.#kernel.ioctl(this.#fd, TEST_DEQUEUE, this.#arg, "TEST_DEQUEUE");
+    } catch (e) {
+      if ((e as ErrnoError).errno === Errno.EAGAIN) return null;
+      throw e;
+    }
+    const v = this.#arg.view;
+    return {
+      cookie: Number(v.getBigUint64(Q.cookie, true)),
+      dmaAddress: Number(v.getBigUint64(Q.dma_addr, true)),
+      checksum: v.getUint32(Q.checksum, true),
+      status: v.getInt32(Q.status, true),
+    };
+  }
+
+  /**
+   * Whether the stage has a processed buffer or room for another, now.
+   *
+   * @returns The readiness.
+   */
+  poll(): StageReadiness {
+    this.#guard("poll");
+    const [r] = this.#kernel.poll([{ fd: this.#fd, events: POLLIN | POLLOUT }], 0);
+    return { readable: (r & POLLIN) !== 0, writable: (r & POLLOUT) !== 0 };
+  }
+
+  /**
+   * Waits, without blocking the thread, until a processed buffer waits (`"readable"`, the
+   * default) or the stage has room (`"writable"`).
+   *
+   * @param what What to wait for.
+   * @param options `timeout` in ms and an abort `signal`.
+   * @throws {Deno.errors.TimedOut} When the timeout passes first.
+   * @throws {DOMException} The signal's reason when aborted.
+   */
+  async wait(what: "readable" | "writable" = "readable", options: WaitOptions = {}): Promise<void> {
+    this.#guard("wait on");
+    const events = what === "writable" ? POLLOUT : POLLIN;
+    await waitForEvents(this.#kernel, this.#fd, events, options, `${this.path} ${what}`);
+  }
+
+  /** Closes the fd; the driver drops every buffer it still holds. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#kernel.close(this.#fd);
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Opens a stage on a device that implements the queue ABI (`/dev/driverA`, `/dev/driverB`).
+ * Every call opens a new file, so the same device can be several stages of one pipeline.
+ *
+ * @param path The device.
+ * @param options The op and the kernel.
+ * @returns The stage.
+ * @throws {Deno.errors.NotFound} When the device does not exist (the module is not loaded).
+ *
+ * @example Inverting a buffer on driver A
+ * ```ts
+ * import { openHeap } from "../../mod.ts";
+ * import { openStage } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * using heap = openHeap("system");
+ * using buf = heap.allocate(4096);
+ * using stage = openStage("/dev/driverA", { op: "invert" });
+ * stage.queue(buf, 1);
+ * await stage.wait("readable", { timeout: 5000 });
+ * const done = stage.dequeue()!;
+ * assert.equal(done.cookie, 1);
+ * assert.equal(done.checksum, 0xff * 4096);
+ * ```
+ */
+export function openStage(path: string, options: StageOptions = {}): Stage {
+  return Stage.open(path, options);
+}
