@@ -145,6 +145,14 @@ for (const { name, ignore, make } of kernels) {
         assert.equal(code(() => k.sendmsg(m, bytes(1), [], 0)), "ENOTSOCK");
         assert.equal(code(() => k.sendmsg(99999, bytes(1), [], 0)), "EBADF");
         assert.equal(code(() => k.recvmsg(b, new Uint8Array(1), 1, MSG_DONTWAIT)), "EAGAIN");
+        assert.equal(code(() => k.recvmsg(b, new Uint8Array(1), -1, 0)), "EINVAL");
+        assert.equal(code(() => k.recvmsg(b, null as never, 1, 0)), "EFAULT");
+        assert.equal(code(() => k.sendmsg(a, null as never, [], 0)), "EFAULT");
+        assert.equal(code(() => k.sendmsg(a, bytes(1), null as never, 0)), "EINVAL");
+        k.sendmsg(a, bytes(1), [m], 0);
+        const huge = k.recvmsg(b, new Uint8Array(1), 2 ** 30, 0); // room clamped, no giant buffer
+        huge.fds.forEach(open);
+        assert.deepEqual([huge.fds.length, huge.flags], [1, 0]);
         // 253 is the limit; a control buffer for 1 fd holds 2 (CMSG_SPACE rounds up to 8).
         assert.equal(k.sendmsg(a, bytes(1), new Array(253).fill(m), 0), 1);
         const r = k.recvmsg(b, new Uint8Array(1), 1, 0);

@@ -199,7 +199,9 @@ export class LinuxSockets {
     if (!(data instanceof Uint8Array)) throw errnoError(Errno.EFAULT, "recvmsg");
     if (!isInt(maxFds) || maxFds < 0 || !isInt(flags)) throw errnoError(Errno.EINVAL, "recvmsg");
     if (!isInt(fd)) throw errnoError(Errno.EBADF, "recvmsg");
-    const controllen = maxFds === 0 ? 0 : CMSG_SPACE(4 * maxFds);
+    // A message carries at most SCM_MAX_FD fds, so room for more changes nothing: clamp.
+    const room = Math.min(maxFds, SCM_MAX_FD);
+    const controllen = room === 0 ? 0 : CMSG_SPACE(4 * room);
     if (this.#control.bytes.length < controllen) this.#control = new Scratch(controllen);
     this.#control.bytes.fill(0, 0, controllen);
     const buf = this.#data_at_least(data.length);

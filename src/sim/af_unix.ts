@@ -326,7 +326,7 @@ function scm_detach_fds(
   cloexec: boolean,
   out: number[],
 ): number {
-  const cap = scmCapacity(maxFds);
+  const cap = scmCapacity(Math.min(maxFds, SCM_MAX_FD)); // as the Linux wrapper clamps
   let flags = 0;
   let i = 0;
   for (; i < fp.length && i < cap; i++) {
