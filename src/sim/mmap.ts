@@ -103,14 +103,25 @@ export class mm_struct {
    */
   get_unmapped_area(len: number): number {
     const addr = this.#mmap_next;
-    return addr + len > TASK_SIZE ? -1 : addr;
+    if (addr + len <= TASK_SIZE) return addr;
+    // The bump pointer reached the top: first fit in the holes munmap left, keeping one guard
+    // page after each mapping (a process that maps and unmaps forever must not run out).
+    let start = MMAP_BASE;
+    for (const v of this.#vmas) {
+      if (v.vm_end <= start) continue;
+      if (v.vm_start >= start + len + PAGE_SIZE) return start;
+      start = v.vm_end + PAGE_SIZE;
+    }
+    return start + len <= TASK_SIZE ? start : -1;
   }
 
-  /** Inserts a VMA (addresses come from {@linkcode get_unmapped_area}, so it goes last). */
+  /** Inserts a VMA at its place in address order. */
   insert_vm_struct(vma: vm_area_struct): void {
-    this.#vmas.push(vma);
+    const vmas = this.#vmas;
+    if (vmas.length === 0 || vmas[vmas.length - 1].vm_start < vma.vm_start) vmas.push(vma);
+    else vmas.splice(bsearch(vmas, vma.vm_start, (v) => v.vm_start) + 1, 0, vma);
     // One guard page between mappings, so an overrun of one is a fault, not the next one.
-    this.#mmap_next = vma.vm_end + PAGE_SIZE;
+    this.#mmap_next = Math.max(this.#mmap_next, vma.vm_end + PAGE_SIZE);
   }
 
   /** `find_vma_intersection`-like: the VMA containing `addr`, or undefined. */
@@ -124,7 +135,13 @@ export class mm_struct {
   remove_vma(addr: number): vm_area_struct | undefined {
     const i = bsearch(this.#vmas, addr, (v) => v.vm_start);
     if (i < 0 || this.#vmas[i].vm_start !== addr) return undefined;
-    return this.#vmas.splice(i, 1)[0];
+    const [vma] = this.#vmas.splice(i, 1);
+    // Unmapping the topmost mapping gives its range back to the bump pointer (LIFO reuse).
+    if (i === this.#vmas.length) {
+      const last = this.#vmas[i - 1];
+      this.#mmap_next = last && last.vm_end >= MMAP_BASE ? last.vm_end + PAGE_SIZE : MMAP_BASE;
+    }
+    return vma;
   }
 
   /** Number of VMAs (`map_count`). */

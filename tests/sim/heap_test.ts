@@ -207,16 +207,33 @@ Deno.test("munmap empties every view over the region; siblings re-read region.bu
   k.munmap(b); // unmapping nothing succeeds, as munmap(2) does
 });
 
-Deno.test("a 256 MiB munmap is a zero-copy move", () => {
+Deno.test("munmap of a 256 MiB mapping detaches its views and keeps the bytes for others", () => {
   const m = new SimMachine({ memorySize: 1024 * MiB });
   const k = m.process();
   const fd = alloc(k, k.open("/dev/dma_heap/system", O_RDWR), 256 * MiB);
   const r = k.mmap(fd, 256 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
   new Uint8Array(r.buffer, r.byteOffset, r.length)[256 * MiB - 1] = 5;
   const r2 = k.mmap(fd, 4096, PROT_READ, MAP_SHARED, 256 * MiB - 4096);
-  const t = performance.now();
+  const view = new Uint8Array(r.buffer, r.byteOffset, r.length);
   k.munmap(r);
-  const ms = performance.now() - t;
-  assert.ok(ms < 20, `munmap of 256 MiB took ${ms} ms`);
+  assert.equal(view.length, 0, "views of the unmapped region are detached");
+  // That the move copies nothing is measured in bench/sim_munmap_bench.ts, not asserted here.
   assert.equal(new Uint8Array(r2.buffer, r2.byteOffset, 4096)[4095], 5);
+});
+
+Deno.test("mmap reuses the address space that munmap gave back", () => {
+  const m = new SimMachine({ memorySize: 1024 * MiB });
+  const k = m.process();
+  const fd = alloc(k, k.open("/dev/dma_heap/system", O_RDWR), 256 * MiB);
+  // 2^40 bytes of mmap space hold ~4096 mappings of 256 MiB; a bump allocator that never
+  // reuses would fail with ENOMEM long before 10 000 rounds.
+  const first = k.mmap(fd, 256 * MiB, PROT_READ, MAP_SHARED, 0);
+  const keep = k.mmap(fd, 4096, PROT_READ, MAP_SHARED, 0);
+  k.munmap(first);
+  for (let i = 0; i < 10_000; i++) k.munmap(k.mmap(fd, 256 * MiB, PROT_READ, MAP_SHARED, 0));
+  // A hole below a live mapping is found once the top is used up.
+  const hole = k.mmap(fd, 256 * MiB, PROT_READ, MAP_SHARED, 0);
+  assert.ok(hole.address > keep.address, "LIFO reuse above the live mapping");
+  k.munmap(hole);
+  k.munmap(keep);
 });

@@ -6,8 +6,9 @@ source "$(dirname "$0")/lib.sh"
 
 need_pkgs linux-source-6.12 flex bison bc libelf-dev libssl-dev build-essential xz-utils \
   || skip "custom kernel build tools missing and not installable"
-tarball=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n1)
-[[ -n $tarball ]] || skip "linux-source-6.12 tarball not found in /usr/src"
+tarballs=(/usr/src/linux-source-6.12.tar.*)
+tarball=${tarballs[0]}
+[[ -f $tarball ]] || skip "linux-source-6.12 tarball not found in /usr/src"
 
 dir=$(custom_dir)
 lock "$dir.lock"
@@ -28,12 +29,12 @@ scripts/kconfig/merge_config.sh -m .config "$KERNEL_TOOLS_DIR/custom.config" >>"
   || { cat "$dir/config.log" >&2; die "merge_config.sh failed"; }
 make ARCH=x86_64 olddefconfig >>"$dir/config.log" 2>&1 || { cat "$dir/config.log" >&2; die "olddefconfig failed"; }
 # Every option of the fragment must have survived olddefconfig (a missing dependency drops it).
-missing=0
+dropped=0
 while IFS= read -r line; do
   [[ $line =~ ^CONFIG_ ]] || continue
-  grep -qxF "$line" .config || { log "config: '$line' did not survive olddefconfig"; missing=1; }
+  grep -qxF "$line" .config || { log "config: '$line' did not survive olddefconfig"; dropped=1; }
 done <"$KERNEL_TOOLS_DIR/custom.config"
-[[ $missing == 0 ]] || die "custom.config is not satisfiable as written"
+[[ $dropped == 0 ]] || die "custom.config is not satisfiable as written"
 
 jobs=$(nproc)
 log "building (nice make -j$jobs: bzImage + Module.symvers), log in $dir/build.log"

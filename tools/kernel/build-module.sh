@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Build tools/kernel/module/ against a kernel build tree, in a copy under OUTDIR.
-# Usage: build-module.sh KDIR OUTDIR   → prints OUTDIR/test_driver.ko
+# Build tools/kernel/module/ against a kernel build tree, in a copy under OUTDIR/<source hash>.
+# Usage: build-module.sh KDIR OUTDIR   → prints the path of test_driver.ko
+# The cache is shared by every checkout on the machine (worktrees, CI clones): keying the build
+# directory by the module's source keeps one checkout from booting another checkout's module.
 source "$(dirname "$0")/lib.sh"
 kdir=${1:?usage: build-module.sh KDIR OUTDIR}
-out=${2:?usage: build-module.sh KDIR OUTDIR}
+src=$KERNEL_TOOLS_DIR/module
 [[ -f $kdir/Makefile ]] || die "not a kernel build tree: $kdir"
+src_id=$(cd "$src" && shopt -s nullglob && cat Kbuild ./*.c ./*.h | sha256sum | cut -c1-16)
+out=${2:?usage: build-module.sh KDIR OUTDIR}/$src_id
 mkdir -p "$out"
 lock "$out.lock"
-# Copy only the sources; make's timestamps then rebuild exactly when a source changed.
-cp -p "$KERNEL_TOOLS_DIR"/module/*.c "$KERNEL_TOOLS_DIR"/module/Kbuild "$out"/
+if [[ -f $out/test_driver.ko ]]; then
+  log "reusing test_driver.ko built from these sources ($out)"
+  echo "$out/test_driver.ko"; exit 0
+fi
+(shopt -s nullglob && cp "$src"/Kbuild "$src"/*.c "$src"/*.h "$out"/)
 log "building test_driver.ko against $kdir"
 make -C "$kdir" M="$out" modules >"$out/build.log" 2>&1 || { cat "$out/build.log" >&2; die "module build failed"; }
 grep -E 'warning|error' "$out/build.log" >&2 || true

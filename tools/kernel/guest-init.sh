@@ -25,9 +25,10 @@ fail() { echo "@@DMABUF-GUEST-ERROR $*@@"; [ "$status" != 0 ] || status=1; }
 if [ -f /lib/modules/dmabuf/test_driver.ko ]; then
   insmod /lib/modules/dmabuf/test_driver.ko || fail "insmod test_driver.ko failed"
 fi
-for m in $(cat /etc/dmabuf-guest/modprobe 2>/dev/null); do
+while read -r m; do
+  [ -n "$m" ] || continue
   modprobe "$m" || fail "modprobe $m failed"
-done
+done </etc/dmabuf-guest/modprobe 2>/dev/null
 
 echo "@@DMABUF-GUEST-READY uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)@@"
 cd /project || fail "no /project"
@@ -39,6 +40,20 @@ for c in /etc/dmabuf-guest/cmd.*; do
   echo "@@DMABUF-GUEST-CMD-EXIT $rc uptime=$(cut -d' ' -f1 /proc/uptime)@@"
   [ "$rc" = 0 ] || [ "$status" != 0 ] || status=$rc
 done
+
+# A kernel warning, BUG or oops during the run is a failure even when every command passed
+# (e.g. dma_map_sgtable's WARN for a device without a DMA mask). DMABUF_GUEST_ALLOW_KERNEL_WARNINGS=1
+# only reports them. The whole log stays in /tmp/dmesg.txt for --collect.
+dmesg >/tmp/dmesg.txt
+if grep -qE 'WARNING:|BUG:|Oops|Call Trace:|general protection fault' /tmp/dmesg.txt; then
+  echo "@@DMABUF-GUEST-KERNEL-WARNINGS@@"
+  grep -E -A12 'WARNING:|BUG:|Oops|general protection fault' /tmp/dmesg.txt | head -n 80
+  if [ "${DMABUF_GUEST_ALLOW_KERNEL_WARNINGS:-0}" = 1 ]; then
+    echo "(allowed by DMABUF_GUEST_ALLOW_KERNEL_WARNINGS=1)"
+  else
+    fail "the kernel logged a warning or oops during the run"
+  fi
+fi
 
 # Collect files: lines "<guest path> <name>".
 while read -r path name; do

@@ -3,6 +3,7 @@
 set -euo pipefail
 
 KERNEL_TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this file
 REPO_ROOT=$(cd "$KERNEL_TOOLS_DIR/../.." && pwd)
 # Everything downloaded or built lives outside the checkout so `git clean` never costs a rebuild.
 CACHE=${DMABUF_KERNEL_CACHE:-$HOME/.cache/dmabuf-deno-kernel}
@@ -53,8 +54,22 @@ need_pkgs() {
   [[ ${#missing[@]} == 0 ]] && return 0
   log "installing missing packages: ${missing[*]}"
   command -v apt-get >/dev/null || { log "apt-get not available"; return 1; }
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 \
-    || { log "apt-get install failed (try: apt-get update)"; return 1; }
+  local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}")
+  if ! as_root "${install[@]}" >&2; then
+    # A fresh machine may have no package lists yet.
+    log "apt-get install failed; running apt-get update once and retrying"
+    if ! { as_root apt-get update >&2 && as_root "${install[@]}" >&2; }; then
+      log "apt-get install ${missing[*]} failed"; return 1
+    fi
+  fi
+}
+
+# The package lists know the 6.12 meta-package (apt-get update once if they do not).
+apt_knows_612() {
+  apt-cache show linux-image-6.12-amd64 >/dev/null 2>&1 && return 0
+  log "apt does not know linux-image-6.12-amd64; running apt-get update"
+  as_root apt-get update >&2 || return 1
+  apt-cache show linux-image-6.12-amd64 >/dev/null 2>&1
 }
 
 # Version of the current Debian 6.12 kernel ABI, e.g. "6.12.117+deb12-amd64".
@@ -62,7 +77,8 @@ need_pkgs() {
 # value in the cache is the fallback when apt knows nothing (offline / no lists).
 debian_kver() {
   if [[ -n ${DMABUF_DEBIAN_KVER:-} ]]; then echo "$DMABUF_DEBIAN_KVER"; return; fi
-  local v
+  local v=''
+  apt_knows_612 || log "apt-get update did not help; falling back to the last version used"
   v=$(apt-cache depends linux-image-6.12-amd64 2>/dev/null \
     | sed -n 's/^ *Depends: linux-image-\(6\.12\.[^ ]*-amd64\)$/\1/p' | head -n1) || true
   if [[ -z $v && -f $CACHE/debian/last-kver ]]; then v=$(cat "$CACHE/debian/last-kver"); fi

@@ -7,7 +7,7 @@
 #   DIR is a staging directory already holding etc/dmabuf-guest/* and lib/modules/* (run.sh fills it).
 source "$(dirname "$0")/lib.sh"
 
-out= overlay=
+out='' overlay=''
 while [[ $# -gt 0 ]]; do
   case $1 in
     --out) out=$2; shift 2 ;;
@@ -18,6 +18,8 @@ done
 [[ -n $out && -n $overlay ]] || die "usage: mkinitramfs.sh --out FILE --overlay-dir DIR"
 
 deno_bin=$(readlink -f "$(command -v deno)") || skip "deno not found on PATH"
+# npm's deno package ships the real binary behind the symlink; a wrapper script would not run.
+[[ $(head -c4 "$deno_bin" | od -An -c | tr -d ' ') == '177ELF' ]] || die "$deno_bin is not an ELF binary"
 busybox=/bin/busybox
 [[ -x $busybox ]] || skip "busybox-static not installed"
 

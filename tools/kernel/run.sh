@@ -16,7 +16,7 @@
 # (tens of seconds under TCG) into a cache hit.
 source "$(dirname "$0")/lib.sh"
 
-kernel= timeout_s=${DMABUF_GUEST_TIMEOUT:-900} with_module=1
+kernel='' timeout_s=${DMABUF_GUEST_TIMEOUT:-900} with_module=1
 cmds=() collects=() envs=() modprobes=() prechecks=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -127,7 +127,7 @@ qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot \
 qemu_pid=$!
 
 elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-timed_out=0 ready_at= exit_seen_at=
+timed_out=0 ready_at='' exit_seen_at=''
 while kill -0 "$qemu_pid" 2>/dev/null; do
   if [[ -z $ready_at ]] && grep -q '@@DMABUF-GUEST-READY' "$console" 2>/dev/null; then
     ready_at=$(elapsed)

@@ -2,8 +2,8 @@
 # deno task test:kernel — run the project's tests inside real Linux 6.12 guests:
 #   debian  the stock Debian kernel (system heap, udmabuf, vgem loaded)
 #   custom  tinyconfig + custom.config (CMA heap "reserved" at 0x68000000, sw_sync, DMABUF_DEBUG)
-# In each guest: `deno test -A tests/` with DMABUF_KERNEL=linux, then examples/seed_demo.ts when
-# it exists. The host type-checks tests/ first (run.sh --host-precheck) and ships the cache, so
+# In each guest: `deno test -A tests/` with DMABUF_KERNEL=linux, then examples/seed_demo.ts and
+# examples/pipeline.ts. The host type-checks tests/ first (run.sh --host-precheck) and ships the cache, so
 # the guest does not spend its slow TCG cycles on tsc. Locally a stage that cannot run on this
 # machine is skipped with its reason; with CI=true every skip is a failure. Prints the time of
 # every stage and each guest's `deno test` summary at the end.
@@ -36,11 +36,9 @@ mkdir -p "$results"
 cmds=(--env DMABUF_KERNEL=linux --env DMABUF_CONFORMANCE_OUT=/tmp/conformance.json
   --host-precheck "deno test --no-run -A tests/"
   --cmd "deno test -A --v8-flags=--expose-gc tests/")
-if [[ -f $REPO_ROOT/examples/seed_demo.ts ]]; then
-  cmds+=(--cmd "deno run -A examples/seed_demo.ts")
-else
-  log "examples/seed_demo.ts does not exist yet: the demo step is skipped"
-fi
+# The examples run unchanged on the real kernel: the seed's experiment, and the §2.6 pipeline
+# (a few 1080p frames through three stages of the module's queues, every byte verified).
+cmds+=(--cmd "deno run -A examples/seed_demo.ts" --cmd "deno run -A examples/pipeline.ts 6 3")
 
 # guest KERNEL ARGS...: boot a guest, keep its console for the pass/fail summary.
 guest() {
@@ -53,10 +51,12 @@ for k in "${kernels[@]}"; do
   case $k in
     debian) stage prepare-debian "$KERNEL_TOOLS_DIR/prepare.sh" >/dev/null || continue
             stage guest-debian guest debian --modprobe vgem "${cmds[@]}" \
-              --collect "/tmp/conformance.json:$results/conformance-debian.json" || true ;;
+              --collect "/tmp/conformance.json:$results/conformance-debian.json" \
+              --collect "/tmp/dmesg.txt:$results/dmesg-debian.txt" || true ;;
     custom) stage build-custom "$KERNEL_TOOLS_DIR/build-custom.sh" >/dev/null || continue
             stage guest-custom guest custom "${cmds[@]}" \
-              --collect "/tmp/conformance.json:$results/conformance-custom.json" || true ;;
+              --collect "/tmp/conformance.json:$results/conformance-custom.json" \
+              --collect "/tmp/dmesg.txt:$results/dmesg-custom.txt" || true ;;
     *) die "test.sh: unknown kernel '$k' (debian|custom)" ;;
   esac
 done
