@@ -53,6 +53,23 @@ export { leakedCount } from "./src/dmabuf/_lifetime.ts";
 export { type MemfdRange, openUdmabuf, Udmabuf, UDMABUF_PATH } from "./src/heaps/udmabuf.ts";
 export { type Allocator, openAllocator, type OpenAllocatorOptions } from "./src/heaps/allocator.ts";
 export {
+  type DmaBufHandle,
+  type FromHandleOptions,
+  fromWorkerHandle,
+  type Received,
+  receiveDmaBuf,
+  type ReceiveOptions,
+  sendDmaBuf,
+  SHARE_HEADER_SIZE,
+  type SocketOptions,
+  type SocketType,
+  takeDmaBuf,
+  type TakeOptions,
+  toWorkerHandle,
+  UnixListener,
+  UnixSocket,
+} from "./src/share/mod.ts";
+export {
   BufferPool,
   type BufferPoolOptions,
   createBufferPool,

@@ -203,6 +203,11 @@ export class DmaBuf {
     return this.#closed;
   }
 
+  /** The kernel the fd belongs to. */
+  get kernel(): Kernel {
+    return this.#kernel;
+  }
+
   /** The size in bytes (the kernel's, i.e. rounded up to pages). */
   get size(): number {
     this.#guard("size");
@@ -357,6 +362,47 @@ export class DmaBuf {
         if (!isRetryable(e) || attempt >= SYNC_RETRIES) throw e;
       }
     }
+  }
+
+  /**
+   * Gives up ownership: unmaps every mapping made from this object, closes the object (every
+   * method then throws) and returns the fd **without closing it**. The caller owns the fd from
+   * now on — to hand it to a Worker, another process or another library.
+   *
+   * @returns The fd, still open.
+   * @throws {ErrnoError} `EINVAL` if this object borrows its fd (`owned: false`): it has no
+   * ownership to give; `EBADF` (`Deno.errors.BadResource`) if it is closed.
+   *
+   * @example Handing the fd on
+   * ```ts
+   * import { DmaBuf, openHeap } from "../../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * using heap = openHeap("system");
+   * const buf = heap.allocate(4096);
+   * const fd = buf.release();
+   * assert.equal(buf.closed, true);
+   * using again = DmaBuf.from(fd); // owns the fd now
+   * assert.equal(again.size, 4096);
+   * ```
+   */
+  release(): number {
+    this.#guard("release");
+    if (!this.#owned) {
+      throw errnoError(Errno.EINVAL, "DmaBuf.release", {
+        detail: `fd ${this.#fd} is borrowed (owned: false); only its owner can give it away`,
+      });
+    }
+    this.#closed = true;
+    for (const m of [...this.#mappings]) {
+      try {
+        m.unmap();
+      } catch {
+        // The fd is handed on all the same.
+      }
+    }
+    backstop.unregister(this);
+    return this.#fd;
   }
 
   /**

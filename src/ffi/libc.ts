@@ -159,6 +159,87 @@ export const symbols = {
     ],
     result: "i64", // long
   },
+  getpid: {
+    parameters: [],
+    result: "i32", // pid_t
+  },
+  socketpair: {
+    parameters: [
+      "i32", // int domain
+      "i32", // int type
+      "i32", // int protocol
+      "pointer", // int sv[2]
+    ],
+    result: "i32",
+  },
+  socket: {
+    parameters: [
+      "i32", // int domain
+      "i32", // int type
+      "i32", // int protocol
+    ],
+    result: "i32",
+  },
+  bind: {
+    parameters: [
+      "i32", // int sockfd
+      "pointer", // const struct sockaddr *addr
+      "u32", // socklen_t addrlen
+    ],
+    result: "i32",
+  },
+  listen: {
+    parameters: [
+      "i32", // int sockfd
+      "i32", // int backlog
+    ],
+    result: "i32",
+  },
+  accept4: {
+    parameters: [
+      "i32", // int sockfd
+      "pointer", // struct sockaddr *addr (NULL)
+      "pointer", // socklen_t *addrlen (NULL)
+      "i32", // int flags
+    ],
+    result: "i32",
+  },
+  connect: {
+    parameters: [
+      "i32", // int sockfd
+      "pointer", // const struct sockaddr *addr
+      "u32", // socklen_t addrlen
+    ],
+    result: "i32",
+  },
+  sendmsg: {
+    parameters: [
+      "i32", // int sockfd
+      "pointer", // const struct msghdr *msg
+      "i32", // int flags
+    ],
+    result: "isize", // ssize_t: bytes sent, or -1 and errno
+  },
+  recvmsg: {
+    parameters: [
+      "i32", // int sockfd
+      "pointer", // struct msghdr *msg
+      "i32", // int flags
+    ],
+    result: "isize", // ssize_t: bytes received, or -1 and errno
+  },
+  syscall3: {
+    name: "syscall",
+    // long syscall(long number, ...): used for pidfd_open (434) and pidfd_getfd (438), which
+    // glibc < 2.36 and musl do not wrap. The kernel truncates each argument to its C type.
+    parameters: [
+      "i64", // long number
+      "i32", // int pidfd / pid_t pid
+      "i32", // int targetfd / unsigned int flags
+      "u32", // unsigned int flags
+    ],
+    result: "i64", // long
+  },
   __errno_location: {
     parameters: [],
     result: "pointer", // int *: the calling thread's errno

@@ -7,8 +7,15 @@
  *
  * @module
  */
-import type { Kernel, KernelKind, MappedRegion, PollRequest, UserBuffer } from "./types.ts";
-export type { Kernel, KernelKind, MappedRegion, PollRequest, UserBuffer };
+import type {
+  Kernel,
+  KernelKind,
+  MappedRegion,
+  PollRequest,
+  ReceivedMessage,
+  UserBuffer,
+} from "./types.ts";
+export type { Kernel, KernelKind, MappedRegion, PollRequest, ReceivedMessage, UserBuffer };
 import { errnoError } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { type LoadedLibc, loadLibc } from "../ffi/load.ts";
@@ -19,6 +26,7 @@ import {
   SYSLOG_ACTION_SIZE_BUFFER,
 } from "../ffi/libc.ts";
 import { cString, readDir, readLink, readText } from "./_linux_fs.ts";
+import { LinuxSockets } from "./_linux_socket.ts";
 
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 /** `open(2)`'s mode for `O_CREAT`, before the umask. */
@@ -144,6 +152,7 @@ export class LinuxKernel implements Kernel {
   #fcntl: Libc["fcntl"];
   #description?: string;
   #pollfds: LinuxUserBuffer;
+  #sockets: LinuxSockets | undefined;
 
   /**
    * Opens libc (once per process, see `loadLibc`).
@@ -407,6 +416,65 @@ export class LinuxKernel implements Kernel {
     const n = this.#c.klogctl(SYSLOG_ACTION_READ_ALL, buf.pointer, size);
     if (n < 0) throw this.#fail("klogctl(SYSLOG_ACTION_READ_ALL)");
     return decoder.decode(buf.bytes.subarray(0, n)).replace(/^<\d+>/gm, "");
+  }
+
+  get #net(): LinuxSockets {
+    return this.#sockets ??= new LinuxSockets(this.#libc);
+  }
+
+  /** `getpid(2)`. */
+  getpid(): number {
+    return this.#net.getpid();
+  }
+
+  /** `socketpair(2)`. */
+  socketpair(domain: number, type: number, protocol: number): [number, number] {
+    return this.#net.socketpair(domain, type, protocol);
+  }
+
+  /** `socket(2)`. */
+  socket(domain: number, type: number, protocol: number): number {
+    return this.#net.socket(domain, type, protocol);
+  }
+
+  /** `bind(2)` to an AF_UNIX path (abstract with a leading NUL). */
+  bind(fd: number, path: string): void {
+    this.#net.bind(fd, path);
+  }
+
+  /** `listen(2)`. */
+  listen(fd: number, backlog: number): void {
+    this.#net.listen(fd, backlog);
+  }
+
+  /** `accept4(2)`. */
+  accept(fd: number, flags: number): number {
+    return this.#net.accept(fd, flags);
+  }
+
+  /** `connect(2)` to an AF_UNIX path. */
+  connect(fd: number, path: string): void {
+    this.#net.connect(fd, path);
+  }
+
+  /** `sendmsg(2)` with the fds in one SCM_RIGHTS message. */
+  sendmsg(fd: number, data: Uint8Array, fds: readonly number[], flags: number): number {
+    return this.#net.sendmsg(fd, data, fds, flags);
+  }
+
+  /** `recvmsg(2)` with room for `maxFds` fds. */
+  recvmsg(fd: number, data: Uint8Array, maxFds: number, flags: number): ReceivedMessage {
+    return this.#net.recvmsg(fd, data, maxFds, flags);
+  }
+
+  /** `pidfd_open(2)` (syscall 434). */
+  pidfdOpen(pid: number, flags: number): number {
+    return this.#net.pidfdOpen(pid, flags);
+  }
+
+  /** `pidfd_getfd(2)` (syscall 438). */
+  pidfdGetfd(pidfd: number, targetFd: number, flags: number): number {
+    return this.#net.pidfdGetfd(pidfd, targetFd, flags);
   }
 
   /** Allocates zeroed user memory for {@linkcode ioctl}. */

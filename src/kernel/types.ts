@@ -57,6 +57,16 @@ export interface PollRequest {
   events: number;
 }
 
+/** What {@linkcode Kernel.recvmsg} received. */
+export interface ReceivedMessage {
+  /** Payload bytes placed in the buffer; 0 with no fds means the peer closed (stream). */
+  readonly bytes: number;
+  /** The fds that arrived with the message, in the sender's order (new fds of this process). */
+  readonly fds: number[];
+  /** `msg_flags`: `MSG_CTRUNC` (fds dropped), `MSG_TRUNC` (payload cut). */
+  readonly flags: number;
+}
+
 /** The syscall boundary. */
 export interface Kernel {
   /** `"linux"` or `"simulated"`. */
@@ -120,6 +130,38 @@ export interface Kernel {
    * (`klogctl(SYSLOG_ACTION_READ_ALL)` with the `<level>` prefixes removed).
    */
   syslog(): string;
+
+  /** `getpid(2)`. */
+  getpid(): number;
+  /** `socketpair(2)`; returns the two connected ends. */
+  socketpair(domain: number, type: number, protocol: number): [number, number];
+  /** `socket(2)`; returns the fd. */
+  socket(domain: number, type: number, protocol: number): number;
+  /**
+   * `bind(2)` of an AF_UNIX socket to a path; a name starting with `"\0"` is in the abstract
+   * namespace (no file, gone when the socket closes).
+   */
+  bind(fd: number, path: string): void;
+  /** `listen(2)`. */
+  listen(fd: number, backlog: number): void;
+  /** `accept4(2)` with `SOCK_CLOEXEC`/`SOCK_NONBLOCK` flags; returns the connected fd. */
+  accept(fd: number, flags: number): number;
+  /** `connect(2)` of an AF_UNIX socket to a path (abstract with a leading `"\0"`). */
+  connect(fd: number, path: string): void;
+  /**
+   * `sendmsg(2)` of `data` with the fds in one `SCM_RIGHTS` control message (none: no control
+   * message). Returns the payload bytes sent.
+   */
+  sendmsg(fd: number, data: Uint8Array, fds: readonly number[], flags: number): number;
+  /**
+   * `recvmsg(2)` into `data` with a control buffer of `CMSG_SPACE(4 * maxFds)` bytes (none for
+   * 0). Fds that do not fit are closed by the kernel and `MSG_CTRUNC` is set.
+   */
+  recvmsg(fd: number, data: Uint8Array, maxFds: number, flags: number): ReceivedMessage;
+  /** `pidfd_open(2)`; the fd is always close-on-exec. */
+  pidfdOpen(pid: number, flags: number): number;
+  /** `pidfd_getfd(2)`: a copy of another process's fd (always close-on-exec). */
+  pidfdGetfd(pidfd: number, targetFd: number, flags: number): number;
 
   /** Allocates zeroed user memory of `size` bytes to pass to {@linkcode ioctl}. */
   userBuffer(size: number): UserBuffer;

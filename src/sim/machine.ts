@@ -17,7 +17,7 @@ import type { inode } from "./file_table.ts";
 import { null_fops, tty_fops } from "./tty.ts";
 import { system_heap_create } from "./heaps/system_heap.ts";
 import { add_cma_heap } from "./heaps/cma_heap.ts";
-import { SimProcess } from "./process.ts";
+import { SimProcess, type SimProcessOptions } from "./process.ts";
 import { MiscSubsys } from "./miscdevice.ts";
 import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
 import { udmabuf_dev_init } from "./udmabuf.ts";
@@ -224,12 +224,25 @@ export class SimMachine implements WarnSink {
    * Starts a process with fds 0, 1 and 2 open on the terminal.
    *
    * @param name The command name (`comm`).
+   * @param options Its credentials: `uid` (default 0, root) and `dumpable` (default true). A
+   * process may take another's fds (`pidfd_getfd`) and read its `/proc` files only with ptrace
+   * access: same process, uid 0, or the same uid and a dumpable target.
    * @returns The process, which implements the `Kernel` syscall boundary.
    */
-  process(name = "deno"): SimProcess {
-    const p = new SimProcess(this, this.#next_pid++, name);
+  process(name = "deno", options: SimProcessOptions = {}): SimProcess {
+    const p = new SimProcess(this, this.#next_pid++, name, options);
     this.tasks.set(p.pid, p);
     return p;
+  }
+
+  /** `find_task_by_vpid(pid)`: the live process with this pid, or undefined. */
+  find_task_by_vpid(pid: number): SimProcess | undefined {
+    return this.tasks.get(pid);
+  }
+
+  /** The live processes, by pid. */
+  get processes(): SimProcess[] {
+    return [...this.tasks.values()].sort((a, b) => a.pid - b.pid);
   }
 
   /** Live processes by pid (what `/proc` lists). */

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import type { Kernel, MappedRegion, PollRequest, UserBuffer } from "../kernel/types.ts";
+import type {
+  Kernel,
+  MappedRegion,
+  PollRequest,
+  ReceivedMessage,
+  UserBuffer,
+} from "../kernel/types.ts";
 import { errnoError } from "../errors.ts";
 import { Errno, fail, KernelError } from "./errno.ts";
 import { files_struct } from "./file.ts";
@@ -28,6 +34,19 @@ import { proc_readdir, proc_readlink, proc_readtext, type ProcNode } from "./pro
 import { poll_table } from "./wait.ts";
 import { system_wq } from "./workqueue.ts";
 import { uaccess_payload_bytes } from "./uaccess.ts";
+import {
+  sock_from_file,
+  unix_accept,
+  unix_bind,
+  unix_connect,
+  unix_listen,
+  unix_recvmsg,
+  unix_sendmsg,
+  unix_socket,
+  unix_socketpair,
+} from "./af_unix.ts";
+import { pidfd_fget, pidfd_getfd, pidfd_open } from "./pid.ts";
+import { SOCK_CLOEXEC, SOCK_NONBLOCK, SOCKADDR_UN } from "../uapi/socket.ts";
 import {
   F_ADD_SEALS,
   F_DUPFD,
@@ -72,6 +91,29 @@ function isInt(x: unknown): x is number {
   return typeof x === "number" && Number.isSafeInteger(x);
 }
 
+/** Credentials of a simulated process. */
+export interface SimProcessOptions {
+  /** The uid (default 0: root, which may ptrace anything). */
+  uid?: number;
+  /** Whether the process is dumpable (default true); a non-dumpable one refuses ptrace access. */
+  dumpable?: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** The checks both kernels make on an AF_UNIX name (see `_linux_socket.ts`). */
+function check_sun_path(path: string): void {
+  if (typeof path !== "string" || path.length === 0) fail(Errno.EINVAL);
+  const abstract = path.startsWith("\0");
+  const bytes = encoder.encode(path);
+  if (!abstract && bytes.includes(0)) fail(Errno.EINVAL);
+  if (bytes.length + (abstract ? 0 : 1) > SOCKADDR_UN.pathMax) fail(Errno.EINVAL);
+}
+
+function isInt32(x: unknown): x is number {
+  return typeof x === "number" && (x | 0) === x;
+}
+
 /** The live memory of one mapping: what `mmap` returns. */
 class SimRegion implements MappedRegion {
   readonly address: number;
@@ -114,13 +156,19 @@ export class SimProcess implements Kernel, Task {
   readonly mm: mm_struct = new mm_struct();
   /** The machine. */
   readonly machine: SimMachine;
+  /** The uid (0: root). */
+  readonly uid: number;
+  /** Whether ptrace access by other processes of the same uid is allowed. */
+  dumpable: boolean;
   #exited = false;
 
   /** @internal Use `machine.process()`. */
-  constructor(machine: SimMachine, pid: number, comm: string) {
+  constructor(machine: SimMachine, pid: number, comm: string, options: SimProcessOptions = {}) {
     this.machine = machine;
     this.pid = pid;
     this.comm = comm;
+    this.uid = options.uid ?? 0;
+    this.dumpable = options.dumpable ?? true;
     this.files = new files_struct(machine.nofile);
     this.description = `Simulated Linux 6.12 (pid ${pid}, ${
       machine.memory.size / 1048576
@@ -130,6 +178,29 @@ export class SimProcess implements Kernel, Task {
     this.files.fd_install(f, false);
     this.files.fd_install(get_file(f), false);
     this.files.fd_install(get_file(f), false);
+  }
+
+  /** True once {@linkcode exit} ran. */
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  /**
+   * `do_exit()`: unmaps every mapping, closes every fd (sockets release their in-flight fds),
+   * and leaves the process table: `/proc/<pid>` disappears, pidfds see it gone (ESRCH), and
+   * every later syscall of this object fails with ESRCH. Idempotent.
+   */
+  exit(): void {
+    if (this.#exited) return;
+    this.#exited = true;
+    this.machine.tasks.delete(this.pid);
+    for (const vma of [...this.mm.vmas()]) {
+      this.mm.remove_vma(vma.vm_start);
+      vma.vm_store?.revoke();
+      vma.vm_close?.();
+      if (vma.vm_file) fput(vma.vm_file);
+    }
+    for (const fd of this.files.open_fds()) this.files.close_fd(fd);
   }
 
   /** Runs a syscall body: KernelError → typed errno error. */
@@ -196,47 +267,6 @@ export class SimProcess implements Kernel, Task {
 
   close(fd: number): void {
     this.#sys("close", undefined, () => this.files.close_fd(fd));
-  }
-
-  /**
-   * `pidfd_getfd(pidfd_open(target), targetfd, flags)` (not part of `Kernel`): a new fd in this
-   * process for the file behind `targetfd` of `target`, always close-on-exec — how two
-   * processes of the model share a buffer (`SCM_RIGHTS` gives the same result).
-   *
-   * @param target The process holding the fd.
-   * @param targetfd Its fd.
-   * @param flags Must be 0.
-   * @returns The new fd.
-   * @throws {ErrnoError} EINVAL for flags, ESRCH when `target` has exited or is on another
-   *   machine, EBADF for a bad `targetfd`.
-   */
-  pidfdGetfd(target: SimProcess, targetfd: number, flags = 0): number {
-    return this.#sys("pidfd_getfd", undefined, () => {
-      if (flags !== 0) fail(Errno.EINVAL);
-      if (!(target instanceof SimProcess) || this.machine.tasks.get(target.pid) !== target) {
-        fail(Errno.ESRCH);
-      }
-      const f = target.files.fget(targetfd);
-      if (!f) fail(Errno.EBADF);
-      try {
-        return this.files.fd_install(f, true);
-      } catch (e) {
-        fput(f);
-        throw e;
-      }
-    });
-  }
-
-  /**
-   * `do_exit()` (not part of `Kernel`): unmaps every mapping and closes every fd, dropping the
-   * references they held; the process leaves `/proc`. Later calls fail with ESRCH. Idempotent.
-   */
-  exit(): void {
-    if (this.#exited) return;
-    for (const vma of [...this.mm.vmas()]) this.munmap({ address: vma.vm_start } as MappedRegion);
-    for (const fd of this.files.open_fds()) this.files.close_fd(fd);
-    this.machine.tasks.delete(this.pid);
-    this.#exited = true;
   }
 
   ioctl(fd: number, request: number, arg: UserBuffer | null, name?: string): number {
@@ -536,6 +566,135 @@ export class SimProcess implements Kernel, Task {
 
   syslog(): string {
     return this.machine.log.dmesg();
+  }
+
+  getpid(): number {
+    return this.#sys("getpid", undefined, () => this.pid);
+  }
+
+  socketpair(domain: number, type: number, protocol: number): [number, number] {
+    return this.#sys("socketpair", undefined, () => {
+      if (!isInt32(domain) || !isInt32(type) || !isInt32(protocol)) fail(Errno.EINVAL);
+      const [a, b] = unix_socketpair(this.machine, domain, type, protocol);
+      const cloexec = (type & SOCK_CLOEXEC) !== 0;
+      let fa = -1;
+      try {
+        fa = this.files.fd_install(a, cloexec);
+        return [fa, this.files.fd_install(b, cloexec)];
+      } catch (e) {
+        if (fa >= 0) this.files.close_fd(fa);
+        else fput(a);
+        fput(b);
+        throw e;
+      }
+    });
+  }
+
+  socket(domain: number, type: number, protocol: number): number {
+    return this.#sys("socket", undefined, () => {
+      if (!isInt32(domain) || !isInt32(type) || !isInt32(protocol)) fail(Errno.EINVAL);
+      const f = unix_socket(this.machine, domain, type, protocol);
+      try {
+        return this.files.fd_install(f, (type & SOCK_CLOEXEC) !== 0);
+      } catch (e) {
+        fput(f);
+        throw e;
+      }
+    });
+  }
+
+  bind(fd: number, path: string): void {
+    this.#sys("bind", String(path), () => {
+      check_sun_path(path);
+      unix_bind(sock_from_file(this.files.fdget(fd)), path);
+    });
+  }
+
+  listen(fd: number, _backlog: number): void {
+    this.#sys("listen", undefined, () => unix_listen(sock_from_file(this.files.fdget(fd))));
+  }
+
+  accept(fd: number, flags: number): number {
+    return this.#sys("accept4", undefined, () => {
+      if (!isInt32(flags) || flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) fail(Errno.EINVAL);
+      const lf = this.files.fdget(fd);
+      const f = unix_accept(sock_from_file(lf), flags, (lf.f_flags & O_NONBLOCK) !== 0);
+      try {
+        return this.files.fd_install(f, (flags & SOCK_CLOEXEC) !== 0);
+      } catch (e) {
+        fput(f);
+        throw e;
+      }
+    });
+  }
+
+  connect(fd: number, path: string): void {
+    this.#sys("connect", String(path), () => {
+      check_sun_path(path);
+      unix_connect(sock_from_file(this.files.fdget(fd)), path);
+    });
+  }
+
+  sendmsg(fd: number, data: Uint8Array, fds: readonly number[], flags: number): number {
+    return this.#sys("sendmsg", undefined, () => {
+      if (!(data instanceof Uint8Array)) fail(Errno.EFAULT);
+      if (!Array.isArray(fds) || !isInt32(flags)) fail(Errno.EINVAL);
+      const u = sock_from_file(this.files.fdget(fd));
+      return unix_sendmsg(u, this.files, data, fds.map((x) => (isInt32(x) ? x : -1)));
+    });
+  }
+
+  recvmsg(fd: number, data: Uint8Array, maxFds: number, flags: number): ReceivedMessage {
+    return this.#sys("recvmsg", undefined, () => {
+      if (!(data instanceof Uint8Array)) fail(Errno.EFAULT);
+      if (!isInt32(maxFds) || maxFds < 0 || !isInt32(flags)) fail(Errno.EINVAL);
+      const f = this.files.fdget(fd);
+      const u = sock_from_file(f);
+      return unix_recvmsg(u, this.files, data, maxFds, flags, (f.f_flags & O_NONBLOCK) !== 0);
+    });
+  }
+
+  pidfdOpen(pid: number, flags: number): number {
+    return this.#sys("pidfd_open", undefined, () => {
+      if (!isInt32(pid) || !isInt32(flags)) fail(Errno.EINVAL);
+      const f = pidfd_open(this.machine, pid, flags);
+      try {
+        return this.files.fd_install(f, true);
+      } catch (e) {
+        fput(f);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * `pidfd_getfd(2)`: a new fd (always close-on-exec) on the file behind `targetFd` of another
+   * process. `pidfd` is an fd from {@linkcode pidfdOpen}; as a shortcut the model also takes the
+   * target `SimProcess` itself (`pidfd_getfd(pidfd_open(target.pid))` in one call, ESRCH when it
+   * exited or lives on another machine).
+   *
+   * @throws {ErrnoError} EINVAL for flags ≠ 0; EBADF for a bad pidfd or target fd; ESRCH when
+   * the target exited; EPERM without ptrace access (another uid, or not dumpable; root may).
+   */
+  pidfdGetfd(pidfd: number | SimProcess, targetFd: number, flags = 0): number {
+    return this.#sys("pidfd_getfd", undefined, () => {
+      if (!isInt32(flags) || flags !== 0) fail(Errno.EINVAL);
+      if (!isInt32(targetFd)) fail(Errno.EBADF);
+      let f: file;
+      if (pidfd instanceof SimProcess) {
+        if (this.machine.tasks.get(pidfd.pid) !== pidfd) fail(Errno.ESRCH);
+        f = pidfd_fget(this, pidfd, targetFd);
+      } else {
+        if (!isInt32(pidfd)) fail(Errno.EBADF);
+        f = pidfd_getfd(this, this.files.fdget(pidfd), targetFd);
+      }
+      try {
+        return this.files.fd_install(f, true);
+      } catch (e) {
+        fput(f);
+        throw e;
+      }
+    });
   }
 
   userBuffer(size: number): UserBuffer {

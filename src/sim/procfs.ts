@@ -1,7 +1,8 @@
 /**
  * fs/proc/ (fd.c, task_mmu.c) and the debugfs file of dma-buf: the text files and links user
- * space reads to account for buffers. `/proc/self` and `/proc/<own pid>` are the calling
- * process; `/sys/kernel/debug/dma_buf/bufinfo` is `dma_buf_debug_show`.
+ * space reads to account for buffers. `/proc` lists every live process; `/proc/self` is the
+ * calling one. Another process's `fd`, `fdinfo` and `maps` need ptrace read access (EACCES);
+ * `comm` is world-readable. `/sys/kernel/debug/dma_buf/bufinfo` is `dma_buf_debug_show`.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { VM_READ, VM_SHARED, VM_WRITE } from "./mmap.ts";
 import { PAGE_SIZE } from "./mm.ts";
 import type { SimMachine } from "./machine.ts";
 import type { Task } from "./sched.ts";
+import { type pid_task, ptrace_may_access } from "./pid.ts";
 import { O_CLOEXEC } from "../uapi/constants.ts";
 
 /** Who is reading: the calling task and its machine. */
@@ -41,6 +43,17 @@ function pid_path(node: ProcNode, path: string): { task: Task; rest: string } | 
   const task = m[1] === "self" ? node.task : node.machine.tasks.get(Number(m[1]));
   if (!task) fail(Errno.ENOENT);
   return { task, rest: m[2] ?? "" };
+}
+
+/**
+ * `proc_fd_access_allowed()` / `mm_access()`: another process's `fd`, `fdinfo` and `maps` need
+ * ptrace read access (same uid and dumpable, or root); EACCES otherwise, as Linux.
+ */
+function may_read(node: ProcNode, task: Task): void {
+  if (task === node.task) return;
+  const caller = node.task as unknown as pid_task, target = task as unknown as pid_task;
+  if (caller.uid === undefined || target.uid === undefined) return; // a task without credentials
+  if (!ptrace_may_access(caller, target)) fail(Errno.EACCES);
 }
 
 function fd_of(rest: string, prefix: string): number | undefined {
@@ -128,6 +141,7 @@ export function proc_readdir(node: ProcNode, path: string): string[] {
   const p = pid_path(node, path);
   if (p?.rest === "" || p?.rest === "/") return ["comm", "fd", "fdinfo", "maps"];
   if (p?.rest === "/fd" || p?.rest === "/fdinfo") {
+    may_read(node, p.task);
     return p.task.files.open_fds().map(String).sort();
   }
   if (p && ((fd_of(p.rest, "/fd/") ?? -1) >= 0 || (fd_of(p.rest, "/fdinfo/") ?? -1) >= 0)) {
@@ -154,11 +168,15 @@ export function proc_readtext(node: ProcNode, path: string): string {
   if (path === "/proc" || path === "/sys/kernel/debug/dma_buf") fail(Errno.EISDIR);
   const p = pid_path(node, path);
   if (p === undefined) fail(Errno.ENOENT);
-  if (p.rest === "/maps") return proc_maps(p.task);
+  if (p.rest === "/maps") {
+    may_read(node, p.task);
+    return proc_maps(p.task);
+  }
   if (p.rest === "/comm") return `${p.task.comm}\n`;
   const fd = fd_of(p.rest, "/fdinfo/");
   if (fd !== undefined) {
     if (fd < 0) fail(Errno.ENOENT);
+    may_read(node, p.task);
     return proc_fdinfo(p.task, fd);
   }
   if (p.rest === "/fd" || p.rest === "/fdinfo" || p.rest === "") fail(Errno.EISDIR);
@@ -176,6 +194,7 @@ export function proc_readlink(node: ProcNode, path: string): string {
   if (p === undefined) fail(Errno.ENOENT);
   const fd = fd_of(p.rest, "/fd/");
   if (fd !== undefined) {
+    may_read(node, p.task);
     const f = fd >= 0 ? p.task.files.lookup(fd) : undefined;
     if (!f) fail(Errno.ENOENT);
     return f.d_path();

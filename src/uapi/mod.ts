@@ -21,3 +21,4 @@ export * from "./dma_buf.ts";
 export * from "./udmabuf.ts";
 export * from "./test_driver.ts";
 export * from "./queue_driver.ts";
+export * from "./socket.ts";
