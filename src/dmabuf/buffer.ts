@@ -394,15 +394,21 @@ export class DmaBuf {
       });
     }
     this.#closed = true;
+    this.#unmapAll();
+    if (this.#held !== undefined) backstop.unregister(this);
+    return this.#fd;
+  }
+
+  // Unmaps every mapping made from this object; a failure does not stop the others.
+  #unmapAll(): void {
+    if (!this.#mappings?.size) return;
     for (const m of [...this.#mappings]) {
       try {
         m.unmap();
       } catch {
-        // The fd is handed on all the same.
+        // Keep going: the fd must still be closed or handed on.
       }
     }
-    backstop.unregister(this);
-    return this.#fd;
   }
 
   /**
@@ -508,15 +514,7 @@ export class DmaBuf {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#mappings?.size) {
-      for (const m of [...this.#mappings]) {
-        try {
-          m.unmap();
-        } catch {
-          // Keep going: the fd must still be closed.
-        }
-      }
-    }
+    this.#unmapAll();
     if (this.#held !== undefined) backstop.unregister(this);
     if (this.#owned) this.#kernel.close(this.#fd);
   }
