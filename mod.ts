@@ -86,3 +86,4 @@ export {
   type StageReadiness,
   type StageResult,
 } from "./src/pipeline/mod.ts";
+export { FdResource } from "./src/fd_resource.ts";

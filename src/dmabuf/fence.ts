@@ -7,11 +7,11 @@
  */
 import type { Kernel } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { closedError, errnoError } from "../errors.ts";
+import { errnoError } from "../errors.ts";
+import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import { POLLIN } from "../uapi/constants.ts";
 import { DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE } from "../uapi/dma_buf.ts";
-import { backstop } from "./_lifetime.ts";
 import { waitForEvents, type WaitOptions } from "./wait.ts";
 
 /**
@@ -56,12 +56,7 @@ export interface SyncFileFromOptions {
  * await fence.wait({ timeout: 1000 });
  * ```
  */
-export class SyncFile {
-  #kernel: Kernel;
-  #fd: number;
-  #owned: boolean;
-  #closed = false;
-
+export class SyncFile extends FdResource {
   /**
    * Internal: use {@linkcode SyncFile.from} or `DmaBuf.exportSyncFile()`.
    *
@@ -72,10 +67,7 @@ export class SyncFile {
    */
   constructor(token: typeof kAdopt, kernel: Kernel, fd: number, owned: boolean) {
     if (token !== kAdopt) throw new TypeError("Use SyncFile.from(fd) to wrap a sync_file fd");
-    this.#kernel = kernel;
-    this.#fd = fd;
-    this.#owned = owned;
-    if (owned) backstop.register(this, { kind: "fd", kernel, fd, what: "SyncFile" }, this);
+    super(kernel, fd, "SyncFile", owned);
   }
 
   /** @internal Wraps a fresh fd the library just got from the kernel. */
@@ -112,29 +104,14 @@ export class SyncFile {
     return new SyncFile(kAdopt, kernel, fd, options.owned ?? true);
   }
 
-  #guard(action: string): void {
-    if (this.#closed) throw closedError(action, "SyncFile");
-  }
-
-  /** The fd. */
-  get fd(): number {
-    this.#guard("use");
-    return this.#fd;
-  }
-
-  /** True once closed. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /**
    * Whether the fence has signalled (a `poll` with timeout 0).
    *
    * @returns True once signalled.
    */
   poll(): boolean {
-    this.#guard("poll");
-    return (this.#kernel.poll([{ fd: this.#fd, events: POLLIN }], 0)[0] & POLLIN) !== 0;
+    this.checkOpen("poll");
+    return (this.kernel.poll([{ fd: this.fd, events: POLLIN }], 0)[0] & POLLIN) !== 0;
   }
 
   /**
@@ -145,22 +122,7 @@ export class SyncFile {
    * @throws {DOMException} The signal's reason (`AbortError`) when aborted.
    */
   async wait(options: WaitOptions = {}): Promise<void> {
-    this.#guard("wait on");
-    await waitForEvents(this.#kernel, this.#fd, POLLIN, options, "sync_file fence");
-  }
-
-  /** Closes the fd if owned. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#owned) {
-      backstop.unregister(this);
-      this.#kernel.close(this.#fd);
-    }
-  }
-
-  /** Same as {@linkcode close}. */
-  [Symbol.dispose](): void {
-    this.close();
+    this.checkOpen("wait on");
+    await waitForEvents(this.kernel, this.fd, POLLIN, options, "sync_file fence");
   }
 }

@@ -5,7 +5,8 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { closedError, type ErrnoError, errnoError } from "../errors.ts";
+import { type ErrnoError, errnoError } from "../errors.ts";
+import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import { O_CLOEXEC, O_RDONLY, O_RDWR } from "../uapi/constants.ts";
 import {
@@ -14,7 +15,6 @@ import {
   DMA_HEAP_IOCTL_ALLOC,
 } from "../uapi/dma_heap.ts";
 import { DmaBuf } from "../dmabuf/buffer.ts";
-import { backstop } from "../dmabuf/_lifetime.ts";
 import { type HeapRole, heapRole, pickHeap } from "./roles.ts";
 
 /** Options shared by the heap functions. */
@@ -169,10 +169,7 @@ export function openHeap(heap: string | { role: HeapRole }, options: HeapOptions
  * An open dma-heap. Allocates buffers; `close()` (or `using`) closes the heap's fd, which does
  * not affect buffers already allocated.
  */
-export class DmaHeap {
-  #kernel: Kernel;
-  #fd: number;
-  #closed = false;
+export class DmaHeap extends FdResource {
   #arg: UserBuffer;
   /** The heap's name. */
   readonly name: string;
@@ -189,24 +186,11 @@ export class DmaHeap {
    * @param fd The open heap fd (now owned by this object).
    */
   constructor(kernel: Kernel, name: string, fd: number) {
-    this.#kernel = kernel;
-    this.#fd = fd;
+    super(kernel, fd, "DmaHeap");
     this.name = name;
     this.path = `${DMA_HEAP_DIR}/${name}`;
     this.role = heapRole(name);
     this.#arg = kernel.userBuffer(D.size);
-    backstop.register(this, { kind: "fd", kernel, fd, what: "DmaHeap" }, this);
-  }
-
-  /** The heap's fd. */
-  get fd(): number {
-    if (this.#closed) throw closedError("use", "DmaHeap");
-    return this.#fd;
-  }
-
-  /** True once closed. */
-  get closed(): boolean {
-    return this.#closed;
   }
 
   /**
@@ -230,7 +214,7 @@ export class DmaHeap {
    * ```
    */
   allocate(size: number, options: AllocateOptions = {}): DmaBuf {
-    if (this.#closed) throw closedError("allocate from", "DmaHeap");
+    this.checkOpen("allocate from");
     const syscall = "ioctl(DMA_HEAP_IOCTL_ALLOC)";
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0) {
       throw errnoError(Errno.EINVAL, syscall, {
@@ -250,7 +234,7 @@ export class DmaHeap {
     view.setUint32(D.heap_flags, heapFlags >>> 0, true);
     view.setUint32(D.heap_flags + 4, Math.floor(heapFlags / 2 ** 32), true);
     try {
-      this.#kernel.ioctl(this.#fd, DMA_HEAP_IOCTL_ALLOC, this.#arg, "DMA_HEAP_IOCTL_ALLOC");
+      this.kernel.ioctl(this.fd, DMA_HEAP_IOCTL_ALLOC, this.#arg, "DMA_HEAP_IOCTL_ALLOC");
     } catch (e) {
       const err = e as ErrnoError;
       throw errnoError(err.errno, err.syscall, {
@@ -261,9 +245,9 @@ export class DmaHeap {
         cause: e,
       });
     }
-    const page = this.#kernel.pageSize;
+    const page = this.kernel.pageSize;
     const buf = DmaBuf.adopt(
-      this.#kernel,
+      this.kernel,
       view.getInt32(D.fd, true),
       Math.ceil(size / page) * page,
     );
@@ -285,18 +269,5 @@ export class DmaHeap {
         detail: `${what} must be a non-negative safe integer, got ${String(v)}`,
       });
     }
-  }
-
-  /** Closes the heap's fd. Idempotent; buffers stay valid. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    backstop.unregister(this);
-    this.#kernel.close(this.#fd);
-  }
-
-  /** Same as {@linkcode close}. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

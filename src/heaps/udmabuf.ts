@@ -7,7 +7,8 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { closedError, type ErrnoError, errnoError } from "../errors.ts";
+import { type ErrnoError, errnoError } from "../errors.ts";
+import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import {
   F_ADD_SEALS,
@@ -26,7 +27,6 @@ import {
   UDMABUF_FLAGS_CLOEXEC,
 } from "../uapi/udmabuf.ts";
 import { DmaBuf } from "../dmabuf/buffer.ts";
-import { backstop } from "../dmabuf/_lifetime.ts";
 import type { AllocateOptions, HeapOptions } from "./heap.ts";
 
 /** The udmabuf device node. */
@@ -83,10 +83,7 @@ export function openUdmabuf(options: HeapOptions = {}): Udmabuf {
 }
 
 /** An open `/dev/udmabuf`. `close()` closes the device fd; buffers stay valid. */
-export class Udmabuf {
-  #kernel: Kernel;
-  #fd: number;
-  #closed = false;
+export class Udmabuf extends FdResource {
   #arg: UserBuffer;
   /** `"udmabuf"`, so code that prints a heap name works for both. */
   readonly name: string = "udmabuf";
@@ -100,14 +97,8 @@ export class Udmabuf {
    * @param fd The open device fd, now owned by this object.
    */
   constructor(kernel: Kernel, fd: number) {
-    this.#kernel = kernel;
-    this.#fd = fd;
+    super(kernel, fd, "Udmabuf");
     this.#arg = kernel.userBuffer(C.size);
-    backstop.register(this, { kind: "fd", kernel, fd, what: "Udmabuf" }, this);
-  }
-
-  #guard(action: string): void {
-    if (this.#closed) throw closedError(action, "Udmabuf");
   }
 
   /**
@@ -120,23 +111,23 @@ export class Udmabuf {
    * @throws {ErrnoError} `EINVAL` beyond the module's `size_limit_mb`.
    */
   allocate(size: number, options: Pick<AllocateOptions, "name"> = {}): DmaBuf {
-    this.#guard("allocate from");
+    this.checkOpen("allocate from");
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0) {
       throw errnoError(Errno.EINVAL, "ioctl(UDMABUF_CREATE)", {
         path: UDMABUF_PATH,
         detail: `size must be a safe integer > 0, got ${String(size)}`,
       });
     }
-    const page = this.#kernel.pageSize;
+    const page = this.kernel.pageSize;
     const length = Math.ceil(size / page) * page;
-    const memfd = this.#kernel.memfdCreate("dmabuf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    const memfd = this.kernel.memfdCreate("dmabuf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     let buf: DmaBuf;
     try {
-      this.#kernel.ftruncate(memfd, length);
-      this.#kernel.fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK);
+      this.kernel.ftruncate(memfd, length);
+      this.kernel.fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK);
       buf = this.create({ memfd, offset: 0, size: length });
     } finally {
-      this.#kernel.close(memfd);
+      this.kernel.close(memfd);
     }
     if (options.name !== undefined) {
       try {
@@ -159,7 +150,7 @@ export class Udmabuf {
    * ranges, missing `F_SEAL_SHRINK` or a range past the memfd's end.
    */
   create(range: MemfdRange): DmaBuf {
-    this.#guard("create from");
+    this.checkOpen("create from");
     checkRange(range, "ioctl(UDMABUF_CREATE)");
     const view = this.#arg.view;
     view.setUint32(C.memfd, range.memfd, true);
@@ -167,7 +158,7 @@ export class Udmabuf {
     setU64(view, C.offset, range.offset);
     setU64(view, C.size_, range.size);
     const fd = this.#ioctl(UDMABUF_CREATE, this.#arg, "UDMABUF_CREATE");
-    return DmaBuf.adopt(this.#kernel, fd, range.size);
+    return DmaBuf.adopt(this.kernel, fd, range.size);
   }
 
   /**
@@ -177,8 +168,8 @@ export class Udmabuf {
    * @returns The buffer (close-on-exec).
    */
   createList(ranges: readonly MemfdRange[]): DmaBuf {
-    this.#guard("create from");
-    const arg = this.#kernel.userBuffer(L.size + I.size * ranges.length);
+    this.checkOpen("create from");
+    const arg = this.kernel.userBuffer(L.size + I.size * ranges.length);
     arg.view.setUint32(L.flags, UDMABUF_FLAGS_CLOEXEC, true);
     arg.view.setUint32(L.count, ranges.length, true);
     let total = 0;
@@ -191,28 +182,15 @@ export class Udmabuf {
       total += r.size;
     });
     const fd = this.#ioctl(UDMABUF_CREATE_LIST, arg, "UDMABUF_CREATE_LIST");
-    return DmaBuf.adopt(this.#kernel, fd, total);
+    return DmaBuf.adopt(this.kernel, fd, total);
   }
 
   #ioctl(request: number, arg: UserBuffer, name: string): number {
     try {
-      return this.#kernel.ioctl(this.#fd, request, arg, name);
+      return this.kernel.ioctl(this.fd, request, arg, name);
     } catch (e) {
       const err = e as ErrnoError;
       throw errnoError(err.errno, err.syscall, { path: UDMABUF_PATH, cause: e });
     }
-  }
-
-  /** Closes the device fd. Idempotent; buffers stay valid. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    backstop.unregister(this);
-    this.#kernel.close(this.#fd);
-  }
-
-  /** Same as {@linkcode close}. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

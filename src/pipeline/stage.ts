@@ -8,7 +8,8 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { closedError, type ErrnoError, errnoError } from "../errors.ts";
+import { type ErrnoError, errnoError } from "../errors.ts";
+import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import { O_CLOEXEC, O_RDWR, POLLIN, POLLOUT } from "../uapi/constants.ts";
 import {
@@ -66,16 +67,13 @@ const kOpen = Symbol("open");
  * back. Closing the stage makes the driver drop every buffer it still holds. Owns its fd:
  * `close()` is idempotent, `using` closes it.
  */
-export class Stage {
+export class Stage extends FdResource {
   /** The device path, e.g. `"/dev/driverA"`. */
   readonly path: string;
   /** The op applied to every buffer. */
   readonly op: StageOp;
-  #kernel: Kernel;
-  #fd: number;
   #arg: UserBuffer;
   #opNumber: number;
-  #closed = false;
 
   /**
    * Internal: use {@linkcode openStage}.
@@ -93,37 +91,17 @@ export class Stage {
         detail: `Unknown op ${JSON.stringify(op)}; use "none", "invert" or "increment"`,
       });
     }
+    const kernel = options.kernel ?? getKernel();
+    super(kernel, kernel.open(path, O_RDWR | O_CLOEXEC), "Stage");
     this.path = path;
     this.op = op;
     this.#opNumber = OPS[op];
-    this.#kernel = options.kernel ?? getKernel();
-    this.#arg = this.#kernel.userBuffer(Q.size);
-    this.#fd = this.#kernel.open(path, O_RDWR | O_CLOEXEC);
+    this.#arg = kernel.userBuffer(Q.size);
   }
 
   /** @internal */
   static open(path: string, options: StageOptions): Stage {
     return new Stage(kOpen, path, options);
-  }
-
-  #guard(action: string): void {
-    if (this.#closed) throw closedError(action, "Stage");
-  }
-
-  /** The stage's fd. */
-  get fd(): number {
-    this.#guard("use");
-    return this.#fd;
-  }
-
-  /** The kernel the stage lives on. */
-  get kernel(): Kernel {
-    return this.#kernel;
-  }
-
-  /** True once closed. */
-  get closed(): boolean {
-    return this.#closed;
   }
 
   /**
@@ -136,7 +114,7 @@ export class Stage {
    * @throws {ErrnoError} `EBADF`/`EINVAL` from the driver for a bad buffer.
    */
   queue(buffer: DmaBuf, cookie: number): void {
-    this.#guard("queue on");
+    this.checkOpen("queue on");
     if (!Number.isSafeInteger(cookie) || cookie < 0) {
       throw errnoError(Errno.EINVAL, "ioctl(TEST_QUEUE)", {
         path: this.path,
@@ -147,7 +125,7 @@ export class Stage {
     v.setInt32(Q.fd, buffer.fd, true);
     v.setUint32(Q.op, this.#opNumber, true);
     v.setBigUint64(Q.cookie, BigInt(cookie), true);
-    this.#kernel.ioctl(this.#fd, TEST_QUEUE, this.#arg, "TEST_QUEUE");
+    this.kernel.ioctl(this.fd, TEST_QUEUE, this.#arg, "TEST_QUEUE");
   }
 
   /**
@@ -173,9 +151,9 @@ export class Stage {
    * @returns What the driver reported, or `null` when nothing is done yet (`EAGAIN`).
    */
   dequeue(): StageResult | null {
-    this.#guard("dequeue from");
+    this.checkOpen("dequeue from");
     try {
-      this.#kernel.ioctl(this.#fd, TEST_DEQUEUE, this.#arg, "TEST_DEQUEUE");
+      this.kernel.ioctl(this.fd, TEST_DEQUEUE, this.#arg, "TEST_DEQUEUE");
     } catch (e) {
       if ((e as ErrnoError).errno === Errno.EAGAIN) return null;
       throw e;
@@ -195,8 +173,8 @@ export class Stage {
    * @returns The readiness.
    */
   poll(): StageReadiness {
-    this.#guard("poll");
-    const [r] = this.#kernel.poll([{ fd: this.#fd, events: POLLIN | POLLOUT }], 0);
+    this.checkOpen("poll");
+    const [r] = this.kernel.poll([{ fd: this.fd, events: POLLIN | POLLOUT }], 0);
     return { readable: (r & POLLIN) !== 0, writable: (r & POLLOUT) !== 0 };
   }
 
@@ -210,21 +188,9 @@ export class Stage {
    * @throws {DOMException} The signal's reason when aborted.
    */
   async wait(what: "readable" | "writable" = "readable", options: WaitOptions = {}): Promise<void> {
-    this.#guard("wait on");
+    this.checkOpen("wait on");
     const events = what === "writable" ? POLLOUT : POLLIN;
-    await waitForEvents(this.#kernel, this.#fd, events, options, `${this.path} ${what}`);
-  }
-
-  /** Closes the fd; the driver drops every buffer it still holds. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#kernel.close(this.#fd);
-  }
-
-  /** Same as {@linkcode close}. */
-  [Symbol.dispose](): void {
-    this.close();
+    await waitForEvents(this.kernel, this.fd, events, options, `${this.path} ${what}`);
   }
 }
 

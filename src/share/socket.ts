@@ -8,7 +8,8 @@
  */
 import type { Kernel } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { closedError, errnoError } from "../errors.ts";
+import { errnoError } from "../errors.ts";
+import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import { POLLIN } from "../uapi/constants.ts";
 import {
@@ -84,16 +85,11 @@ const kAdopt = Symbol("adopt");
  * b.close();
  * ```
  */
-export class UnixSocket {
-  #kernel: Kernel;
-  #fd: number;
-  #closed = false;
-
+export class UnixSocket extends FdResource {
   /** @internal Use the static constructors. */
   constructor(token: typeof kAdopt, kernel: Kernel, fd: number) {
     if (token !== kAdopt) throw new TypeError("Use UnixSocket.pair() or UnixSocket.connect()");
-    this.#kernel = kernel;
-    this.#fd = fd;
+    super(kernel, fd, "UnixSocket");
   }
 
   /** @internal Wraps a connected socket fd the caller owns. */
@@ -136,26 +132,6 @@ export class UnixSocket {
     return new UnixSocket(kAdopt, kernel, fd);
   }
 
-  #guard(action: string): void {
-    if (this.#closed) throw closedError(action, "UnixSocket");
-  }
-
-  /** The fd. */
-  get fd(): number {
-    this.#guard("use");
-    return this.#fd;
-  }
-
-  /** The kernel the socket belongs to. */
-  get kernel(): Kernel {
-    return this.#kernel;
-  }
-
-  /** True once closed. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /**
    * Sends `data` with `fds` in one SCM_RIGHTS message (`MSG_NOSIGNAL`). The fds stay open here:
    * the receiver gets new fds on the same open files, and an fd in flight holds a reference.
@@ -168,8 +144,8 @@ export class UnixSocket {
    * (the peer closed), `ENOTSOCK`.
    */
   send(data: Uint8Array, fds: readonly number[] = []): number {
-    this.#guard("send on");
-    return this.#kernel.sendmsg(this.#fd, data, fds, MSG_NOSIGNAL);
+    this.checkOpen("send on");
+    return this.kernel.sendmsg(this.fd, data, fds, MSG_NOSIGNAL);
   }
 
   /**
@@ -183,14 +159,14 @@ export class UnixSocket {
    * simulated kernel), `ECONNRESET` (the peer closed with messages unread).
    */
   receive(options: ReceiveOptions = {}): Received {
-    this.#guard("receive on");
+    this.checkOpen("receive on");
     const maxBytes = options.maxBytes ?? 4096;
     const maxFds = options.maxFds ?? 1;
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0 || maxBytes > 1 << 30) {
       throw errnoError(Errno.EINVAL, "recvmsg", { detail: `Invalid maxBytes: ${maxBytes}` });
     }
     const data = new Uint8Array(maxBytes);
-    const r = this.#kernel.recvmsg(this.#fd, data, maxFds, MSG_CMSG_CLOEXEC);
+    const r = this.kernel.recvmsg(this.fd, data, maxFds, MSG_CMSG_CLOEXEC);
     return {
       data: data.subarray(0, r.bytes),
       fds: r.fds,
@@ -207,20 +183,8 @@ export class UnixSocket {
    * @returns True when readable, false on timeout.
    */
   readable(timeoutMs = Infinity): Promise<boolean> {
-    this.#guard("poll");
-    return waitReadable(this.#kernel, this.#fd, timeoutMs);
-  }
-
-  /** Closes the fd. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#kernel.close(this.#fd);
-  }
-
-  /** Same as {@linkcode close}. */
-  [Symbol.dispose](): void {
-    this.close();
+    this.checkOpen("poll");
+    return waitReadable(this.kernel, this.fd, timeoutMs);
   }
 }
 
@@ -253,15 +217,11 @@ async function waitReadable(kernel: Kernel, fd: number, timeoutMs: number): Prom
  * assert.deepEqual([...s.receive().data], [7]);
  * ```
  */
-export class UnixListener {
-  #kernel: Kernel;
-  #fd: number;
+export class UnixListener extends FdResource {
   #type: number;
-  #closed = false;
 
   private constructor(kernel: Kernel, fd: number, type: number) {
-    this.#kernel = kernel;
-    this.#fd = fd;
+    super(kernel, fd, "UnixListener");
     this.#type = type;
   }
 
@@ -288,12 +248,6 @@ export class UnixListener {
     return new UnixListener(kernel, fd, type);
   }
 
-  /** The fd. */
-  get fd(): number {
-    if (this.#closed) throw closedError("use", "UnixListener");
-    return this.#fd;
-  }
-
   /**
    * Accepts one connection (blocks on Linux; `EAGAIN` on the simulated kernel when none is
    * waiting — see {@linkcode acceptAsync}).
@@ -301,8 +255,8 @@ export class UnixListener {
    * @returns The connected socket.
    */
   accept(): UnixSocket {
-    if (this.#closed) throw closedError("accept on", "UnixListener");
-    return UnixSocket.adopt(this.#kernel, this.#kernel.accept(this.#fd, SOCK_CLOEXEC));
+    this.checkOpen("accept on");
+    return UnixSocket.adopt(this.kernel, this.kernel.accept(this.fd, SOCK_CLOEXEC));
   }
 
   /**
@@ -313,8 +267,8 @@ export class UnixListener {
    * @throws {ErrnoError} `ETIMEDOUT` when nobody connected in time.
    */
   async acceptAsync(timeoutMs = Infinity): Promise<UnixSocket> {
-    if (this.#closed) throw closedError("accept on", "UnixListener");
-    if (!await waitReadable(this.#kernel, this.#fd, timeoutMs)) {
+    this.checkOpen("accept on");
+    if (!await waitReadable(this.kernel, this.fd, timeoutMs)) {
       throw errnoError(Errno.ETIMEDOUT, "accept4", { detail: "Nobody connected in time" });
     }
     return this.accept();
@@ -323,17 +277,5 @@ export class UnixListener {
   /** `"stream"` or `"seqpacket"`. */
   get type(): SocketType {
     return this.#type === SOCK_STREAM ? "stream" : "seqpacket";
-  }
-
-  /** Closes the fd (an abstract name is released). Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#kernel.close(this.#fd);
-  }
-
-  /** Same as {@linkcode close}. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
