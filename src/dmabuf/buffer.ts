@@ -141,9 +141,22 @@ export class DmaBuf {
     }
   }
 
-  /** @internal Wraps a fresh fd the library just got from the kernel. */
-  static adopt(kernel: Kernel, fd: number, size?: number): DmaBuf {
-    return new DmaBuf(kAdopt, kernel, fd, size, true);
+  /**
+   * @internal Wraps a fresh fd the library just got from the kernel and, when `name` is given,
+   * names it; if naming fails the buffer is closed before the error is rethrown, so a failed
+   * allocation leaves no fd behind.
+   */
+  static adopt(kernel: Kernel, fd: number, size?: number, name?: string): DmaBuf {
+    const buf = new DmaBuf(kAdopt, kernel, fd, size, true);
+    if (name !== undefined) {
+      try {
+        buf.setName(name);
+      } catch (e) {
+        buf.close();
+        throw e;
+      }
+    }
+    return buf;
   }
 
   /**

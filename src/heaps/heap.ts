@@ -246,20 +246,12 @@ export class DmaHeap extends FdResource {
       });
     }
     const page = this.kernel.pageSize;
-    const buf = DmaBuf.adopt(
+    return DmaBuf.adopt(
       this.kernel,
       view.getInt32(D.fd, true),
       Math.ceil(size / page) * page,
+      options.name,
     );
-    if (options.name !== undefined) {
-      try {
-        buf.setName(options.name);
-      } catch (e) {
-        buf.close();
-        throw e;
-      }
-    }
-    return buf;
   }
 
   #checkFlags(what: string, v: unknown): void {

@@ -125,17 +125,9 @@ export class Udmabuf extends FdResource {
     try {
       this.kernel.ftruncate(memfd, length);
       this.kernel.fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK);
-      buf = this.create({ memfd, offset: 0, size: length });
+      buf = this.#create({ memfd, offset: 0, size: length }, options.name);
     } finally {
       this.kernel.close(memfd);
-    }
-    if (options.name !== undefined) {
-      try {
-        buf.setName(options.name);
-      } catch (e) {
-        buf.close();
-        throw e;
-      }
     }
     return buf;
   }
@@ -150,6 +142,10 @@ export class Udmabuf extends FdResource {
    * ranges, missing `F_SEAL_SHRINK` or a range past the memfd's end.
    */
   create(range: MemfdRange): DmaBuf {
+    return this.#create(range, undefined);
+  }
+
+  #create(range: MemfdRange, name: string | undefined): DmaBuf {
     this.checkOpen("create from");
     checkRange(range, "ioctl(UDMABUF_CREATE)");
     const view = this.#arg.view;
@@ -158,7 +154,7 @@ export class Udmabuf extends FdResource {
     setU64(view, C.offset, range.offset);
     setU64(view, C.size_, range.size);
     const fd = this.#ioctl(UDMABUF_CREATE, this.#arg, "UDMABUF_CREATE");
-    return DmaBuf.adopt(this.kernel, fd, range.size);
+    return DmaBuf.adopt(this.kernel, fd, range.size, name);
   }
 
   /**

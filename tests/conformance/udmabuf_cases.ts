@@ -132,9 +132,11 @@ export const udmabufCases: ConformanceCase[] = [
     obs.info = { size: info.size, exporter: info.exporter, name: info.name, count: info.count };
     using map = buf.map();
     obs.zero = map.read((b) => b.every((v) => v === 0));
+    obs.longName = errnoOf(() => dev.allocate(4096, { name: "n".repeat(32) }));
     assert.deepEqual(obs, {
       info: { size: 12288, exporter: "udmabuf", name: "sw-frame", count: 1 },
       zero: true,
+      longName: "EINVAL",
     });
   }),
 ];
