@@ -5,7 +5,16 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { closedError, type ErrnoError, errnoError } from "../errors.ts";
+import {
+  argumentError,
+  closedError,
+  describe,
+  type ErrnoError,
+  errnoError,
+  intArg,
+  oneOf,
+  optionsArg,
+} from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import {
   F_DUPFD_CLOEXEC,
@@ -38,8 +47,11 @@ import { waitForEvents, type WaitOptions } from "./wait.ts";
 /** Options for {@linkcode DmaBuf.from}. */
 export interface DmaBufFromOptions {
   /**
-   * Whether the DmaBuf owns the fd and closes it on `close()`. Default `true`. A borrowed fd
-   * (`false`) stays open; the caller keeps closing it.
+   * Whether the DmaBuf takes the fd. Default `true`: `close()` closes it. With `false` the fd
+   * is borrowed: the DmaBuf works on its own close-on-exec duplicate (`F_DUPFD_CLOEXEC`), made
+   * at once, and never touches the caller's fd again — the caller keeps closing its fd, and
+   * closing it early (or the number being reused by another file) does not affect the DmaBuf,
+   * whose `fd` is the duplicate's number.
    */
   owned?: boolean;
   /** The kernel the fd belongs to; default: the kernel in use. */
@@ -53,9 +65,10 @@ export interface MapOptions {
   /** How many bytes; default: to the end of the buffer. Rounded up to pages by the kernel. */
   length?: number;
   /**
-   * What the CPU will do. Default `"readwrite"`. The mapping is writable whenever the fd is
-   * (`O_RDWR`), so a stray write is a coherence bug rather than a fault; only a buffer whose fd
-   * is `O_RDONLY` is mapped read-only — writing through such a view faults, as in C.
+   * What the CPU will do: `"read"`, `"write"` or `"readwrite"` (default). A `"read"` mapping
+   * refuses `write`/`readWrite`. The memory is mapped writable whenever the fd is (`O_RDWR`), so
+   * a stray store is a coherence bug rather than a fault; a buffer whose fd is `O_RDONLY` is
+   * mapped `PROT_READ` and its mapping hands out only copies (see {@linkcode DmaBufMapping}).
    */
   access?: CpuAccess;
 }
@@ -84,14 +97,7 @@ function asciiInto(s: string, out: Uint8Array): number {
   return n;
 }
 
-function checkSize(value: unknown, what: string, syscall: string, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw errnoError(Errno.EINVAL, syscall, {
-      detail: `${what} must be a safe integer ≥ ${min}, got ${String(value)}`,
-    });
-  }
-  return value;
-}
+const ACCESS: readonly CpuAccess[] = ["read", "write", "readwrite"];
 
 /**
  * A dma-buf: a buffer that devices and processes share through an fd.
@@ -161,13 +167,15 @@ export class DmaBuf {
 
   /**
    * Wraps a dma-buf fd that came from elsewhere, after checking (through
-   * `/proc/self/fdinfo/<fd>`) that it is one.
+   * `/proc/self/fdinfo/<fd>`) that it is one. With `owned: false` the DmaBuf holds its own
+   * close-on-exec duplicate of the fd (see {@linkcode DmaBufFromOptions.owned}).
    *
    * @param fd The fd.
    * @param options Ownership and kernel.
    * @returns The buffer.
    * @throws {Deno.errors.BadResource} `EBADF` if the fd is not open.
    * @throws {ErrnoError} `EINVAL` if the fd is not a dma-buf.
+   * @throws {RangeError} `EINVAL` for an fd that is not an integer ≥ 0 (no system call made).
    *
    * @example Borrowing an fd
    * ```ts
@@ -180,25 +188,51 @@ export class DmaBuf {
    * assert.equal(view.size, 8192);
    * ```
    */
-  static from(fd: number, options: DmaBufFromOptions = {}): DmaBuf {
-    const kernel = options.kernel ?? getKernel();
-    checkSize(fd, "fd", "DmaBuf.from", 0);
+  static from(fd: number, options?: DmaBufFromOptions): DmaBuf {
+    const where = "DmaBuf.from";
+    intArg(where, "fd", fd, 0, 2 ** 31 - 1);
+    const o = optionsArg(where, options);
+    const kernel = o.kernel ?? getKernel();
+    const owned = o.owned ?? true;
+    if (typeof owned !== "boolean") {
+      throw argumentError(
+        "type",
+        where,
+        "options.owned",
+        `must be a boolean, got ${describe(owned)}`,
+      );
+    }
+    // A borrowed fd is duplicated at once: from then on only the duplicate is used, so the
+    // caller closing its fd (and the number going to another file) cannot reach this object.
+    let own = fd;
+    if (!owned) {
+      try {
+        own = kernel.fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      } catch (e) {
+        if ((e as ErrnoError).errno === Errno.EBADF) {
+          throw errnoError(Errno.EBADF, where, { detail: `fd ${fd} is not open` });
+        }
+        throw e;
+      }
+    }
     let text: string;
     try {
-      text = kernel.readText(`/proc/self/fdinfo/${fd}`);
+      text = kernel.readText(`/proc/self/fdinfo/${own}`);
     } catch (e) {
+      if (own !== fd) kernel.close(own);
       if ((e as ErrnoError).errno === Errno.ENOENT) {
-        throw errnoError(Errno.EBADF, "DmaBuf.from", { detail: `fd ${fd} is not open` });
+        throw errnoError(Errno.EBADF, where, { detail: `fd ${fd} is not open` });
       }
       throw e;
     }
     const info = parseFdinfo(text);
     if (info === undefined) {
-      throw errnoError(Errno.EINVAL, "DmaBuf.from", {
+      if (own !== fd) kernel.close(own);
+      throw errnoError(Errno.EINVAL, where, {
         detail: `fd ${fd} is not a dma-buf (its fdinfo has no exp_name)`,
       });
     }
-    return new DmaBuf(kAdopt, kernel, fd, info.size, options.owned ?? true);
+    return new DmaBuf(kAdopt, kernel, own, info.size, true);
   }
 
   #guard(action: string): void {
@@ -266,7 +300,15 @@ export class DmaBuf {
   setName(name: string): void {
     this.#guard("name");
     const syscall = "ioctl(DMA_BUF_SET_NAME_B)";
-    if (typeof name !== "string" || name.includes("\0")) {
+    if (typeof name !== "string") {
+      throw argumentError(
+        "type",
+        "DmaBuf.setName",
+        "name",
+        `must be a string, got ${describe(name)}`,
+      );
+    }
+    if (name.includes("\0")) {
       throw errnoError(Errno.EINVAL, syscall, { detail: "the name must be a string without NUL" });
     }
     // One 32-byte argument per buffer, reused: encodeInto stops at 32 bytes, so a name that
@@ -301,22 +343,44 @@ export class DmaBuf {
    *
    * @param options Range and access.
    * @returns The mapping; unmap it, or let `using` or `close()` do it.
-   * @throws {ErrnoError} `EINVAL` for a range outside the buffer or an unaligned offset,
-   * `EACCES` for write access to a read-only fd.
+   * @throws {RangeError} `EINVAL` for an unaligned offset or a range outside the buffer, and
+   *   a `TypeError` (`EINVAL`) for options that are not an object or an unknown
+   *   `access` — all before any system call.
+   * @throws {ErrnoError} `EACCES` for write access to a read-only fd.
    */
-  map(options: MapOptions = {}): DmaBufMapping {
+  map(options?: MapOptions): DmaBufMapping {
     this.#guard("map");
-    const syscall = "mmap";
+    const where = "DmaBuf.map";
+    const o = optionsArg(where, options);
     const page = this.#kernel.pageSize;
-    const offset = checkSize(options.offset ?? 0, "offset", syscall, 0);
+    const size = this.size;
+    const offset = intArg(where, "options.offset", o.offset ?? 0, 0);
     if (offset % page !== 0) {
-      throw errnoError(Errno.EINVAL, syscall, {
-        detail: `offset ${offset} is not a multiple of the page size ${page}`,
-      });
+      throw argumentError(
+        "range",
+        where,
+        "options.offset",
+        `must be a multiple of the page size ${page}, got ${offset}`,
+      );
     }
-    const length = checkSize(options.length ?? this.size - offset, "length", syscall, 1);
-    const access = options.access ?? "readwrite";
-    syncDirection(access); // validates
+    if (offset >= size) {
+      throw argumentError(
+        "range",
+        where,
+        "options.offset",
+        `is past the end of the ${size}-byte buffer, got ${offset}`,
+      );
+    }
+    const length = intArg(where, "options.length", o.length ?? size - offset, 1);
+    if (length > size - offset) {
+      throw argumentError(
+        "range",
+        where,
+        "options.length",
+        `reaches past the end of the ${size}-byte buffer (offset ${offset} + length ${length})`,
+      );
+    }
+    const access = oneOf(where, "options.access", o.access ?? "readwrite", ACCESS);
     let prot = PROT_READ | PROT_WRITE;
     if (access === "read" && (this.#kernel.fcntl(this.#fd, F_GETFL, 0) & O_ACCMODE) === O_RDONLY) {
       prot = PROT_READ;
@@ -336,10 +400,17 @@ export class DmaBuf {
     const regions = held.regions ??= new Set();
     regions.add(region);
     const mappings = this.#mappings ??= new Set();
-    const mapping = new DmaBufMapping(this, this.#kernel, region, (m) => {
-      mappings.delete(m);
-      regions.delete(region);
-    });
+    const mapping = new DmaBufMapping(
+      this,
+      this.#kernel,
+      region,
+      (m) => {
+        mappings.delete(m);
+        regions.delete(region);
+      },
+      access,
+      prot !== PROT_READ,
+    );
     mappings.add(mapping);
     return mapping;
   }
@@ -351,6 +422,7 @@ export class DmaBuf {
    * @param access The direction; END must use the same.
    */
   beginCpuAccess(access: CpuAccess = "readwrite"): void {
+    oneOf("DmaBuf.beginCpuAccess", "access", access, ACCESS);
     this.#syncIoctl(DMA_BUF_SYNC_START | syncDirection(access), "begin CPU access to");
   }
 
@@ -360,6 +432,7 @@ export class DmaBuf {
    * @param access The direction used at START.
    */
   endCpuAccess(access: CpuAccess = "readwrite"): void {
+    oneOf("DmaBuf.endCpuAccess", "access", access, ACCESS);
     this.#syncIoctl(DMA_BUF_SYNC_END | syncDirection(access), "end CPU access to");
   }
 
@@ -383,8 +456,10 @@ export class DmaBuf {
    * now on — to hand it to a Worker, another process or another library.
    *
    * @returns The fd, still open.
-   * @throws {ErrnoError} `EINVAL` if this object borrows its fd (`owned: false`): it has no
-   * ownership to give; `EBADF` (`Deno.errors.BadResource`) if it is closed.
+   * A DmaBuf made with `DmaBuf.from(fd, { owned: false })` gives away its own duplicate, never
+   * the caller's fd.
+   *
+   * @throws {Deno.errors.BadResource} `EBADF` if it is closed.
    *
    * @example Handing the fd on
    * ```ts

@@ -11,9 +11,11 @@
  */
 import type { Kernel } from "./types.ts";
 import { linuxKernel } from "./linux.ts";
+import { libcPermitted } from "../ffi/load.ts";
 import { simulatedKernel } from "../sim/mod.ts";
 import { O_CLOEXEC, O_RDONLY } from "../uapi/constants.ts";
 import { DMA_HEAP_DIR } from "../uapi/dma_heap.ts";
+import { argumentError, describe } from "../errors.ts";
 
 /** The kernel in use and why it was chosen. */
 export interface KernelSelection {
@@ -46,7 +48,7 @@ function granted(desc: Deno.PermissionDescriptor): boolean {
 
 function probeLinux(): string | Kernel {
   if (Deno.build.os !== "linux") return `not Linux (${Deno.build.os})`;
-  if (!granted({ name: "ffi" })) return "no --allow-ffi permission";
+  if (!libcPermitted()) return "no --allow-ffi permission";
   let kernel: Kernel;
   try {
     kernel = linuxKernel();
@@ -76,8 +78,32 @@ function probeLinux(): string | Kernel {
   return `no heap in ${DMA_HEAP_DIR} opens (${errors.join(", ")})`;
 }
 
+/** The values `DMABUF_KERNEL` accepts (case-insensitive); empty or unset means `auto`. */
+export const DMABUF_KERNEL_VALUES: readonly string[] = ["linux", "simulated", "sim", "auto"];
+
+/**
+ * `DMABUF_KERNEL`, checked: one of {@linkcode DMABUF_KERNEL_VALUES} in lower case, or
+ * `undefined` when unset, empty or unreadable.
+ *
+ * @throws {TypeError} `EINVAL` for any other value, listing the valid ones.
+ */
+function wantedKernel(): string | undefined {
+  const raw = env("DMABUF_KERNEL");
+  if (raw === undefined || raw === "") return undefined;
+  const wanted = raw.toLowerCase();
+  if (!DMABUF_KERNEL_VALUES.includes(wanted)) {
+    throw argumentError(
+      "type",
+      "DMABUF_KERNEL",
+      "the environment variable",
+      `must be one of ${DMABUF_KERNEL_VALUES.join(", ")}, got ${describe(raw)}`,
+    );
+  }
+  return wanted;
+}
+
 function choose(): KernelSelection {
-  const wanted = env("DMABUF_KERNEL")?.toLowerCase();
+  const wanted = wantedKernel();
   if (wanted === "linux") return { kernel: linuxKernel(), reason: "DMABUF_KERNEL=linux" };
   if (wanted === "simulated" || wanted === "sim") {
     return { kernel: simulatedKernel(), reason: `DMABUF_KERNEL=${wanted}` };
@@ -131,6 +157,7 @@ export function kernelSelection(): KernelSelection {
  * automatically on next use.
  *
  * @param kernel The kernel to use from now on.
+ * @throws {TypeError} `EINVAL` for anything else (checked before anything changes).
  *
  * @example Forcing the simulated kernel
  * ```ts
@@ -143,6 +170,16 @@ export function kernelSelection(): KernelSelection {
  * ```
  */
 export function setKernel(kernel: Kernel | "linux" | "simulated" | null): void {
+  const isKernel = typeof kernel === "object" && kernel !== null &&
+    typeof (kernel as Kernel).open === "function" && typeof (kernel as Kernel).ioctl === "function";
+  if (kernel !== null && kernel !== "linux" && kernel !== "simulated" && !isKernel) {
+    throw argumentError(
+      "type",
+      "setKernel",
+      "kernel",
+      `must be a Kernel, "linux", "simulated" or null, got ${describe(kernel)}`,
+    );
+  }
   if (kernel === null) current = undefined;
   else if (kernel === "linux") current = { kernel: linuxKernel(), reason: 'setKernel("linux")' };
   else if (kernel === "simulated") {

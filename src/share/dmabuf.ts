@@ -8,10 +8,17 @@
  */
 import type { Kernel } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { type ErrnoError, errnoError } from "../errors.ts";
+import {
+  argumentError,
+  describe,
+  type ErrnoError,
+  errnoError,
+  intArg,
+  optionsArg,
+} from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { DmaBuf } from "../dmabuf/buffer.ts";
-import type { UnixSocket } from "./socket.ts";
+import { UnixSocket } from "./socket.ts";
 
 /** The 16-byte header sent with the fd: magic, version, size. */
 const MAGIC = [0x44, 0x4d, 0x41, 0x42, 0x55, 0x46]; // "DMABUF"
@@ -61,6 +68,10 @@ function header(size: number): Uint8Array {
  * ```
  */
 export function sendDmaBuf(socket: UnixSocket, buf: DmaBuf): void {
+  socketArg("sendDmaBuf", socket);
+  if (!(buf instanceof DmaBuf)) {
+    throw argumentError("type", "sendDmaBuf", "buf", `must be a DmaBuf, got ${describe(buf)}`);
+  }
   socket.send(header(buf.size), [buf.fd]);
 }
 
@@ -76,6 +87,7 @@ export function sendDmaBuf(socket: UnixSocket, buf: DmaBuf): void {
  * closed); `EAGAIN` as above.
  */
 export function receiveDmaBuf(socket: UnixSocket): DmaBuf {
+  socketArg("receiveDmaBuf", socket);
   const kernel = socket.kernel;
   const r = socket.receive({ maxBytes: SHARE_HEADER_SIZE, maxFds: 1 });
   const closeAll = () => r.fds.forEach((fd) => kernel.close(fd));
@@ -142,8 +154,10 @@ export interface TakeOptions {
  * assert.equal(mine.info().count, 2);
  * ```
  */
-export function takeDmaBuf(pid: number, fd: number, options: TakeOptions = {}): DmaBuf {
-  const kernel = options.kernel ?? getKernel();
+export function takeDmaBuf(pid: number, fd: number, options?: TakeOptions): DmaBuf {
+  const kernel = optionsArg("takeDmaBuf", options).kernel ?? getKernel();
+  intArg("takeDmaBuf", "pid", pid, 1, 2 ** 31 - 1);
+  intArg("takeDmaBuf", "fd", fd, 0, 2 ** 31 - 1);
   const pidfd = kernel.pidfdOpen(pid, 0);
   let got: number;
   try {
@@ -156,5 +170,11 @@ export function takeDmaBuf(pid: number, fd: number, options: TakeOptions = {}): 
   } catch (e) {
     kernel.close(got);
     throw e;
+  }
+}
+
+function socketArg(where: string, socket: unknown): void {
+  if (!(socket instanceof UnixSocket)) {
+    throw argumentError("type", where, "socket", `must be a UnixSocket, got ${describe(socket)}`);
   }
 }

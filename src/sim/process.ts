@@ -44,6 +44,7 @@ import {
   unix_sendmsg,
   unix_socket,
   unix_socketpair,
+  unix_unlink,
 } from "./af_unix.ts";
 import { pidfd_fget, pidfd_getfd, pidfd_open } from "./pid.ts";
 import { SOCK_CLOEXEC, SOCK_NONBLOCK, SOCKADDR_UN } from "../uapi/socket.ts";
@@ -86,6 +87,27 @@ const O_APPEND = 0o2000;
 
 /** Directory file (open of a directory path): no ioctl, no mmap. */
 const dir_fops = { llseek: (_f: file, off: number) => off };
+
+/** `PATH_MAX` (include/uapi/linux/limits.h), counting the NUL. */
+const PATH_MAX = 4096;
+/** `NAME_MAX`: the longest path component. */
+const NAME_MAX = 255;
+const utf8 = new TextEncoder();
+
+/**
+ * The length limits of path lookup, as Linux applies them before looking at any file:
+ * `getname()` (fs/namei.c) refuses a path of `PATH_MAX` bytes or more, and the walk refuses a
+ * component longer than `NAME_MAX` (`hash_name()` → `ENAMETOOLONG`), whether or not it exists.
+ */
+function path_lookup_limits(path: string): void {
+  const bytes = utf8.encode(path);
+  if (bytes.length >= PATH_MAX) fail(Errno.ENAMETOOLONG);
+  let run = 0;
+  for (const b of bytes) {
+    run = b === 0x2f ? 0 : run + 1;
+    if (run > NAME_MAX) fail(Errno.ENAMETOOLONG);
+  }
+}
 
 function isInt(x: unknown): x is number {
   return typeof x === "number" && Number.isSafeInteger(x);
@@ -229,6 +251,7 @@ export class SimProcess implements Kernel, Task {
     return this.#sys("open", String(path), () => {
       if (typeof path !== "string" || !isInt(flags)) fail(Errno.EINVAL);
       if (path.length === 0) fail(Errno.ENOENT);
+      path_lookup_limits(path);
       const c = this.machine.dev.lookup(path);
       if (c) {
         if (flags & O_DIRECTORY) fail(Errno.ENOTDIR);
@@ -522,6 +545,14 @@ export class SimProcess implements Kernel, Task {
     });
   }
 
+  unlink(path: string): void {
+    this.#sys("unlink", String(path), () => {
+      if (typeof path !== "string") fail(Errno.EFAULT);
+      path_lookup_limits(path);
+      unix_unlink(this.machine, path);
+    });
+  }
+
   memfdCreate(name: string, flags: number): number {
     return this.#sys("memfd_create", String(name), () => {
       if (typeof name !== "string" || !isInt(flags)) fail(Errno.EFAULT);
@@ -537,6 +568,7 @@ export class SimProcess implements Kernel, Task {
   readDir(path: string): string[] {
     return this.#sys("readdir", String(path), () => {
       if (typeof path !== "string") fail(Errno.EFAULT);
+      path_lookup_limits(path);
       if (this.machine.dev.lookup(path)) fail(Errno.ENOTDIR);
       // opendir(): the directory is open on the lowest free fd while it is read, so a listing
       // of this process's own /proc/<pid>/fd shows that fd too, as on Linux.
@@ -552,6 +584,8 @@ export class SimProcess implements Kernel, Task {
 
   readText(path: string): string {
     return this.#sys("read", String(path), () => {
+      if (typeof path !== "string") fail(Errno.EFAULT);
+      path_lookup_limits(path);
       if (this.machine.dev.readdir(path)) fail(Errno.EISDIR);
       return proc_readtext(this.#proc(), path);
     });
@@ -559,6 +593,8 @@ export class SimProcess implements Kernel, Task {
 
   readLink(path: string): string {
     return this.#sys("readlink", String(path), () => {
+      if (typeof path !== "string") fail(Errno.EFAULT);
+      path_lookup_limits(path);
       if (this.machine.dev.lookup(path) || this.machine.dev.readdir(path)) fail(Errno.EINVAL);
       return proc_readlink(this.#proc(), path);
     });
