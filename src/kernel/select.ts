@@ -38,14 +38,6 @@ function env(name: string): string | undefined {
   }
 }
 
-function granted(desc: Deno.PermissionDescriptor): boolean {
-  try {
-    return Deno.permissions.querySync(desc).state === "granted";
-  } catch {
-    return false;
-  }
-}
-
 function probeLinux(): string | Kernel {
   if (Deno.build.os !== "linux") return `not Linux (${Deno.build.os})`;
   if (!libcPermitted()) return "no --allow-ffi permission";
