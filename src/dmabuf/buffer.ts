@@ -525,7 +525,7 @@ export class DmaBuf {
     this.#guard("export a fence of");
     const name = "DMA_BUF_IOCTL_EXPORT_SYNC_FILE";
     const arg = this.#kernel.userBuffer(8);
-    arg.view.setUint32(0, fenceFlags(access, `ioctl(${name})`), true);
+    arg.view.setUint32(0, fenceFlags(access, "DmaBuf.exportSyncFile"), true);
     arg.view.setInt32(4, -1, true);
     this.#kernel.ioctl(this.#fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, arg, name);
     return SyncFile.adopt(this.#kernel, arg.view.getInt32(4, true));
@@ -559,9 +559,14 @@ export class DmaBuf {
   importSyncFile(syncFile: SyncFile, access: FenceAccess = "write"): void {
     this.#guard("import a fence into");
     const name = "DMA_BUF_IOCTL_IMPORT_SYNC_FILE";
-    const flags = fenceFlags(access, `ioctl(${name})`);
+    const flags = fenceFlags(access, "DmaBuf.importSyncFile");
     if (!(syncFile instanceof SyncFile)) {
-      throw errnoError(Errno.EINVAL, `ioctl(${name})`, { detail: "Not a SyncFile" });
+      throw argumentError(
+        "type",
+        "DmaBuf.importSyncFile",
+        "syncFile",
+        `must be a SyncFile, got ${describe(syncFile)}`,
+      );
     }
     const arg = this.#kernel.userBuffer(8);
     arg.view.setUint32(0, flags, true);
@@ -590,7 +595,7 @@ export class DmaBuf {
    */
   async wait(access: FenceAccess = "write", options: WaitOptions = {}): Promise<void> {
     this.#guard("wait on");
-    const events = fenceFlags(access, "poll") === DMA_BUF_SYNC_READ ? POLLIN : POLLOUT;
+    const events = fenceFlags(access, "DmaBuf.wait") === DMA_BUF_SYNC_READ ? POLLIN : POLLOUT;
     await waitForEvents(this.#kernel, this.#fd, events, options, `dma-buf ${access} access`);
   }
 

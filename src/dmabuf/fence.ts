@@ -21,12 +21,12 @@ import { waitForEvents, type WaitOptions } from "./wait.ts";
 export type FenceAccess = "read" | "write";
 
 /** The `DMA_BUF_SYNC_*` flag for a fence access. */
-export function fenceFlags(access: FenceAccess, syscall: string): number {
+export function fenceFlags(access: FenceAccess, where: string): number {
   if (access === "read") return DMA_BUF_SYNC_READ;
   if (access === "write") return DMA_BUF_SYNC_WRITE;
   throw argumentError(
     "type",
-    syscall,
+    where,
     "access",
     `must be "read" or "write", got ${describe(access)}`,
   );

@@ -5,7 +5,7 @@
  * @module
  */
 import type { DmaBuf } from "../dmabuf/buffer.ts";
-import type { ErrnoError } from "../errors.ts";
+import { type ErrnoError, optionsArg } from "../errors.ts";
 import { type AllocateOptions, type HeapOptions, openHeap } from "./heap.ts";
 import type { HeapRole } from "./roles.ts";
 import { openUdmabuf } from "./udmabuf.ts";
@@ -49,7 +49,8 @@ export interface OpenAllocatorOptions extends HeapOptions {
  * assert.equal(buf.size, 4096);
  * ```
  */
-export function openAllocator(options: OpenAllocatorOptions = {}): Allocator {
+export function openAllocator(options?: OpenAllocatorOptions): Allocator {
+  options = optionsArg("openAllocator", options);
   const role = options.role ?? "system";
   try {
     return openHeap({ role }, options);

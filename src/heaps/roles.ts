@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { argumentError, describe } from "../errors.ts";
 
 /** What a heap is for. */
 export type HeapRole = "system" | "contiguous";
@@ -62,6 +63,14 @@ export function heapRole(name: string): HeapRole | undefined {
  * ```
  */
 export function pickHeap(names: readonly string[], role: HeapRole): string | undefined {
+  if (!Array.isArray(names)) {
+    throw argumentError(
+      "type",
+      "pickHeap",
+      "names",
+      `must be an array of heap names, got ${describe(names)}`,
+    );
+  }
   if (role === "system") return names.includes("system") ? "system" : undefined;
   for (const alias of CONTIGUOUS_ALIASES) if (names.includes(alias)) return alias;
   return [...names].sort().find((n) => heapRole(n) === "contiguous");

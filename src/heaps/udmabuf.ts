@@ -7,7 +7,15 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { type ErrnoError, errnoError } from "../errors.ts";
+import {
+  argumentError,
+  describe,
+  type ErrnoError,
+  errnoError,
+  intArg,
+  optionsArg,
+} from "../errors.ts";
+import { udmabufSizeLimit } from "./_limits.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import {
@@ -76,11 +84,14 @@ function checkRange(r: MemfdRange, syscall: string): void {
  * assert.equal(buf.info().exporter, "udmabuf");
  * ```
  */
-export function openUdmabuf(options: HeapOptions = {}): Udmabuf {
-  const kernel = options.kernel ?? getKernel();
+export function openUdmabuf(options?: HeapOptions): Udmabuf {
+  const kernel = optionsArg("openUdmabuf", options).kernel ?? getKernel();
   const fd = kernel.open(UDMABUF_PATH, O_RDWR | O_CLOEXEC);
   return new Udmabuf(kernel, fd);
 }
+
+// Up to this size no sysfs file is read (udmabuf's smallest default limit is 64 MiB).
+const UDMABUF_CHECK_ABOVE = 16 << 20;
 
 /** An open `/dev/udmabuf`. `close()` closes the device fd; buffers stay valid. */
 export class Udmabuf extends FdResource {
@@ -110,22 +121,38 @@ export class Udmabuf extends FdResource {
    * @returns The buffer.
    * @throws {ErrnoError} `EINVAL` beyond the module's `size_limit_mb`.
    */
-  allocate(size: number, options: Pick<AllocateOptions, "name"> = {}): DmaBuf {
+  allocate(size: number, options?: Pick<AllocateOptions, "name">): DmaBuf {
     this.checkOpen("allocate from");
-    if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0) {
-      throw errnoError(Errno.EINVAL, "ioctl(UDMABUF_CREATE)", {
-        path: UDMABUF_PATH,
-        detail: `size must be a safe integer > 0, got ${String(size)}`,
-      });
+    const where = "Udmabuf.allocate";
+    intArg(where, "size", size, 1);
+    const o = optionsArg(where, options);
+    if (o.name !== undefined && typeof o.name !== "string") {
+      throw argumentError(
+        "type",
+        where,
+        "options.name",
+        `must be a string, got ${describe(o.name)}`,
+      );
     }
     const page = this.kernel.pageSize;
     const length = Math.ceil(size / page) * page;
+    // Checked before making the memfd: the module refuses more than size_limit_mb (EINVAL).
+    if (length > UDMABUF_CHECK_ABOVE) {
+      const limit = udmabufSizeLimit(this.kernel);
+      if (length > limit) {
+        throw errnoError(Errno.EINVAL, "ioctl(UDMABUF_CREATE)", {
+          path: UDMABUF_PATH,
+          detail:
+            `${size} bytes is more than udmabuf's size_limit_mb (${limit} bytes); not attempted`,
+        });
+      }
+    }
     const memfd = this.kernel.memfdCreate("dmabuf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     let buf: DmaBuf;
     try {
       this.kernel.ftruncate(memfd, length);
       this.kernel.fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK);
-      buf = this.#create({ memfd, offset: 0, size: length }, options.name);
+      buf = this.#create({ memfd, offset: 0, size: length }, o.name);
     } finally {
       this.kernel.close(memfd);
     }
