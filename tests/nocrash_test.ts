@@ -28,6 +28,8 @@ async function child(name: string): Promise<Record<string, unknown>> {
     args: ["run", "-A", "--v8-flags=--expose-gc", url.pathname, name],
     stdout: "piped",
     stderr: "piped",
+    // A hang guard, not a time limit on the case: under TCG a child takes seconds.
+    signal: AbortSignal.timeout(300_000),
   }).output();
   const text = new TextDecoder().decode(out.stdout);
   assert.equal(
