@@ -157,7 +157,7 @@ export class SimMachine implements WarnSink {
     this.dev.add("pts/0", tty_fops, null);
     this.dev.add("null", null_fops, null);
     this.dma_heap = new DmaHeapSubsys(this.dev);
-    this.misc = new MiscSubsys(this);
+    this.misc = new MiscSubsys(this.dev);
     if ((config.atomicPools ?? true) && cmas.length > 0) this.#dma_atomic_pool_init(cmas[0]);
     system_heap_create(this);
     for (const cma of cmas) add_cma_heap(this, cma);

@@ -16,7 +16,7 @@
 import { Errno, fail, KernelError } from "../errno.ts";
 import type { file } from "../file_table.ts";
 import type { Task } from "../sched.ts";
-import type { SimMachine } from "../machine.ts";
+import type { MachineContext } from "../context.ts";
 import { copy_from_user, copy_to_user } from "../uaccess.ts";
 import type { miscdevice } from "../miscdevice.ts";
 import {
@@ -70,7 +70,7 @@ export interface test_queue {
   /** The device (what attachments are made for). */
   readonly misc: miscdevice;
   /** The machine (its worker). */
-  readonly machine: SimMachine;
+  readonly machine: MachineContext;
   /** Waiting for the worker, oldest first. */
   readonly queued: test_qitem[];
   /** Processed, oldest first. */
@@ -94,7 +94,7 @@ function held(q: test_queue): number {
 }
 
 /** `open`: a new, empty stage for the file. */
-export function test_queue_open(m: SimMachine, f: file): void {
+export function test_queue_open(m: MachineContext, f: file): void {
   queues.set(f, {
     misc: f.private_data as miscdevice,
     machine: m,

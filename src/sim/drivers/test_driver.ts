@@ -14,7 +14,7 @@
 import { Errno, fail } from "../errno.ts";
 import type { file, inode } from "../file_table.ts";
 import type { Task } from "../sched.ts";
-import type { SimMachine } from "../machine.ts";
+import type { DriverContext } from "../driver_context.ts";
 import { copy_from_user } from "../uaccess.ts";
 import { misc_register, type miscdevice } from "../miscdevice.ts";
 import { DMA_BIT_MASK, dma_set_mask_and_coherent } from "../dma_mapping.ts";
@@ -99,7 +99,7 @@ export class TestDriver {
   readonly driverA: miscdevice;
   /** `/dev/driverB`. */
   readonly driverB: miscdevice;
-  readonly #m: SimMachine;
+  readonly #m: DriverContext;
 
   /**
    * Registers both misc devices and gives each a 64-bit DMA mask (`test_setup_dma`): a misc
@@ -108,7 +108,7 @@ export class TestDriver {
    * @param m The machine.
    * @param options Order and hooks.
    */
-  constructor(m: SimMachine, options: TestDriverOptions = {}) {
+  constructor(m: DriverContext, options: TestDriverOptions = {}) {
     this.#m = m;
     this.options = options;
     // Each open file is also a queueing stage (`queue.ts`, the seed's §2.6).
@@ -212,6 +212,6 @@ export class TestDriver {
 }
 
 /** Module init: registers `/dev/driverA` and `/dev/driverB` on the machine. */
-export function test_driver_init(m: SimMachine, options?: TestDriverOptions): TestDriver {
+export function test_driver_init(m: DriverContext, options?: TestDriverOptions): TestDriver {
   return new TestDriver(m, options);
 }
