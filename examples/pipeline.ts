@@ -10,16 +10,9 @@
  *
  *   deno run --allow-ffi --allow-read --allow-env examples/pipeline.ts [frames] [pool]
  */
-import {
-  createBufferPool,
-  getKernel,
-  kernelSelection,
-  listHeaps,
-  openHeap,
-  openStage,
-  Pipeline,
-  type PooledBuffer,
-} from "../mod.ts";
+import { createBufferPool, openStage, Pipeline, type PooledBuffer } from "@dmabuf/dmabuf/pipeline";
+import { getKernel } from "@dmabuf/dmabuf/kernel";
+import { kernelSelection, listHeaps, openHeap } from "@dmabuf/dmabuf";
 
 const WIDTH = 1920, HEIGHT = 1080, FRAME = WIDTH * HEIGHT * 4;
 const frames = Number(Deno.args[0] ?? 30);

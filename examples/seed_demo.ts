@@ -10,8 +10,9 @@
  *
  *   deno run --allow-ffi --allow-read --allow-env examples/seed_demo.ts
  */
-import { getKernel, type Kernel, kernelSelection, listHeaps, openHeap } from "../mod.ts";
-import { buf_info, O_CLOEXEC, O_RDWR, TEST_DRIVERA, TEST_DRIVERB } from "../src/uapi/mod.ts";
+import { getKernel, type Kernel } from "@dmabuf/dmabuf/kernel";
+import { kernelSelection, listHeaps, openHeap } from "@dmabuf/dmabuf";
+import { buf_info, O_CLOEXEC, O_RDWR, TEST_DRIVERA, TEST_DRIVERB } from "@dmabuf/dmabuf/uapi";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -60,7 +60,8 @@ function brand(e: Error, errno: number, syscall: string, o: ErrnoErrorOptions): 
  *
  * @example Recognising an errno error
  * ```ts
- * import { ErrnoError, errnoError } from "./errors.ts";
+ * import { ErrnoError } from "@dmabuf/dmabuf";
+ * import { errnoError } from "./errors.ts";
  * import assert from "node:assert/strict";
  *
  * const err = errnoError(22, "ioctl(DMA_BUF_IOCTL_SYNC)");

@@ -9,7 +9,12 @@ import type { Kernel } from "./kernel/types.ts";
 import { closedError } from "./errors.ts";
 import { backstop } from "./dmabuf/_lifetime.ts";
 
-/** An object that holds one fd on one kernel. */
+/**
+ * An object that holds one fd on one kernel. Internal: the public classes built on it describe
+ * its members (`fd`, `kernel`, `closed`, `close()`, `[Symbol.dispose]`) in their own docs.
+ *
+ * @ignore
+ */
 export abstract class FdResource {
   #kernel: Kernel;
   #fd: number;

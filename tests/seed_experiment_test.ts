@@ -6,7 +6,8 @@
  * the seed's CMA region (CMA heap) or page chunks that add up to the buffer (system heap).
  */
 import assert from "node:assert/strict";
-import { getKernel, type Kernel, listHeaps, openHeap } from "../mod.ts";
+import { getKernel, type Kernel } from "../src/kernel/mod.ts";
+import { listHeaps, openHeap } from "../mod.ts";
 import {
   buf_info,
   DRIVER_A_STRING,

@@ -171,7 +171,7 @@ export class DmaBuf {
    *
    * @example Borrowing an fd
    * ```ts
-   * import { DmaBuf, openHeap } from "../../mod.ts";
+   * import { DmaBuf, openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -388,7 +388,7 @@ export class DmaBuf {
    *
    * @example Handing the fd on
    * ```ts
-   * import { DmaBuf, openHeap } from "../../mod.ts";
+   * import { DmaBuf, openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -436,7 +436,7 @@ export class DmaBuf {
    *
    * @example Waiting for a buffer's writers through a sync_file
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -469,7 +469,7 @@ export class DmaBuf {
    *
    * @example Making one buffer wait for another's fences
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -506,7 +506,7 @@ export class DmaBuf {
    *
    * @example Waiting before reading
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    *
    * using heap = openHeap("system");
    * using buf = heap.allocate(4096);

@@ -46,7 +46,7 @@ export interface SyncFileFromOptions {
  *
  * @example Exporting the fences of a buffer nobody is writing
  * ```ts
- * import { openHeap } from "../../mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");

@@ -68,7 +68,7 @@ function names(kernel: Kernel): string[] {
  *
  * @example Listing heaps
  * ```ts
- * import { listHeaps } from "./heap.ts";
+ * import { listHeaps } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * const heaps = listHeaps();
@@ -116,7 +116,7 @@ function validateName(name: unknown): string {
  *
  * @example Allocating from the system heap
  * ```ts
- * import { openHeap } from "./heap.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
@@ -205,7 +205,7 @@ export class DmaHeap extends FdResource {
    *
    * @example Allocating 1 MiB
    * ```ts
-   * import { openHeap } from "./heap.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");

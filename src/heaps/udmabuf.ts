@@ -67,7 +67,7 @@ function checkRange(r: MemfdRange, syscall: string): void {
  *
  * @example A udmabuf behaves like a heap buffer
  * ```ts
- * import { openUdmabuf } from "./udmabuf.ts";
+ * import { openUdmabuf } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * using dev = openUdmabuf();

@@ -5,8 +5,8 @@
  *
  * @example One buffer through one stage
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { openStage } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { openStage } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");

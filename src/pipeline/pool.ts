@@ -159,8 +159,8 @@ export class BufferPool {
  *
  * @example A pool of four 64 KiB buffers
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { createBufferPool } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { createBufferPool } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");

@@ -62,8 +62,8 @@ interface Trip {
  *
  * @example Three stages over four buffers
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { createBufferPool, openStage, Pipeline } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { createBufferPool, openStage, Pipeline } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");

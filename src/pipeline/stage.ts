@@ -205,8 +205,8 @@ export class Stage extends FdResource {
  *
  * @example Inverting a buffer on driver A
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { openStage } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { openStage } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");

@@ -68,8 +68,8 @@ const kAdopt = Symbol("adopt");
  *
  * @example Passing a memfd between the two ends of a pair
  * ```ts
- * import { UnixSocket } from "./socket.ts";
- * import { simulatedKernel } from "../sim/mod.ts";
+ * import { UnixSocket } from "@dmabuf/dmabuf/share";
+ * import { simulatedKernel } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const kernel = simulatedKernel();
@@ -204,8 +204,8 @@ async function waitReadable(kernel: Kernel, fd: number, timeoutMs: number): Prom
  *
  * @example A connection by name on the simulated kernel
  * ```ts
- * import { UnixListener, UnixSocket } from "./socket.ts";
- * import { createSimMachine } from "../sim/mod.ts";
+ * import { UnixListener, UnixSocket } from "@dmabuf/dmabuf/share";
+ * import { createSimMachine } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const m = createSimMachine();

@@ -6,7 +6,7 @@
  *
  * @example Allocating from the simulated system heap
  * ```ts
- * import { simulatedKernel } from "./mod.ts";
+ * import { simulatedKernel } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const k = simulatedKernel();
