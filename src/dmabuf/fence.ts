@@ -70,11 +70,6 @@ export class SyncFile extends FdResource {
     super(kernel, fd, "SyncFile", owned);
   }
 
-  /** @internal Wraps a fresh fd the library just got from the kernel. */
-  static adopt(kernel: Kernel, fd: number): SyncFile {
-    return new SyncFile(kAdopt, kernel, fd, true);
-  }
-
   /**
    * Wraps a sync_file fd that came from elsewhere (a GPU driver, another process), after
    * checking through `/proc/self/fd/<fd>` that it is one.
@@ -125,4 +120,15 @@ export class SyncFile extends FdResource {
     this.checkOpen("wait on");
     await waitForEvents(this.kernel, this.fd, POLLIN, options, "sync_file fence");
   }
+}
+
+/**
+ * Wraps a fresh sync_file fd the library just got from the kernel. Internal to the library.
+ *
+ * @param kernel The kernel.
+ * @param fd The new fd, now owned by the sync file.
+ * @returns The sync file.
+ */
+export function adoptSyncFile(kernel: Kernel, fd: number): SyncFile {
+  return new SyncFile(kAdopt, kernel, fd, true);
 }

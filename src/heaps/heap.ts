@@ -14,7 +14,7 @@ import {
   DMA_HEAP_DIR,
   DMA_HEAP_IOCTL_ALLOC,
 } from "../uapi/dma_heap.ts";
-import { DmaBuf } from "../dmabuf/buffer.ts";
+import { adoptDmaBuf, DmaBuf } from "../dmabuf/buffer.ts";
 import { type HeapRole, heapRole, pickHeap } from "./roles.ts";
 
 /** Options shared by the heap functions. */
@@ -246,7 +246,7 @@ export class DmaHeap extends FdResource {
       });
     }
     const page = this.kernel.pageSize;
-    return DmaBuf.adopt(
+    return adoptDmaBuf(
       this.kernel,
       view.getInt32(D.fd, true),
       Math.ceil(size / page) * page,

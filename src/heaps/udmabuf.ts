@@ -26,7 +26,7 @@ import {
   udmabuf_create_list as L,
   UDMABUF_FLAGS_CLOEXEC,
 } from "../uapi/udmabuf.ts";
-import { DmaBuf } from "../dmabuf/buffer.ts";
+import { adoptDmaBuf, DmaBuf } from "../dmabuf/buffer.ts";
 import type { AllocateOptions, HeapOptions } from "./heap.ts";
 
 /** The udmabuf device node. */
@@ -154,7 +154,7 @@ export class Udmabuf extends FdResource {
     setU64(view, C.offset, range.offset);
     setU64(view, C.size_, range.size);
     const fd = this.#ioctl(UDMABUF_CREATE, this.#arg, "UDMABUF_CREATE");
-    return DmaBuf.adopt(this.kernel, fd, range.size, name);
+    return adoptDmaBuf(this.kernel, fd, range.size, name);
   }
 
   /**
@@ -178,7 +178,7 @@ export class Udmabuf extends FdResource {
       total += r.size;
     });
     const fd = this.#ioctl(UDMABUF_CREATE_LIST, arg, "UDMABUF_CREATE_LIST");
-    return DmaBuf.adopt(this.kernel, fd, total);
+    return adoptDmaBuf(this.kernel, fd, total);
   }
 
   #ioctl(request: number, arg: UserBuffer, name: string): number {
