@@ -14,7 +14,7 @@ import {
   DMA_HEAP_DIR,
   DMA_HEAP_IOCTL_ALLOC,
 } from "../uapi/dma_heap.ts";
-import { adoptDmaBuf, DmaBuf } from "../dmabuf/buffer.ts";
+import { adoptDmaBuf, type DmaBuf } from "../dmabuf/buffer.ts";
 import { type HeapRole, heapRole, pickHeap } from "./roles.ts";
 
 /** Options shared by the heap functions. */

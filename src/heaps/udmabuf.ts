@@ -26,7 +26,7 @@ import {
   udmabuf_create_list as L,
   UDMABUF_FLAGS_CLOEXEC,
 } from "../uapi/udmabuf.ts";
-import { adoptDmaBuf, DmaBuf } from "../dmabuf/buffer.ts";
+import { adoptDmaBuf, type DmaBuf } from "../dmabuf/buffer.ts";
 import type { AllocateOptions, HeapOptions } from "./heap.ts";
 
 /** The udmabuf device node. */
