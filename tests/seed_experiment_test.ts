@@ -18,15 +18,14 @@ import {
   TEST_DRIVERB,
 } from "../src/uapi/mod.ts";
 
+import { unusable } from "./_helpers.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function available(k: Kernel): string | undefined {
-  try {
-    k.close(k.open("/dev/driverA", O_RDWR | O_CLOEXEC));
-  } catch (e) {
-    return `no /dev/driverA (${(e as Error).message})`;
-  }
+  const why = unusable(k, "/dev/driverA");
+  if (why) return why;
   try {
     k.syslog();
   } catch (e) {
