@@ -1,5 +1,5 @@
 /**
- * The seed's §2.6: a pipeline of driver stages over a pool of 1920×1080 RGBA frames. User space
+ * A zero-copy pipeline of driver stages over a pool of 1920×1080 RGBA frames. User space
  * fills a frame, queues its fd on driver A (invert), takes it back when `poll` says it is done,
  * queues it on driver B (+1), then on driver A again (invert) — each driver reaches the same
  * physical pages through the dma-buf, so no byte of a frame is copied between user and kernel

@@ -1,5 +1,5 @@
 /**
- * Zero-copy driver pipelines (the seed's §2.6): stages on devices that implement the queue ABI
+ * Zero-copy driver pipelines: stages on devices that implement the queue ABI
  * of `src/uapi/queue_driver.ts`, a fixed pool of dma-bufs, and a runner that passes each buffer
  * from stage to stage by fd — the drivers reach the same physical pages, no byte is copied.
  *

@@ -1,5 +1,5 @@
 /**
- * Chains stages into a pipeline (the seed's §2.6): buffers from a {@linkcode BufferPool} go
+ * Chains stages into a pipeline: buffers from a {@linkcode BufferPool} go
  * through every stage in order — queued on one, taken back when done, queued on the next — and
  * return to the pool. Readiness comes from one `pollAsync` over the stages' fds, so the thread
  * is free while the drivers work, and an `AbortSignal` stops the run.

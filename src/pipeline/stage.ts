@@ -1,5 +1,5 @@
 /**
- * One processing stage of a driver pipeline (the seed's §2.6): an open file of a device that
+ * One processing stage of a driver pipeline: an open file of a device that
  * implements the queue ABI of `src/uapi/queue_driver.ts` (`TEST_QUEUE`, `TEST_DEQUEUE`, `poll`).
  * The library hands the driver the buffer's fd; the driver reaches the pages itself (DMA or
  * vmap), so no payload byte is copied.

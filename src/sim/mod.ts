@@ -1,6 +1,6 @@
 /**
  * The simulated kernel: a machine with RAM, CMA areas, the dma-buf core, the system and CMA
- * heaps, misc devices and the seed's test driver, all in TypeScript. A process on it implements
+ * heaps, misc devices and a test importer driver, all in TypeScript. A process on it implements
  * the `Kernel` syscall boundary with the errno and text formats of Linux 6.12, and needs no Deno
  * permissions.
  *

@@ -1,12 +1,12 @@
 /**
- * The queueing stage of the seed's §2.6 on the test driver's misc devices, per
+ * A queueing stage (one step of a zero-copy driver pipeline) on the test driver's misc devices, per
  * `src/uapi/queue_driver.ts`: user space puts dma-bufs on a stage's list with `TEST_QUEUE`, the
  * driver's kernel worker processes them asynchronously, and `TEST_DEQUEUE` takes them off the
  * done list; `poll` tells when. Each open file of `/dev/driverA` or `/dev/driverB` is one
  * independent stage.
  *
  * For each buffer the worker waits for the fences that were on the buffer when it was queued
- * (implicit sync, as a DRM scheduler job's dependencies), then imports it the way the seed's
+ * (implicit sync, as a DRM scheduler job's dependencies), then imports it the way the test
  * driver does — attach, map the attachment (the DMA address), vmap, the op over every byte,
  * vunmap, unmap, detach — and signals the write fence it added to the buffer's reservation
  * object at QUEUE time. One buffer per work item, so user space runs between buffers.
@@ -155,7 +155,7 @@ function op_apply(op: number, bytes: Uint8Array): number {
   return sum % 2 ** 32;
 }
 
-/** The device's work on one buffer, as the seed's driver imports it. */
+/** The device's work on one buffer, imported as the test driver imports it. */
 function test_queue_process(q: test_queue, it: test_qitem): void {
   const d = it.dmabuf;
   const attachment = dma_buf_attach(d, q.misc.this_device!);

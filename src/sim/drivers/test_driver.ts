@@ -1,7 +1,8 @@
 /**
- * The seed's test importer (`test-driver.c` in `/work/shared/seed/dma-buf-intro.txt`), written
- * against the model's driver API the way the real module (`tools/kernel/module/test_driver.c`)
- * is: misc devices `driverA` and `driverB`, ioctls `TEST_DRIVERA` and `TEST_DRIVERB` taking a
+ * A test importer driver: two misc devices that take a dma-buf by fd, map it for DMA and for the
+ * CPU, log what they see and write a string into it — the experiment this project started from.
+ * Written against the model's driver API the way the project's real kernel module (its C twin,
+ * loaded in the test guests) is: misc devices `driverA` and `driverB`, ioctls `TEST_DRIVERA` and `TEST_DRIVERB` taking a
  * `struct buf_info { int fd; char *buf; unsigned int size; }`; other commands are ENOTTY.
  *
  * Each ioctl imports the dma-buf for DMA (`test_dma_access`: attach, map, log the sg entries,
@@ -60,11 +61,12 @@ export interface TestDriverContext {
 /** Test hooks and the order of the import steps. */
 export interface TestDriverOptions {
   /**
-   * `"fixed"` (default): `dma_buf_put` after `dma_buf_vunmap`. `"seed"`: the seed's order,
+   * `"fixed"` (default): `dma_buf_put` after `dma_buf_vunmap`. `"put-before-vmap"`: the order of
+   * the first version of this driver,
    * `dma_buf_put` right after `dma_buf_detach` and before `dma_buf_vmap` — a use after put that
    * only works while user space still holds the buffer (the model warns when it does not).
    */
-  order?: "fixed" | "seed";
+  order?: "fixed" | "put-before-vmap";
   /** Runs right after `dma_buf_get` (e.g. another thread closing the fd). */
   afterGet?: (ctx: TestDriverContext) => void;
   /** Runs while the buffer is attached and mapped (e.g. to read bufinfo). */
@@ -111,7 +113,7 @@ export class TestDriver {
   constructor(m: DriverContext, options: TestDriverOptions = {}) {
     this.#m = m;
     this.options = options;
-    // Each open file is also a queueing stage (`queue.ts`, the seed's §2.6).
+    // Each open file is also a queueing stage (`queue.ts`).
     const fops = {
       unlocked_ioctl: (f: file, cmd: number, arg: number, current: Task) =>
         this.test_ioctl(f, cmd, arg, current),
@@ -169,12 +171,12 @@ export class TestDriver {
     try {
       this.options.afterGet?.(ctx);
       this.test_dma_access(ctx, dev);
-      // The seed calls dma_buf_put() here, before dma_buf_vmap(): a use after put that only
-      // works because user space still holds the fd. The fixed order puts after the CPU access.
-      if (this.options.order === "seed") dma_buf_put(dmabuf);
+      // The first version called dma_buf_put() here, before dma_buf_vmap(): a use after put that
+      // only works because user space still holds the fd. The fixed order puts after CPU access.
+      if (this.options.order === "put-before-vmap") dma_buf_put(dmabuf);
       this.test_cpu_access(ctx, str);
     } finally {
-      if (this.options.order !== "seed") dma_buf_put(dmabuf);
+      if (this.options.order !== "put-before-vmap") dma_buf_put(dmabuf);
     }
     return 0;
   }

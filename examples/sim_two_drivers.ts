@@ -1,6 +1,6 @@
 /**
- * The seed's experiment on the simulated kernel: `deno run examples/sim_seed.ts` (no
- * permissions). Prints what the seed's test program printed, then the kernel log.
+ * Two drivers, one buffer, on the simulated kernel: `deno run examples/sim_two_drivers.ts` (no
+ * permissions). Prints what the user program sees, then the kernel log.
  *
  * @module
  */
