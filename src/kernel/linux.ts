@@ -15,7 +15,6 @@ import type {
   ReceivedMessage,
   UserBuffer,
 } from "./types.ts";
-export type { Kernel, KernelKind, MappedRegion, PollRequest, ReceivedMessage, UserBuffer };
 import { errnoError } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { type LoadedLibc, loadLibc } from "../ffi/load.ts";

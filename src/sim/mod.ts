@@ -55,14 +55,6 @@ export function defaultSimMachine(): SimMachine {
 }
 
 // The kernel objects a machine exposes, for drivers and tests written against the model.
-export type {
-  Kernel,
-  KernelKind,
-  MappedRegion,
-  PollRequest,
-  ReceivedMessage,
-  UserBuffer,
-} from "../kernel/types.ts";
 export type { Task } from "./sched.ts";
 export type { MachineContext } from "./context.ts";
 export type { DriverContext } from "./driver_context.ts";
