@@ -7,14 +7,7 @@
  *
  * @module
  */
-import type {
-  Kernel,
-  KernelKind,
-  MappedRegion,
-  PollRequest,
-  ReceivedMessage,
-  UserBuffer,
-} from "./types.ts";
+import type { Kernel, MappedRegion, PollRequest, ReceivedMessage, UserBuffer } from "./types.ts";
 import { errnoError } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { type LoadedLibc, loadLibc } from "../ffi/load.ts";
