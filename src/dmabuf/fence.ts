@@ -44,6 +44,10 @@ export interface SyncFileFromOptions {
  * whether it has, `wait()` waits for it without blocking the thread. Owns its fd: `close()` is
  * idempotent, `using` closes it.
  *
+ * Like every fd owner of the library, a SyncFile has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed SyncFile").
+ *
  * @example Exporting the fences of a buffer nobody is writing
  * ```ts
  * import { openHeap } from "@dmabuf/dmabuf";

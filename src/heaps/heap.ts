@@ -168,6 +168,10 @@ export function openHeap(heap: string | { role: HeapRole }, options: HeapOptions
 /**
  * An open dma-heap. Allocates buffers; `close()` (or `using`) closes the heap's fd, which does
  * not affect buffers already allocated.
+ *
+ * Like every fd owner of the library, a DmaHeap has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed DmaHeap").
  */
 export class DmaHeap extends FdResource {
   #arg: UserBuffer;

@@ -82,7 +82,13 @@ export function openUdmabuf(options: HeapOptions = {}): Udmabuf {
   return new Udmabuf(kernel, fd);
 }
 
-/** An open `/dev/udmabuf`. `close()` closes the device fd; buffers stay valid. */
+/**
+ * An open `/dev/udmabuf`. `close()` closes the device fd; buffers stay valid.
+ *
+ * Like every fd owner of the library, a Udmabuf has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed Udmabuf").
+ */
 export class Udmabuf extends FdResource {
   #arg: UserBuffer;
   /** `"udmabuf"`, so code that prints a heap name works for both. */

@@ -66,6 +66,10 @@ const kOpen = Symbol("open");
  * An open stage: queue buffers, learn when they are done (`poll`, {@linkcode wait}), take them
  * back. Closing the stage makes the driver drop every buffer it still holds. Owns its fd:
  * `close()` is idempotent, `using` closes it.
+ *
+ * Like every fd owner of the library, a Stage has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed Stage").
  */
 export class Stage extends FdResource {
   /** The device path, e.g. `"/dev/driverA"`. */

@@ -66,6 +66,10 @@ const kAdopt = Symbol("adopt");
  * A connected AF_UNIX socket that owns its fd. Made by {@linkcode UnixSocket.pair},
  * {@linkcode UnixSocket.connect} or {@linkcode UnixListener.accept}.
  *
+ * Like every fd owner of the library, a UnixSocket has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed UnixSocket").
+ *
  * @example Passing a memfd between the two ends of a pair
  * ```ts
  * import { UnixSocket } from "@dmabuf/dmabuf/share";
@@ -201,6 +205,10 @@ async function waitReadable(kernel: Kernel, fd: number, timeoutMs: number): Prom
 /**
  * A listening AF_UNIX socket bound to a name, owning its fd. The name of a filesystem path stays
  * on disk after close (remove it yourself); an abstract name (`"\0…"`) vanishes with the socket.
+ *
+ * Like every fd owner of the library, a UnixListener has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed UnixListener").
  *
  * @example A connection by name on the simulated kernel
  * ```ts
