@@ -4,19 +4,10 @@
  * process on Linux run in a child process (tests/fixtures/nocrash/child.ts), so a crash is a
  * failed assertion on its exit code, not the end of the test run.
  */
-import {
-  createBufferPool,
-  DmaBuf,
-  ErrnoError,
-  getKernel,
-  leakedCount,
-  openHeap,
-  openStage,
-  Pipeline,
-  receiveDmaBuf,
-  setKernel,
-  UnixListener,
-} from "../mod.ts";
+import { DmaBuf, ErrnoError, leakedCount, openHeap, setKernel } from "../mod.ts";
+import { getKernel } from "../src/kernel/mod.ts";
+import { createBufferPool, openStage, Pipeline } from "../src/pipeline/mod.ts";
+import { receiveDmaBuf, UnixListener } from "../src/share/mod.ts";
 import assert from "node:assert/strict";
 
 const k = getKernel();

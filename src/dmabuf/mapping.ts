@@ -160,7 +160,7 @@ export class DmaBufMapping {
    *
    * @example Reading a buffer
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -183,7 +183,7 @@ export class DmaBufMapping {
    *
    * @example Filling a buffer
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -207,7 +207,7 @@ export class DmaBufMapping {
    *
    * @example Incrementing every byte
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");

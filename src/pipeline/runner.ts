@@ -1,5 +1,5 @@
 /**
- * Chains stages into a pipeline (the seed's §2.6): buffers from a {@linkcode BufferPool} go
+ * Chains stages into a pipeline: buffers from a {@linkcode BufferPool} go
  * through every stage in order — queued on one, taken back when done, queued on the next — and
  * return to the pool. Readiness comes from one `pollAsync` over the stages' fds, so the thread
  * is free while the drivers work, and an `AbortSignal` stops the run.
@@ -68,8 +68,8 @@ interface Trip {
  *
  * @example Three stages over four buffers
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { createBufferPool, openStage, Pipeline } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { createBufferPool, openStage, Pipeline } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
@@ -195,7 +195,7 @@ export class Pipeline {
           try {
             if (produce) await untilAborted(produce(buffer, trip.frame), signal);
           } catch (e) {
-            this.pool.release(buffer);
+            this.pool.recycle(buffer);
             throw e;
           }
           pending[0].push(trip);
@@ -215,7 +215,7 @@ export class Pipeline {
             progressed = true;
             const trip = take(inStage[i], r, stages[i]);
             if (r.status < 0) {
-              this.pool.release(trip.buffer);
+              this.pool.recycle(trip.buffer);
               throw errnoError(-r.status, "ioctl(TEST_DEQUEUE)", {
                 path: stages[i].path,
                 detail: `The stage failed on frame ${trip.frame}: ${errnoName(-r.status)}`,
@@ -240,7 +240,7 @@ export class Pipeline {
                 );
               }
             } finally {
-              this.pool.release(trip.buffer);
+              this.pool.recycle(trip.buffer);
             }
             completed++;
           }
@@ -253,7 +253,7 @@ export class Pipeline {
         }
         if (set.length === 0) {
           throw errnoError(Errno.EINVAL, "Pipeline.run", {
-            detail: "Nothing in flight and no buffer free (a pool buffer was not released?)",
+            detail: "Nothing in flight and no buffer free (a pool buffer was not recycled?)",
           });
         }
         const revents = await this.#kernel.pollAsync(set, -1, signal);
@@ -292,7 +292,7 @@ export class Pipeline {
     inStage: Map<number, Trip>[],
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    for (const list of pending) for (const trip of list.splice(0)) this.pool.release(trip.buffer);
+    for (const list of pending) for (const trip of list.splice(0)) this.pool.recycle(trip.buffer);
     let deadline: number | undefined;
     for (;;) {
       const set: PollRequest[] = [];
@@ -300,7 +300,7 @@ export class Pipeline {
         if (inStage[i].size === 0) continue;
         if (this.stages[i].closed) {
           // Closed under the run: the driver dropped its references at release.
-          for (const trip of inStage[i].values()) this.pool.release(trip.buffer);
+          for (const trip of inStage[i].values()) this.pool.recycle(trip.buffer);
           inStage[i].clear();
           continue;
         }
@@ -325,7 +325,7 @@ export class Pipeline {
           const trip = inStage[i].get(r.cookie);
           if (!trip) continue;
           inStage[i].delete(r.cookie);
-          this.pool.release(trip.buffer);
+          this.pool.recycle(trip.buffer);
         }
       }
     }
