@@ -222,7 +222,10 @@ Deno.test("item 8: an unknown DMABUF_KERNEL is an error listing the valid values
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
-      `import { getKernel } from "${new URL("../mod.ts", import.meta.url)}"; getKernel();`,
+      `import { getKernel } from "${new URL(
+        "../src/kernel/mod.ts",
+        import.meta.url,
+      )}"; getKernel();`,
     ],
     env: { DMABUF_KERNEL: "bogus" },
     stderr: "piped",
