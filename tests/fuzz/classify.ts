@@ -39,8 +39,17 @@ export function installErrorTags(): void {
     const proxy: any = new Proxy(Original, {
       construct(target, args, newTarget) {
         const e = Reflect.construct(target, args, newTarget === proxy ? target : newTarget);
-        // Frame 0 is this trap; frame 1 ran `new` (or `super()` of a subclass).
-        const frames = (new Error().stack ?? "").split("\n").slice(2, 4);
+        // Frame 0 is this trap; frame 1 ran `new` (or `super()` of a subclass). The library may
+        // build errors with `Error.stackTraceLimit = 0` (so they keep no frames): look anyway.
+        const limit = Error.stackTraceLimit;
+        Error.stackTraceLimit = 10;
+        let stack: string;
+        try {
+          stack = new Error().stack ?? "";
+        } finally {
+          Error.stackTraceLimit = limit;
+        }
+        const frames = stack.split("\n").slice(2, 5);
         if (frames.some((f) => LIBRARY.some((p) => f.includes(p)))) tagged.add(e);
         return e;
       },

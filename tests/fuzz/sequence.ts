@@ -337,7 +337,8 @@ export async function runSequence(
     return e;
   };
   const view = (e: { m: DmaBufMapping; buf: DmaBuf }, v: Uint8Array) => {
-    w.views.push({ view: v, buf: e.buf });
+    // A mapping that is not writable hands out copies (they outlive it by design).
+    if ((e.m as { writable?: boolean }).writable !== false) w.views.push({ view: v, buf: e.buf });
     return v;
   };
   const pair = (): [UnixSocket, UnixSocket] | undefined => {
