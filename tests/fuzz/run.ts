@@ -184,7 +184,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzSummary> {
     elapsedMs: 0,
     problems: [],
   };
-  let next = 0;
+  let next = 0, reported = 0;
   while (next < options.sequences) {
     const count = Math.min(options.perChild, options.sequences - next);
     const run = await runChild(options, next, count);
@@ -247,6 +247,10 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzSummary> {
       if (!run.results.length) break;
     }
     if (options.progress) {
+      for (const p of s.problems.slice(reported)) {
+        console.error(`fuzz: ${p.kind} in sequence ${p.index}: ${p.detail.slice(0, 400)}`);
+      }
+      reported = s.problems.length;
       console.error(
         `fuzz: ${s.sequences}/${options.sequences} sequences, ${s.calls} calls, ` +
           `${JSON.stringify(s.counts)}, ${s.invariantFailures} invariant failures, ` +
