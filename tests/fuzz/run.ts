@@ -88,7 +88,7 @@ async function runChild(
   count: number,
   trace = false,
 ): Promise<ChildRun> {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1" };
   const k = kernelChoice(options);
   if (k !== "auto") env.DMABUF_KERNEL = k;
   const cmd = new Deno.Command(Deno.execPath(), {

@@ -228,6 +228,7 @@ export async function runSequence(
   const warningsBefore = k.kind === "simulated" ? defaultSimMachine().warnings.length : 0;
 
   const record = (name: string, outcome: Outcome, e?: unknown) => {
+    if (options.trace && e !== undefined) console.error(`  → ${outcome}: ${describe(e)}`);
     result.calls++;
     result.counts[outcome]++;
     if (outcome === "untyped") {
