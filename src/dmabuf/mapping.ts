@@ -125,7 +125,7 @@ export class DmaBufMapping {
    *
    * @example Reading a buffer
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -147,7 +147,7 @@ export class DmaBufMapping {
    *
    * @example Filling a buffer
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -170,7 +170,7 @@ export class DmaBufMapping {
    *
    * @example Incrementing every byte
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");

@@ -16,35 +16,37 @@
  * @module
  */
 import {
-  createBufferPool,
   DmaBuf,
   type DmaBufMapping,
   type DmaHeap,
   ErrnoError,
-  fromWorkerHandle,
-  getKernel,
-  heapRole,
-  type Kernel,
   kernelSelection,
   leakedCount,
   listHeaps,
   openAllocator,
   openHeap,
-  openStage,
   openUdmabuf,
-  parseFdinfo,
-  pickHeap,
-  Pipeline,
-  receiveDmaBuf,
-  sendDmaBuf,
   setKernel,
   SyncFile,
+} from "../../mod.ts";
+import { getKernel, type Kernel } from "../../src/kernel/mod.ts";
+import {
+  fromWorkerHandle,
+  receiveDmaBuf,
+  sendDmaBuf,
   takeDmaBuf,
   toWorkerHandle,
   UnixListener,
   UnixSocket,
-} from "../../mod.ts";
-import type { BufferPool, Stage } from "../../mod.ts";
+} from "../../src/share/mod.ts";
+import {
+  type BufferPool,
+  createBufferPool,
+  openStage,
+  Pipeline,
+  type Stage,
+} from "../../src/pipeline/mod.ts";
+import { parseFdinfo } from "../../src/accounting/mod.ts";
 import { defaultSimMachine } from "../../src/sim/mod.ts";
 import {
   F_ADD_SEALS,
@@ -406,16 +408,7 @@ export async function runSequence(
       if (h) w.heaps.push(h);
     }],
     [1, "listHeaps", () => void call("listHeaps", () => listHeaps())],
-    [1, "roles", () => {
-      call("heapRole", () => heapRole(pick(HEAP_NAMES) as string));
-      call(
-        "pickHeap",
-        () =>
-          pickHeap(
-            pick([["system"], [], null, ["reserved", "system"]]) as any,
-            pick(["contiguous", "system", "bogus"]) as any,
-          ),
-      );
+    [1, "info calls", () => {
       call("kernelSelection", () => kernelSelection());
       call("leakedCount", () => leakedCount());
       call(
@@ -637,9 +630,9 @@ export async function runSequence(
         if (v) w.bufs.push(v);
         else w.raw.push(fd);
       } else if (mode < 0.8) {
-        const fd = call("DmaBuf.release", () => b.release());
+        const fd = call("DmaBuf.intoFd", () => b.intoFd());
         if (fd === undefined) return;
-        const v = call("DmaBuf.from(released)", () => DmaBuf.from(fd));
+        const v = call("DmaBuf.from(intoFd)", () => DmaBuf.from(fd));
         if (v) w.bufs.push(v);
         else w.raw.push(fd);
       } else {
@@ -891,16 +884,16 @@ export async function runSequence(
       const what = r();
       if (what < 0.4) {
         const b = call("BufferPool.tryAcquire", () => p.tryAcquire());
-        if (b && chance(0.7)) call("BufferPool.release", () => p.release(b));
+        if (b && chance(0.7)) call("BufferPool.recycle", () => p.recycle(b));
       } else if (what < 0.7) {
         const c = controller();
         await acall("BufferPool.acquire", () => {
           const q = p.acquire(c.signal);
           c.arm();
-          return q.then((b) => p.release(b));
+          return q.then((b) => p.recycle(b));
         });
       } else if (what < 0.8) {
-        call("BufferPool.release(bad)", () => p.release(pick<any>([null, {}, p.buffers[0]])));
+        call("BufferPool.recycle(bad)", () => p.recycle(pick<any>([null, {}, p.buffers[0]])));
       } else {
         call("BufferPool.close", () => p.close());
       }
@@ -1037,7 +1030,7 @@ async function cleanup(w: World, call: <T>(name: string, fn: () => T) => T | und
     try {
       w.k.close(fd);
     } catch {
-      // A raw fd may have been handed on (from(), release()) and closed by its new owner.
+      // A raw fd may have been handed on (from(), intoFd()) and closed by its new owner.
     }
   }
   // Let pending timers (aborts scheduled by the ops) fire before the GC rounds.

@@ -15,7 +15,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { getKernel, openHeap } from "../../mod.ts";
+import { openHeap } from "../../mod.ts";
+import { getKernel } from "../../src/kernel/mod.ts";
 import { linuxKernel } from "../../src/kernel/linux.ts";
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/uapi/constants.ts";
 
