@@ -55,8 +55,16 @@ function setU64(view: DataView, at: number, v: number): void {
   view.setUint32(at + 4, Math.floor(v / 2 ** 32), true);
 }
 
+// Every field is checked by name: a missing one would otherwise reach the ioctl as 0.
 function checkRange(r: MemfdRange, syscall: string): void {
-  for (const [k, v] of Object.entries(r)) {
+  if (typeof r !== "object" || r === null) {
+    throw errnoError(Errno.EINVAL, syscall, {
+      path: UDMABUF_PATH,
+      detail: `a range must be an object { memfd, offset, size }, got ${String(r)}`,
+    });
+  }
+  for (const k of ["memfd", "offset", "size"] as const) {
+    const v: unknown = r[k];
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
       throw errnoError(Errno.EINVAL, syscall, {
         path: UDMABUF_PATH,
@@ -195,9 +203,17 @@ export class Udmabuf extends FdResource {
    *
    * @param ranges At most 1024 ranges (the module's `list_limit`).
    * @returns The buffer (close-on-exec).
+   * @throws {ErrnoError} `EINVAL` (before any system call) when `ranges` is not an array or a
+   * range is not an object with `memfd`, `offset` and `size` as non-negative safe integers.
    */
   createList(ranges: readonly MemfdRange[]): DmaBuf {
     this.checkOpen("create from");
+    if (!Array.isArray(ranges)) {
+      throw errnoError(Errno.EINVAL, "ioctl(UDMABUF_CREATE_LIST)", {
+        path: UDMABUF_PATH,
+        detail: `ranges must be an array of { memfd, offset, size }, got ${String(ranges)}`,
+      });
+    }
     const arg = this.kernel.userBuffer(L.size + I.size * ranges.length);
     arg.view.setUint32(L.flags, UDMABUF_FLAGS_CLOEXEC, true);
     arg.view.setUint32(L.count, ranges.length, true);
