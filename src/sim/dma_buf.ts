@@ -128,6 +128,11 @@ export interface dma_buf_export_info {
   flags: number;
   /** The exporter's buffer. */
   priv: unknown;
+  /**
+   * The reservation object to share (a GEM object's `obj->resv`), or none: the buffer gets its
+   * own (`dma_resv_init(dmabuf->resv)`).
+   */
+  resv?: dma_resv;
 }
 
 /**
@@ -219,8 +224,8 @@ export class dma_buf {
   vmapping_counter = 0;
   /** `vmap_ptr`: the cached kernel mapping while vmapped. */
   vmap_ptr: iosys_map | null = null;
-  /** The reservation object's fences (`dma-resv.ts`). */
-  readonly resv: dma_resv = [];
+  /** The reservation object's fences (`dma-resv.ts`): the exporter's when it gave one. */
+  readonly resv: dma_resv;
   /** `poll`: the wait queue `dma_buf_poll` sleeps on, woken by fence callbacks. */
   readonly poll: wait_queue_head = new wait_queue_head();
   /** `cb_in`: the POLLIN fence callback; `active` is the bit while armed. */
@@ -241,6 +246,7 @@ export class dma_buf {
     this.ops = info.ops;
     this.priv = info.priv;
     this.exp_name = info.exp_name;
+    this.resv = info.resv ?? [];
     // dma_buf_getfile(): anon inode on the dmabuf mount with its own inode counter.
     const ino: inode = {
       i_ino: ++subsys.dmabuf_inode,
