@@ -40,12 +40,12 @@ import {
   VGEM_FENCE_WRITE,
 } from "../../../uapi/drm.ts";
 import {
+  DRIVER_GEM,
+  DRIVER_RENDER,
   drm_dev_register,
   drm_device,
   type drm_driver,
   type drm_file,
-  DRIVER_GEM,
-  DRIVER_RENDER,
   DRM_RENDER_ALLOW,
 } from "./drm/drm_drv.ts";
 import { drm_gem_object_lookup, drm_gem_object_put } from "./drm/drm_gem.ts";

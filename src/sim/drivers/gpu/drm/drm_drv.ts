@@ -9,10 +9,10 @@
 import type { file, inode } from "../../../file_table.ts";
 import type { Task } from "../../../sched.ts";
 import type { SimMachine } from "../../../machine.ts";
-import type { dma_buf, dma_buf_attachment, device, sg_table } from "../../../dma_buf.ts";
+import type { device, dma_buf, dma_buf_attachment, sg_table } from "../../../dma_buf.ts";
 import { nonseekable_open } from "../../../char_dev.ts";
 import { drm_ioctl } from "./drm_ioctl.ts";
-import { type drm_gem_object, drm_gem_mmap, drm_gem_release } from "./drm_gem.ts";
+import { drm_gem_mmap, type drm_gem_object, drm_gem_release } from "./drm_gem.ts";
 
 /** `DRIVER_GEM`. */
 export const DRIVER_GEM = 0x1;

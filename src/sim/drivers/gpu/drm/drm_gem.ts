@@ -13,7 +13,12 @@ import { Errno, fail } from "../../../errno.ts";
 import type { file } from "../../../file_table.ts";
 import type { vm_area_struct } from "../../../mmap.ts";
 import { PAGE_SIZE } from "../../../mm.ts";
-import { type dma_buf, type dma_buf_attachment, dma_buf_put, type iosys_map } from "../../../dma_buf.ts";
+import {
+  type dma_buf,
+  type dma_buf_attachment,
+  dma_buf_put,
+  type iosys_map,
+} from "../../../dma_buf.ts";
 import type { dma_resv } from "../../../dma_resv.ts";
 import { drm_gem_close } from "../../../../uapi/drm.ts";
 import { type drm_device, type drm_file, DRM_FILE_PAGE_OFFSET_START } from "./drm_drv.ts";

@@ -12,11 +12,11 @@ import { fput } from "../../../file_table.ts";
 import { PAGE_SIZE } from "../../../mm.ts";
 import { VM_SHARED } from "../../../mmap.ts";
 import {
+  DMA_BIDIRECTIONAL,
   type dma_buf_attachment,
   dma_buf_detach,
   dma_buf_put,
   dma_buf_unmap_attachment,
-  DMA_BIDIRECTIONAL,
   type iosys_map,
   type sg_table,
 } from "../../../dma_buf.ts";
@@ -174,7 +174,9 @@ export function drm_gem_shmem_dumb_create(
   args: drm_mode_create_dumb_args,
 ): void {
   // u32 min_pitch = DIV_ROUND_UP(args->width * args->bpp, 8);
-  const min_pitch = Math.floor(u32((BigInt(args.width) * BigInt(args.bpp) & 0xffff_ffffn) + 7n) / 8);
+  const min_pitch = Math.floor(
+    u32((BigInt(args.width) * BigInt(args.bpp) & 0xffff_ffffn) + 7n) / 8,
+  );
   if (!args.pitch || !args.size) {
     args.pitch = min_pitch;
     args.size = page_align_u32(u32(BigInt(args.pitch) * BigInt(args.height)));

@@ -116,26 +116,27 @@ let table: Map<number, drm_ioctl_desc> | undefined;
  * The core ioctl table (the entries the model has), made on first use: drm_drv.ts, which
  * defines the flags, imports this module.
  */
-const drm_ioctls = () => table ??= new Map<number, drm_ioctl_desc>([
-  def(DRM_IOCTL_VERSION, drm_version_ioctl, DRM_RENDER_ALLOW, "DRM_IOCTL_VERSION"),
-  def(DRM_IOCTL_GEM_CLOSE, drm_gem_close_ioctl, DRM_RENDER_ALLOW, "DRM_IOCTL_GEM_CLOSE"),
-  def(DRM_IOCTL_GET_CAP, drm_getcap, DRM_RENDER_ALLOW, "DRM_IOCTL_GET_CAP"),
-  def(
-    DRM_IOCTL_PRIME_HANDLE_TO_FD,
-    drm_prime_handle_to_fd_ioctl,
-    DRM_RENDER_ALLOW,
-    "DRM_IOCTL_PRIME_HANDLE_TO_FD",
-  ),
-  def(
-    DRM_IOCTL_PRIME_FD_TO_HANDLE,
-    drm_prime_fd_to_handle_ioctl,
-    DRM_RENDER_ALLOW,
-    "DRM_IOCTL_PRIME_FD_TO_HANDLE",
-  ),
-  def(DRM_IOCTL_MODE_CREATE_DUMB, drm_mode_create_dumb_ioctl, 0, "DRM_IOCTL_MODE_CREATE_DUMB"),
-  def(DRM_IOCTL_MODE_MAP_DUMB, drm_mode_mmap_dumb_ioctl, 0, "DRM_IOCTL_MODE_MAP_DUMB"),
-  def(DRM_IOCTL_MODE_DESTROY_DUMB, drm_mode_destroy_dumb_ioctl, 0, "DRM_IOCTL_MODE_DESTROY_DUMB"),
-]);
+const drm_ioctls = () =>
+  table ??= new Map<number, drm_ioctl_desc>([
+    def(DRM_IOCTL_VERSION, drm_version_ioctl, DRM_RENDER_ALLOW, "DRM_IOCTL_VERSION"),
+    def(DRM_IOCTL_GEM_CLOSE, drm_gem_close_ioctl, DRM_RENDER_ALLOW, "DRM_IOCTL_GEM_CLOSE"),
+    def(DRM_IOCTL_GET_CAP, drm_getcap, DRM_RENDER_ALLOW, "DRM_IOCTL_GET_CAP"),
+    def(
+      DRM_IOCTL_PRIME_HANDLE_TO_FD,
+      drm_prime_handle_to_fd_ioctl,
+      DRM_RENDER_ALLOW,
+      "DRM_IOCTL_PRIME_HANDLE_TO_FD",
+    ),
+    def(
+      DRM_IOCTL_PRIME_FD_TO_HANDLE,
+      drm_prime_fd_to_handle_ioctl,
+      DRM_RENDER_ALLOW,
+      "DRM_IOCTL_PRIME_FD_TO_HANDLE",
+    ),
+    def(DRM_IOCTL_MODE_CREATE_DUMB, drm_mode_create_dumb_ioctl, 0, "DRM_IOCTL_MODE_CREATE_DUMB"),
+    def(DRM_IOCTL_MODE_MAP_DUMB, drm_mode_mmap_dumb_ioctl, 0, "DRM_IOCTL_MODE_MAP_DUMB"),
+    def(DRM_IOCTL_MODE_DESTROY_DUMB, drm_mode_destroy_dumb_ioctl, 0, "DRM_IOCTL_MODE_DESTROY_DUMB"),
+  ]);
 
 /** `drm_ioctl_permit(flags, file_priv)`: only the checks that can fail for root. */
 function drm_ioctl_permit(flags: number, file_priv: drm_file): void {

@@ -17,15 +17,15 @@
 import { Errno, fail } from "../../../errno.ts";
 import type { Task } from "../../../sched.ts";
 import {
+  DMA_BIDIRECTIONAL,
   type dma_buf,
   dma_buf_attach,
   dma_buf_detach,
   dma_buf_export,
   dma_buf_get,
+  dma_buf_map_attachment,
   type dma_buf_ops,
   dma_buf_put,
-  DMA_BIDIRECTIONAL,
-  dma_buf_map_attachment,
   get_dma_buf,
 } from "../../../dma_buf.ts";
 import { dma_map_sgtable } from "../../../dma_mapping.ts";
