@@ -160,6 +160,15 @@ Deno.test("[simulated] listDrmDevices() finds vgem; a machine without it says ho
   });
 });
 
+Deno.test("[simulated] a buffer of another kernel is refused with EXDEV, not imported", () => {
+  const a = createSimMachine().process();
+  const b = createSimMachine().process();
+  using heap = openHeap("system", { kernel: a });
+  using buf = heap.allocate(4096);
+  using card = openDrmDevice({ kernel: b });
+  assert.throws(() => card.importDmaBuf(buf), { code: "EXDEV" });
+});
+
 Deno.test("[simulated] closing the DRM device signals its pending vgem fences and unmaps", async () => {
   const k = createSimMachine().process();
   using heap = openHeap("system", { kernel: k });

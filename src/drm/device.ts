@@ -385,12 +385,18 @@ export class DrmDevice extends FdResource {
    * @param buf The buffer (any exporter: a heap, udmabuf, another driver).
    * @returns The GEM object; `close()` it (or `using`) to drop the handle.
    * @throws {ErrnoError} `EBADF` when the buffer's fd is closed, `EINVAL` when it is not a
-   *   dma-buf.
+   *   dma-buf, `EXDEV` when the buffer belongs to another kernel (a simulated one).
    */
   importDmaBuf(buf: DmaBuf): GemObject {
     const name = "DRM_IOCTL_PRIME_FD_TO_HANDLE";
     if (!(buf instanceof DmaBuf)) {
       throw errnoError(Errno.EINVAL, `ioctl(${name})`, { path: this.path, detail: "Not a DmaBuf" });
+    }
+    if (buf.kernel !== this.kernel) {
+      throw errnoError(Errno.EXDEV, `ioctl(${name})`, {
+        path: this.path,
+        detail: "The buffer's fd belongs to another kernel than this device's",
+      });
     }
     const fd = buf.fd;
     const v = this._ioctl(DRM_IOCTL_PRIME_FD_TO_HANDLE, name, (v) => {

@@ -15,9 +15,8 @@
  *   ioctl returns `ETIMEDOUT`.
  * - Closing the file signals every fence it still holds (`vgem_fence_close`).
  *
- * The 10 s expiry is a real timer (unref'd, so it never keeps a process alive). A synchronous
- * wait of the model that nothing else can end (SYNC START) does not sleep until it fires: it
- * fails with EINTR as for any other fence (README, "Known differences").
+ * The 10 s expiry is a real timer (unref'd, so it never keeps a process alive); a synchronous
+ * wait that nothing else can end (SYNC START) sleeps until it fires, as a task on Linux would.
  *
  * @module
  */
@@ -80,11 +79,14 @@ function vgem_fence_create(): vgem_fence {
     timer: undefined,
   };
   // "We force the fence to expire within 10s to prevent driver hangs."
-  f.timer = setTimeout(() => {
+  const expire = () => {
+    if (f.timer !== undefined) clearTimeout(f.timer);
     f.timer = undefined;
     dma_fence_signal(f.base);
-  }, VGEM_FENCE_TIMEOUT_MS);
+  };
+  f.timer = setTimeout(expire, VGEM_FENCE_TIMEOUT_MS);
   Deno.unrefTimer?.(f.timer as unknown as number);
+  f.base.timeout = { expires: performance.now() + VGEM_FENCE_TIMEOUT_MS, fire: expire };
   return f;
 }
 
