@@ -14,8 +14,8 @@
  * Needs /dev/dri/card* of vgem (`modprobe vgem`); without /dev/dma_heap it runs on the simulated
  * kernel, which has vgem built in.
  */
-import { kernelSelection, openHeap } from "../mod.ts";
-import { openDrmDevice } from "../src/drm/mod.ts";
+import { kernelSelection, openHeap } from "@dmabuf/dmabuf";
+import { openDrmDevice } from "@dmabuf/dmabuf/drm";
 
 const heapName = Deno.args[0] ?? "system";
 const { kernel, reason } = kernelSelection();

@@ -3,7 +3,8 @@
  * it is the kernel in use and has vgem (the Debian guest: `modprobe vgem`).
  */
 import assert from "node:assert/strict";
-import { ErrnoError, getKernel, type Kernel, openHeap } from "../mod.ts";
+import { ErrnoError, openHeap } from "../mod.ts";
+import { getKernel, type Kernel } from "../src/kernel/mod.ts";
 import { listDrmDevices, openDrmDevice, VgemFence } from "../src/drm/mod.ts";
 import { createSimMachine } from "../src/sim/mod.ts";
 import { POLLIN, POLLOUT } from "../src/uapi/constants.ts";

@@ -38,7 +38,7 @@ import {
   drm_vgem_fence_signal,
   VGEM_FENCE_WRITE,
 } from "../uapi/drm.ts";
-import { DmaBuf } from "../dmabuf/buffer.ts";
+import { adoptDmaBuf, DmaBuf } from "../dmabuf/buffer.ts";
 import type { FenceAccess } from "../dmabuf/fence.ts";
 
 /** What `DRM_IOCTL_VERSION` reports about the driver behind a node. */
@@ -547,7 +547,7 @@ export class GemObject {
       v.setInt32(drm_prime_handle.fd, -1, true);
     });
     const fd = v.getInt32(drm_prime_handle.fd, true);
-    return DmaBuf.adopt(this.#device.kernel, fd, this.size);
+    return adoptDmaBuf(this.#device.kernel, fd, this.size);
   }
 
   /**

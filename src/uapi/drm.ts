@@ -131,9 +131,9 @@ export const VGEM_FENCE_WRITE = 0x1;
 export const VGEM_FENCE_TIMEOUT_MS = 10_000;
 
 /** `DRM_CLOEXEC` (= `O_CLOEXEC`): flag of `PRIME_HANDLE_TO_FD`. */
-export const DRM_CLOEXEC = O_CLOEXEC;
+export const DRM_CLOEXEC: number = O_CLOEXEC;
 /** `DRM_RDWR` (= `O_RDWR`): the exported dma-buf is writable (mmap with PROT_WRITE). */
-export const DRM_RDWR = O_RDWR;
+export const DRM_RDWR: number = O_RDWR;
 
 /** `DRM_CAP_DUMB_BUFFER` (KMS drivers only: others answer `EOPNOTSUPP`). */
 export const DRM_CAP_DUMB_BUFFER = 0x1;

@@ -21,7 +21,7 @@
  * @module
  */
 import { Errno, fail } from "../../errno.ts";
-import type { SimMachine } from "../../machine.ts";
+import type { DriverContext } from "../../driver_context.ts";
 import { DMA_BIT_MASK } from "../../dma_mapping.ts";
 import {
   dma_fence,
@@ -168,7 +168,7 @@ export const vgem_driver: drm_driver = {
  * `vgem_init()`: the platform device `vgem` (64-bit DMA mask: importers' pages are mapped for
  * it) and the DRM device on it.
  */
-export function vgem_init(m: SimMachine): drm_device {
+export function vgem_init(m: DriverContext): drm_device {
   const pdev = { name: "vgem", dma_mask: DMA_BIT_MASK(64) };
   const dev = new drm_device(m, vgem_driver, pdev);
   drm_dev_register(dev);

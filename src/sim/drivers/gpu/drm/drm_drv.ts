@@ -8,7 +8,7 @@
  */
 import type { file, inode } from "../../../file_table.ts";
 import type { Task } from "../../../sched.ts";
-import type { SimMachine } from "../../../machine.ts";
+import type { DriverContext } from "../../../driver_context.ts";
 import type { device, dma_buf, dma_buf_attachment, sg_table } from "../../../dma_buf.ts";
 import { nonseekable_open } from "../../../char_dev.ts";
 import { drm_ioctl } from "./drm_ioctl.ts";
@@ -113,7 +113,7 @@ export class drm_device {
   /** `dev->dev`: the parent device (vgem: the platform device `vgem`, 64-bit DMA mask). */
   readonly dev: device;
   /** The machine. */
-  readonly machine: SimMachine;
+  readonly machine: DriverContext;
   /** `vma_offset_manager`. */
   readonly vma_offset_manager: drm_vma_offset_manager = { nodes: new Map() };
   /** `primary->index`. */
@@ -126,7 +126,7 @@ export class drm_device {
    * @param driver The driver.
    * @param parent The parent device.
    */
-  constructor(machine: SimMachine, driver: drm_driver, parent: device) {
+  constructor(machine: DriverContext, driver: drm_driver, parent: device) {
     this.machine = machine;
     this.driver = driver;
     this.dev = parent;
@@ -199,7 +199,7 @@ function drm_release(_inode: inode, f: file): void {
 }
 
 /** Machines → their DRM devices, in registration order (primary minors 0, 1, …). */
-const devices = new WeakMap<SimMachine, drm_device[]>();
+const devices = new WeakMap<DriverContext, drm_device[]>();
 
 /**
  * `drm_dev_register(dev, flags)`: the primary node `/dev/dri/card<N>` and, for
