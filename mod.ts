@@ -49,7 +49,7 @@ export { type CpuAccess, DmaBufMapping } from "./src/dmabuf/mapping.ts";
 export { type FenceAccess, SyncFile, type SyncFileFromOptions } from "./src/dmabuf/fence.ts";
 export type { WaitOptions } from "./src/dmabuf/wait.ts";
 export { type DmaBufInfo, parseFdinfo } from "./src/dmabuf/fdinfo.ts";
-export { leakedCount } from "./src/dmabuf/_lifetime.ts";
+export { leakedCount, type LeakReport, setLeakWarnings } from "./src/dmabuf/_lifetime.ts";
 export { type MemfdRange, openUdmabuf, Udmabuf, UDMABUF_PATH } from "./src/heaps/udmabuf.ts";
 export { type Allocator, openAllocator, type OpenAllocatorOptions } from "./src/heaps/allocator.ts";
 export {

@@ -7,7 +7,7 @@
  */
 import type { Kernel } from "./kernel/types.ts";
 import { closedError } from "./errors.ts";
-import { backstop } from "./dmabuf/_lifetime.ts";
+import { allocationSite, backstop } from "./dmabuf/_lifetime.ts";
 
 /** An object that holds one fd on one kernel. */
 export abstract class FdResource {
@@ -31,7 +31,9 @@ export abstract class FdResource {
     this.#fd = fd;
     this.#what = what;
     this.#owned = owned;
-    if (owned) backstop.register(this, { kind: "fd", kernel, fd, what }, this);
+    if (owned) {
+      backstop.register(this, { kind: "fd", kernel, fd, what, site: allocationSite() }, this);
+    }
   }
 
   /**

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Kernel, UserBuffer } from "../kernel/types.ts";
+import type { Kernel, MappedRegion, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
 import { closedError, type ErrnoError, errnoError } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
@@ -13,6 +13,7 @@ import {
   MAP_SHARED,
   O_ACCMODE,
   O_RDONLY,
+  O_RDWR,
   POLLIN,
   POLLOUT,
   PROT_READ,
@@ -29,7 +30,7 @@ import {
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_START,
 } from "../uapi/dma_buf.ts";
-import { backstop, type BufferRecord } from "./_lifetime.ts";
+import { allocationSite, backstop, type BufferRecord } from "./_lifetime.ts";
 import { type DmaBufInfo, parseFdinfo } from "./fdinfo.ts";
 import { type CpuAccess, DmaBufMapping, syncDirection } from "./mapping.ts";
 import { type FenceAccess, fenceFlags, SyncFile } from "./fence.ts";
@@ -136,7 +137,14 @@ export class DmaBuf {
     this.#size = size;
     this.#owned = owned;
     if (owned) {
-      this.#held = { kind: "buffer", kernel, fd, regions: undefined };
+      this.#held = {
+        kind: "buffer",
+        kernel,
+        fd,
+        regions: undefined,
+        size,
+        site: allocationSite(),
+      };
       backstop.register(this, this.#held, this);
     }
   }
@@ -283,6 +291,7 @@ export class DmaBuf {
     }
     arg.bytes[written] = 0;
     this.#kernel.ioctl(this.#fd, DMA_BUF_SET_NAME_B, arg, "DMA_BUF_SET_NAME_B");
+    if (this.#held !== undefined) this.#held.name = name;
   }
 
   /**
@@ -302,7 +311,8 @@ export class DmaBuf {
    * @param options Range and access.
    * @returns The mapping; unmap it, or let `using` or `close()` do it.
    * @throws {ErrnoError} `EINVAL` for a range outside the buffer or an unaligned offset,
-   * `EACCES` for write access to a read-only fd.
+   * `EACCES` for write access to a read-only fd (the message says to map with
+   * `{ access: "read" }`).
    */
   map(options: MapOptions = {}): DmaBufMapping {
     this.#guard("map");
@@ -321,7 +331,12 @@ export class DmaBuf {
     if (access === "read" && (this.#kernel.fcntl(this.#fd, F_GETFL, 0) & O_ACCMODE) === O_RDONLY) {
       prot = PROT_READ;
     }
-    const region = this.#kernel.mmap(this.#fd, length, prot, MAP_SHARED, offset);
+    let region: MappedRegion;
+    try {
+      region = this.#kernel.mmap(this.#fd, length, prot, MAP_SHARED, offset);
+    } catch (e) {
+      throw this.#mmapError(e, access);
+    }
     // The buffer's backstop record also unmaps its mappings (a borrowed fd registers on first map).
     let held = this.#held;
     if (held === undefined) {
@@ -330,6 +345,8 @@ export class DmaBuf {
         kernel: this.#kernel,
         fd: undefined,
         regions: undefined,
+        size: this.#size,
+        site: allocationSite(),
       };
       backstop.register(this, held, this);
     }
@@ -342,6 +359,30 @@ export class DmaBuf {
     });
     mappings.add(mapping);
     return mapping;
+  }
+
+  /** The mmap error with its cause and fix, when the library knows them. */
+  #mmapError(e: unknown, access: string): unknown {
+    const err = e as ErrnoError;
+    if (err.errno !== Errno.EACCES) return e;
+    let mode: number;
+    try {
+      mode = this.#kernel.fcntl(this.#fd, F_GETFL, 0) & O_ACCMODE;
+    } catch {
+      return e;
+    }
+    if (mode === O_RDWR) return e;
+    // mm/mmap.c do_mmap(): MAP_SHARED with PROT_WRITE needs FMODE_WRITE, and any mapping
+    // needs FMODE_READ.
+    const which = mode === O_RDONLY ? "read-only (O_RDONLY)" : "write-only (O_WRONLY)";
+    return errnoError(Errno.EACCES, err.syscall ?? "mmap", {
+      path: `dma-buf fd ${this.#fd}`,
+      detail: `the fd is ${which} and the mapping asked for ${access} access`,
+      hint: mode === O_RDONLY
+        ? 'Map it with { access: "read" }, or allocate with fdFlags O_RDWR to write'
+        : "A write-only fd cannot be mapped; allocate or dup it with O_RDWR",
+      cause: e,
+    });
   }
 
   /**
