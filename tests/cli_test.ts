@@ -158,7 +158,7 @@ Deno.test("main() usage errors exit 2 with one line", async () => {
     [["dump", "1", "2"], /at most one pid/],
     [["bench", "--iterations", "0"], /--iterations must be an integer/],
     [["bench", "--sizes", "4k,,1M"], /Invalid size ""/],
-    [["heaps", "--kernel", "windows"], /--kernel must be linux or simulated/],
+    [["heaps", "--kernel", "windows"], /--kernel must be linux, simulated or auto/],
   ];
   for (const [args, pattern] of cases) {
     const r = await run(args);
@@ -318,7 +318,9 @@ Deno.test(sim("heaps lists the system heap, shows the kernel, exits 0"), () =>
     assert.ok(r.out.startsWith(`Kernel: ${k.description}`));
     assert.match(r.out, /\nsystem\s+\/dev\/dma_heap\/system\s+system\s+yes\n/);
     const j = JSON.parse((await run(["heaps", "--json"])).out);
-    assert.deepEqual(Object.keys(j), ["kernel", "heaps", "hint"]);
+    assert.deepEqual(Object.keys(j), ["kernel", "heaps", "hint", "udmabuf"]);
+    assert.deepEqual(j.udmabuf, { path: "/dev/udmabuf", accessible: true, error: null });
+    assert.match(r.out, /\nudmabuf: \/dev\/udmabuf opens\n$/);
     const system = j.heaps.find((h: { name: string }) => h.name === "system");
     assert.deepEqual(system, {
       name: "system",
@@ -507,7 +509,7 @@ Deno.test(
     onSim(async () => {
       const j = JSON.parse((await run(["heaps", "--json", "--kernel", "simulated"])).out);
       assert.equal(j.kernel.kind, "simulated");
-      assert.equal(j.kernel.reason, 'setKernel("simulated")');
+      assert.equal(j.kernel.reason, "--kernel simulated");
       assert.equal(getKernel().kind, "simulated");
     }),
 );
