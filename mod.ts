@@ -19,10 +19,12 @@
  * driver stages (the seed's §2.6): {@linkcode openStage}, {@linkcode createBufferPool},
  * {@linkcode Pipeline} — buffers pass from driver to driver by fd, never copied.
  *
- * The kernel underneath is chosen on first use: Linux when `/dev/dma_heap` has a heap this
- * process can open (with `--allow-ffi --allow-read`), otherwise the simulated kernel.
- * `DMABUF_KERNEL=linux|simulated` or {@linkcode setKernel} override the choice, and
- * {@linkcode kernelSelection} says which one is in use and why.
+ * The kernel underneath is chosen on first use and never simulated on a machine with dma-buf
+ * devices: Linux whenever `/dev/dma_heap/*` or `/dev/udmabuf` exists (openable or not), the
+ * simulated kernel only when there is none or off Linux; on Linux without `--allow-ffi` the first
+ * call throws `Deno.errors.NotCapable` naming the flag. `DMABUF_KERNEL=linux|simulated` or
+ * {@linkcode setKernel} override the choice, and {@linkcode kernelSelection} says which one is
+ * in use and why.
  *
  * @module
  */
