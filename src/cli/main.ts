@@ -129,7 +129,7 @@ export function errorJson(
  *
  * @example An unknown command is a usage error
  * ```ts
- * import { main } from "./main.ts";
+ * import { main } from "@dmabuf/dmabuf/cli";
  * import assert from "node:assert/strict";
  *
  * let err = "";

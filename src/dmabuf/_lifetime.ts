@@ -1,14 +1,14 @@
 /**
- * The garbage-collection backstop: fds and mappings whose owner object was collected without
- * `close()` are released here. Best effort — collection may never happen — so `close()` and
- * `using` remain the way to release. Each owner registers a separate token-free held value and
- * unregisters on explicit close, as denodrivers/sqlite3 does.
+ * The garbage-collection backstop: the fd and mappings of an owner collected without `close()`
+ * are released here. Best effort — collection may never happen — so `close()` and `using`
+ * remain the way to release. Each owner registers one record with a separate unregister token
+ * (an object only the owner holds, as denodrivers/sqlite3 does) and unregisters on close.
  *
  * A leak is a bug in the caller, so each one is reported: one warning per leaked object on
  * stderr (at most {@linkcode LEAK_WARNINGS_PER_WINDOW} per {@linkcode LEAK_WINDOW_MS}; the
  * rest are counted and summed up in the next warning), naming its kind, size and name. The
- * stack where the object was made is recorded only with `DMABUF_DEBUG_LEAKS=1`: capturing it
- * costs about as much as a system-heap allocation (bench/leak_bench.ts). `setLeakWarnings()`
+ * stack where the object was made is recorded only with `DMABUF_DEBUG_LEAKS=1`: formatting it
+ * costs more than a simulated allocate+close (bench/leak_bench.ts). `setLeakWarnings()`
  * silences the warnings or routes them to a handler.
  *
  * @module
@@ -16,27 +16,19 @@
 import type { Kernel, MappedRegion } from "../kernel/types.ts";
 
 /**
- * Where an object was made: the formatted stack. A string, not the `Error`: V8's unformatted
- * stack holds the frames' receivers, which would keep the leaked object reachable forever.
+ * What the backstop releases for one collected owner: its fd when it owns one, and the regions
+ * of its live mappings. One record per owner covers its mappings too: a mapping holds its
+ * buffer, and the buffer holds its mappings, so they become unreachable together.
  */
-export type AllocationSite = string | undefined;
-
-/** What the backstop releases for one collected owner. */
-export type Leaked =
-  | { kind: "fd"; kernel: Kernel; fd: number; what: string; site?: AllocationSite }
-  | { kind: "mapping"; kernel: Kernel; region: MappedRegion; site?: AllocationSite }
-  | BufferRecord;
-
-/**
- * A buffer's record: its fd when owned, and the regions of its live mappings. One registration
- * per buffer covers its mappings too: a mapping holds its buffer, and the buffer holds its
- * mappings, so they become unreachable together.
- */
-export interface BufferRecord {
-  kind: "buffer";
+export interface OwnerRecord {
+  /** The kernel of the fd. */
   kernel: Kernel;
+  /** The owned fd, or undefined for a borrowed one (which is never closed here). */
   fd: number | undefined;
+  /** Live mappings made through the owner. */
   regions: Set<MappedRegion> | undefined;
+  /** The owner's class, e.g. `"DmaBuf"`. */
+  what: string;
   /** The size in bytes, when known. */
   size?: number;
   /** The name last set through the object. */
@@ -44,6 +36,12 @@ export interface BufferRecord {
   /** Where it was made, with `DMABUF_DEBUG_LEAKS=1`. */
   site?: AllocationSite;
 }
+
+/**
+ * Where an object was made: the formatted stack. A string, not the `Error`: V8's unformatted
+ * stack holds the frames' receivers, which would keep the leaked object reachable forever.
+ */
+export type AllocationSite = string | undefined;
 
 /** One leaked object, as reported to a handler of {@linkcode setLeakWarnings}. */
 export interface LeakReport {
@@ -85,7 +83,23 @@ function envFlag(name: string): boolean {
 
 let stacks = envFlag("DMABUF_DEBUG_LEAKS");
 
-/** How many owners the backstop has released since the process started. */
+/**
+ * How many fds and mappings the GC backstop has released since the process started: each one
+ * is an owner that was dropped without `close()` (or `using`). Zero in a correct program.
+ *
+ * @returns The count.
+ *
+ * @example Checking a script leaked nothing
+ * ```ts
+ * import { leakedCount, openHeap } from "@dmabuf/dmabuf";
+ * import assert from "node:assert/strict";
+ *
+ * const before = leakedCount();
+ * using heap = openHeap("system");
+ * using _buf = heap.allocate(4096);
+ * assert.equal(leakedCount(), before);
+ * ```
+ */
 export function leakedCount(): number {
   return leaks;
 }
@@ -96,10 +110,11 @@ export function leakedCount(): number {
  * limit). {@linkcode leakedCount} counts in every mode.
  *
  * @param mode `true`, `false` or a handler.
+ * @throws {TypeError} For anything else.
  *
  * @example Collecting leak reports in a test
  * ```ts
- * import { type LeakReport, setLeakWarnings } from "./_lifetime.ts";
+ * import { type LeakReport, setLeakWarnings } from "@dmabuf/dmabuf";
  *
  * const reports: LeakReport[] = [];
  * setLeakWarnings((r) => reports.push(r));
@@ -153,10 +168,6 @@ export function formatLeak(r: LeakReport): string {
   return s;
 }
 
-function stackOf(site: AllocationSite): string | undefined {
-  return site;
-}
-
 function report(r: LeakReport): void {
   if (handler === null) return;
   if (handler !== "warn") {
@@ -184,42 +195,31 @@ function report(r: LeakReport): void {
   console.warn(text);
 }
 
-/** The registry shared by heaps, buffers and mappings. */
-export const backstop: FinalizationRegistry<Leaked> = new FinalizationRegistry((held: Leaked) => {
-  if (held.kind === "buffer") {
+/** The registry every fd owner uses. */
+export const backstop: FinalizationRegistry<OwnerRecord> = new FinalizationRegistry(
+  (held: OwnerRecord) => {
     let mappings = 0;
     for (const region of held.regions ?? []) {
       leaks++;
       mappings++;
-      release(() => held.kernel.munmap(region));
+      bestEffort(() => held.kernel.munmap(region));
     }
     if (held.fd !== undefined) {
       leaks++;
-      release(() => held.kernel.close(held.fd!));
+      bestEffort(() => held.kernel.close(held.fd!));
     }
     report({
-      kind: "DmaBuf",
+      kind: held.what,
       fd: held.fd,
       size: held.size,
       name: held.name,
       mappings,
-      stack: stackOf(held.site),
+      stack: held.site,
     });
-    return;
-  }
-  leaks++;
-  release(() => {
-    if (held.kind === "fd") held.kernel.close(held.fd);
-    else held.kernel.munmap(held.region);
-  });
-  report(
-    held.kind === "fd"
-      ? { kind: held.what, fd: held.fd, mappings: 0, stack: stackOf(held.site) }
-      : { kind: "mapping", size: held.region.length, mappings: 1, stack: stackOf(held.site) },
-  );
-});
+  },
+);
 
-function release(fn: () => void): void {
+function bestEffort(fn: () => void): void {
   try {
     fn();
   } catch {

@@ -27,7 +27,7 @@ import {
   UDMABUF_FLAGS_CLOEXEC,
   UDMABUF_SIZE_LIMIT_MB,
 } from "../uapi/udmabuf.ts";
-import { DmaBuf } from "../dmabuf/buffer.ts";
+import { adoptDmaBuf, type DmaBuf } from "../dmabuf/buffer.ts";
 import type { AllocateOptions, HeapOptions } from "./heap.ts";
 import type { HeapRole } from "./roles.ts";
 
@@ -70,7 +70,7 @@ function checkRange(r: MemfdRange, syscall: string): void {
  *
  * @example A udmabuf behaves like a heap buffer
  * ```ts
- * import { openUdmabuf } from "./udmabuf.ts";
+ * import { openUdmabuf } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * using dev = openUdmabuf();
@@ -124,7 +124,13 @@ function sizeLimitMb(kernel: Kernel): { mb: number; known: boolean } {
   return { mb: UDMABUF_SIZE_LIMIT_MB, known: false };
 }
 
-/** An open `/dev/udmabuf`. `close()` closes the device fd; buffers stay valid. */
+/**
+ * An open `/dev/udmabuf`. `close()` closes the device fd; buffers stay valid.
+ *
+ * Like every fd owner of the library, a Udmabuf has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed Udmabuf").
+ */
 export class Udmabuf extends FdResource {
   #arg: UserBuffer;
   /** `"udmabuf"`, so code that prints a heap name works for both. */
@@ -201,7 +207,7 @@ export class Udmabuf extends FdResource {
     setU64(view, C.offset, range.offset);
     setU64(view, C.size_, range.size);
     const fd = this.#ioctl(UDMABUF_CREATE, this.#arg, "UDMABUF_CREATE", range.size);
-    return DmaBuf.adopt(this.kernel, fd, range.size, name);
+    return adoptDmaBuf(this.kernel, fd, range.size, name);
   }
 
   /**
@@ -225,7 +231,7 @@ export class Udmabuf extends FdResource {
       total += r.size;
     });
     const fd = this.#ioctl(UDMABUF_CREATE_LIST, arg, "UDMABUF_CREATE_LIST", total);
-    return DmaBuf.adopt(this.kernel, fd, total);
+    return adoptDmaBuf(this.kernel, fd, total);
   }
 
   #ioctl(request: number, arg: UserBuffer, name: string, total: number): number {

@@ -4,6 +4,7 @@ import { bufferCases } from "./buffer_cases.ts";
 import { mappingCases } from "./mapping_cases.ts";
 import { udmabufCases } from "./udmabuf_cases.ts";
 import { type ConformanceCase, type Observations, openFds } from "./harness.ts";
+import { unusable } from "../_helpers.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
 import { listHeaps } from "../../mod.ts";
 import assert from "node:assert/strict";
@@ -25,14 +26,7 @@ export function missing(k: Kernel, c: ConformanceCase): string | undefined {
       ? undefined
       : "no accessible contiguous (CMA) heap";
   }
-  if (c.needs === "udmabuf") {
-    try {
-      k.close(k.open("/dev/udmabuf", 2 | 0o2000000));
-      return undefined;
-    } catch {
-      return "no usable /dev/udmabuf";
-    }
-  }
+  if (c.needs === "udmabuf") return unusable(k, "/dev/udmabuf");
   return undefined;
 }
 

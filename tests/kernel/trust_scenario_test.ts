@@ -10,16 +10,10 @@
  * Ignored everywhere else (the host suite, the guest's main `deno test`).
  */
 import assert from "node:assert/strict";
-import {
-  kernelSelection,
-  listHeaps,
-  openAllocator,
-  openHeap,
-  takeDmaBuf,
-  UDEV_HINT,
-} from "../../mod.ts";
+import { kernelSelection, listHeaps, openAllocator, openHeap } from "../../mod.ts";
 import { main } from "../../cli.ts";
-import { TAKE_HINT } from "../../src/share/dmabuf.ts";
+import { UDEV_HINT } from "../../src/heaps/heap.ts";
+import { TAKE_HINT, takeDmaBuf } from "../../src/share/dmabuf.ts";
 
 const scenario = Deno.env.get("DMABUF_TRUST_SCENARIO");
 const only = (name: string) => ({ ignore: scenario !== name });
