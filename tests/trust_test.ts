@@ -202,7 +202,7 @@ Deno.test({
     assert.equal(sim.stdout, "DMABUF_KERNEL=simulated\n", sim.stderr);
     const bogus = await runDeno(
       ["--allow-env=DMABUF_KERNEL"],
-      `import { getKernel } from "${MOD}"; getKernel();`,
+      `import { kernelSelection } from "${MOD}"; kernelSelection();`,
       { DMABUF_KERNEL: "bogus" },
     );
     assert.notEqual(bogus.code, 0);
