@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Kernel, UserBuffer } from "../kernel/types.ts";
+import type { Kernel, MappedRegion, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
 import {
   argumentError,
@@ -22,6 +22,7 @@ import {
   MAP_SHARED,
   O_ACCMODE,
   O_RDONLY,
+  O_RDWR,
   POLLIN,
   POLLOUT,
   PROT_READ,
@@ -166,6 +167,7 @@ export class DmaBuf extends FdResource {
     this.#kernel = kernel;
     this.#fd = fd;
     this.#size = size;
+    if (size !== undefined) this.leakDetails({ size });
   }
 
   /**
@@ -308,6 +310,7 @@ export class DmaBuf extends FdResource {
     }
     arg.bytes[written] = 0;
     this.#kernel.ioctl(this.#fd, DMA_BUF_SET_NAME_B, arg, "DMA_BUF_SET_NAME_B");
+    this.leakDetails({ name });
   }
 
   /**
@@ -329,7 +332,8 @@ export class DmaBuf extends FdResource {
    * @throws {RangeError} `EINVAL` for an unaligned offset or a range outside the buffer, and
    *   a `TypeError` (`EINVAL`) for options that are not an object or an unknown
    *   `access` — all before any system call.
-   * @throws {ErrnoError} `EACCES` for write access to a read-only fd.
+   * @throws {ErrnoError} `EACCES` for write access to a read-only fd (the message says to map
+   *   with `{ access: "read" }`).
    */
   map(options?: MapOptions): DmaBufMapping {
     this.checkOpen("map");
@@ -368,7 +372,12 @@ export class DmaBuf extends FdResource {
     if (access === "read" && (this.#kernel.fcntl(this.#fd, F_GETFL, 0) & O_ACCMODE) === O_RDONLY) {
       prot = PROT_READ;
     }
-    const region = this.#kernel.mmap(this.#fd, length, prot, MAP_SHARED, offset);
+    let region: MappedRegion;
+    try {
+      region = this.#kernel.mmap(this.#fd, length, prot, MAP_SHARED, offset);
+    } catch (e) {
+      throw this.#mmapError(e, access);
+    }
     // The backstop unmaps it too if this buffer is collected without close().
     const untrack = this.trackMapping(region);
     const mappings = this.#mappings ??= new Set();
@@ -385,6 +394,30 @@ export class DmaBuf extends FdResource {
     );
     mappings.add(mapping);
     return mapping;
+  }
+
+  /** The mmap error with its cause and fix, when the library knows them. */
+  #mmapError(e: unknown, access: string): unknown {
+    const err = e as ErrnoError;
+    if (err.errno !== Errno.EACCES) return e;
+    let mode: number;
+    try {
+      mode = this.#kernel.fcntl(this.#fd, F_GETFL, 0) & O_ACCMODE;
+    } catch {
+      return e;
+    }
+    if (mode === O_RDWR) return e;
+    // mm/mmap.c do_mmap(): MAP_SHARED with PROT_WRITE needs FMODE_WRITE, and any mapping
+    // needs FMODE_READ.
+    const which = mode === O_RDONLY ? "read-only (O_RDONLY)" : "write-only (O_WRONLY)";
+    return errnoError(Errno.EACCES, err.syscall ?? "mmap", {
+      path: `dma-buf fd ${this.#fd}`,
+      detail: `the fd is ${which} and the mapping asked for ${access} access`,
+      hint: mode === O_RDONLY
+        ? 'Map it with { access: "read" }, or allocate with fdFlags O_RDWR to write'
+        : "A write-only fd cannot be mapped; allocate or dup it with O_RDWR",
+      cause: e,
+    });
   }
 
   /**

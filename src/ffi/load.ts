@@ -57,7 +57,8 @@ export function ffiGranted(path: string): boolean {
   }
 }
 
-function ffiUnscoped(): boolean {
+/** Whether `--allow-ffi` is granted without a path. */
+export function ffiUnscoped(): boolean {
   try {
     return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
   } catch {

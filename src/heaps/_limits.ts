@@ -69,14 +69,15 @@ export function heapCannotFit(
  * udmabuf's `size_limit_mb` in bytes: the module parameter when readable, else its default.
  *
  * @param kernel The kernel.
- * @returns The largest udmabuf the module creates, in bytes.
+ * @returns The largest udmabuf the module creates, in bytes, and whether it was read (or is
+ *   the module's default).
  */
-export function udmabufSizeLimit(kernel: Kernel): number {
+export function udmabufSizeLimit(kernel: Kernel): { bytes: number; known: boolean } {
   try {
     const mb = Number(kernel.readText("/sys/module/udmabuf/parameters/size_limit_mb").trim());
-    if (Number.isSafeInteger(mb) && mb > 0) return mb * 2 ** 20;
+    if (Number.isSafeInteger(mb) && mb > 0) return { bytes: mb * 2 ** 20, known: true };
   } catch (e) {
     void (e as ErrnoError);
   }
-  return UDMABUF_SIZE_LIMIT_MB * 2 ** 20;
+  return { bytes: UDMABUF_SIZE_LIMIT_MB * 2 ** 20, known: false };
 }

@@ -23,7 +23,7 @@ import {
   DMA_HEAP_IOCTL_ALLOC,
 } from "../uapi/dma_heap.ts";
 import { adoptDmaBuf, type DmaBuf } from "../dmabuf/buffer.ts";
-import { type HeapRole, heapRole, pickHeap } from "./roles.ts";
+import { checkRole, type HeapRole, heapRole, pickHeap } from "./roles.ts";
 
 /** Options shared by the heap functions. */
 export interface HeapOptions {
@@ -54,6 +54,12 @@ export interface AllocateOptions {
   /** A name for the buffer (at most 31 bytes), set right after allocation. */
   name?: string;
 }
+
+/** What makes a kernel have a contiguous (CMA) heap. */
+export const CMA_HINT =
+  "A contiguous heap needs CONFIG_DMABUF_HEAPS_CMA and a CMA area (cma=<size> on the kernel " +
+  "command line, CONFIG_CMA_SIZE_MBYTES, or a shared-dma-pool reserved-memory node); udmabuf " +
+  "and the system heap give scattered pages and do not stand in for it";
 
 /** The udev rule that lets a group use the heaps. */
 export const UDEV_HINT =
@@ -132,7 +138,10 @@ function validateName(name: unknown): string {
  * @param heap A name or a role.
  * @param options The kernel.
  * @returns The open heap.
- * @throws {Deno.errors.NotFound} `ENOENT`, listing the heaps that do exist.
+ * @throws {Deno.errors.NotFound} `ENOENT`, listing the heaps that do exist (also for a role no
+ * heap plays: no other heap stands in for the contiguous one).
+ * @throws {TypeError} For a selector without a valid role (`{}`, `{ role: "bogus" }`), listing
+ * the valid roles.
  * @throws {Deno.errors.PermissionDenied} `EACCES`, with the udev rule that fixes it.
  * @throws {RangeError} `EINVAL` for a name with `/`, `..`, NUL or another control character,
  *   `TypeError` for a name that is not a string, an unknown role or options that are not an
@@ -154,20 +163,14 @@ export function openHeap(heap: string | { role: HeapRole }, options?: HeapOption
   const kernel = optionsArg("openHeap", options).kernel ?? getKernel();
   let name: string;
   if (typeof heap === "object" && heap !== null) {
-    if (heap.role !== "system" && heap.role !== "contiguous") {
-      throw argumentError(
-        "type",
-        "openHeap",
-        "heap.role",
-        `must be "system" or "contiguous", got ${describe(heap.role)}`,
-      );
-    }
+    const role = checkRole(heap.role, "openHeap({ role })");
     const present = names(kernel);
-    const found = pickHeap(present, heap.role);
+    const found = pickHeap(present, role);
     if (found === undefined) {
       throw errnoError(Errno.ENOENT, "open", {
         path: DMA_HEAP_DIR,
-        detail: `no ${heap.role} heap; heaps present: ${present.join(", ") || "none"}`,
+        detail: `no ${role} heap; heaps present: ${present.join(", ") || "none"}`,
+        hint: role === "contiguous" ? CMA_HINT : undefined,
       });
     }
     name = found;
@@ -214,6 +217,8 @@ export class DmaHeap extends FdResource {
   readonly path: string;
   /** What it is for, when the name tells. */
   readonly role: HeapRole | undefined;
+  /** Whether its buffers are physically contiguous (the CMA heap). */
+  readonly contiguous: boolean;
 
   /**
    * Use {@linkcode openHeap}.
@@ -227,6 +232,7 @@ export class DmaHeap extends FdResource {
     this.name = name;
     this.path = `${DMA_HEAP_DIR}/${name}`;
     this.role = heapRole(name);
+    this.contiguous = this.role === "contiguous";
     this.#arg = kernel.userBuffer(D.size);
   }
 

@@ -82,7 +82,8 @@ export function sendDmaBuf(socket: UnixSocket, buf: DmaBuf): void {
  *
  * @param socket A connected socket.
  * @returns The buffer.
- * @throws {ErrnoError} `ECONNRESET` when the peer closed the socket; `EBADMSG` when the message
+ * @throws {ErrnoError} `ECONNRESET` when the peer closed the socket; `EMFILE` when this
+ * process's fd table was full and the kernel dropped the fd (`MSG_CTRUNC`); `EBADMSG` when the message
  * is not a dma-buf message (no fd, wrong header, or the fd is not a dma-buf — any fd received is
  * closed); `EAGAIN` as above.
  */
@@ -93,6 +94,16 @@ export function receiveDmaBuf(socket: UnixSocket): DmaBuf {
   const closeAll = () => r.fds.forEach((fd) => kernel.close(fd));
   if (r.data.length === 0 && r.fds.length === 0) {
     throw errnoError(Errno.ECONNRESET, "receiveDmaBuf", { detail: "The peer closed the socket" });
+  }
+  if (r.fdsTruncated && r.fds.length === 0) {
+    // net/core/scm.c scm_detach_fds(): an fd that cannot be installed in the receiver's table
+    // (EMFILE) is dropped and the message flagged MSG_CTRUNC. The sender did nothing wrong.
+    throw errnoError(Errno.EMFILE, "receiveDmaBuf", {
+      detail: "the kernel dropped the buffer's fd (MSG_CTRUNC) because this process's fd " +
+        "table is full (RLIMIT_NOFILE); the message is consumed and no fd was installed",
+      hint: "Close fds you no longer need or raise the limit (ulimit -n), then have the " +
+        "sender send the buffer again",
+    });
   }
   const bad = (detail: string): never => {
     closeAll();
@@ -119,6 +130,13 @@ export function receiveDmaBuf(socket: UnixSocket): DmaBuf {
   }
 }
 
+/** What lets {@linkcode takeDmaBuf} through when `pidfd_getfd` says `EPERM`. */
+export const TAKE_HINT =
+  "pidfd_getfd needs ptrace access to the owner: the same user and a dumpable process " +
+  "(not setuid, no prctl(PR_SET_DUMPABLE, 0)), or CAP_SYS_PTRACE; with Yama ptrace_scope=1 " +
+  "the owner must be an ancestor or call prctl(PR_SET_PTRACER, <taker pid>). Or have the owner " +
+  "pass the buffer with sendDmaBuf() over a Unix socket, which needs no ptrace access";
+
 /** Options for {@linkcode takeDmaBuf}. */
 export interface TakeOptions {
   /** The kernel; default: the kernel in use. */
@@ -135,7 +153,8 @@ export interface TakeOptions {
  * @param fd The fd number in the owner's table.
  * @param options The kernel.
  * @returns The buffer.
- * @throws {ErrnoError} `ESRCH` (no such process, or it exited), `EPERM` (no ptrace access),
+ * @throws {ErrnoError} `ESRCH` (no such process, or it exited), `EPERM` (no ptrace access; the
+ * message says what grants it, see {@linkcode TAKE_HINT}),
  * `EBADF` (`fd` is not open there), `EINVAL` (the fd is not a dma-buf, or pid ≤ 0; it is
  * closed again).
  *
@@ -163,6 +182,18 @@ export function takeDmaBuf(pid: number, fd: number, options?: TakeOptions): DmaB
   let got: number;
   try {
     got = kernel.pidfdGetfd(pidfd, fd, 0);
+  } catch (e) {
+    const err = e as ErrnoError;
+    if (err.errno === Errno.EPERM || err.errno === Errno.EACCES) {
+      // kernel/pid.c pidfd_getfd(): ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS).
+      throw errnoError(err.errno, err.syscall ?? "pidfd_getfd", {
+        path: `/proc/${pid}/fd/${fd}`,
+        detail: `no ptrace access to process ${pid}`,
+        hint: TAKE_HINT,
+        cause: e,
+      });
+    }
+    throw e;
   } finally {
     kernel.close(pidfd);
   }
