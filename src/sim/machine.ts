@@ -21,6 +21,7 @@ import { SimProcess, type SimProcessOptions } from "./process.ts";
 import { MiscSubsys } from "./miscdevice.ts";
 import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
 import { udmabuf_dev_init } from "./udmabuf.ts";
+import { sw_sync_debugfs_init } from "./sw_sync.ts";
 
 /** A CMA area reserved at boot (a `shared-dma-pool` reserved-memory node). */
 export interface CmaRegionConfig {
@@ -52,6 +53,11 @@ export interface SimMachineConfig {
   nofile?: number;
   /** CONFIG_DMABUF_SYSFS_STATS: `/sys/kernel/dmabuf/buffers` (default false, as Debian's). */
   sysfsStats?: boolean;
+  /**
+   * CONFIG_SW_SYNC: debugfs `sync/sw_sync` (default true, as the custom guest kernel; Debian's
+   * kernel has none — `false` reproduces that).
+   */
+  swSync?: boolean;
 }
 
 /** The default CMA area: the seed's `global_cma@68000000`, 128 MiB at 0x68000000. */
@@ -78,6 +84,8 @@ export class SimMachine implements WarnSink {
   readonly vmalloc: VmallocArea = new VmallocArea();
   /** `/dev`. */
   readonly dev: Devtmpfs;
+  /** debugfs, mounted at `/sys/kernel/debug` (its `dma_buf/bufinfo` lives in `procfs.ts`). */
+  readonly debugfs: Devtmpfs;
   /** The dma-buf core. */
   readonly dma_buf: DmaBufSubsys;
   /** The dma-heap framework. */
@@ -156,6 +164,7 @@ export class SimMachine implements WarnSink {
     this.dev = new Devtmpfs(22, () => this.get_next_ino());
     this.dev.add("pts/0", tty_fops, null);
     this.dev.add("null", null_fops, null);
+    this.debugfs = new Devtmpfs(21, () => this.get_next_ino(), "/sys/kernel/debug");
     this.dma_heap = new DmaHeapSubsys(this.dev);
     this.misc = new MiscSubsys(this);
     if ((config.atomicPools ?? true) && cmas.length > 0) this.#dma_atomic_pool_init(cmas[0]);
@@ -163,6 +172,7 @@ export class SimMachine implements WarnSink {
     for (const cma of cmas) add_cma_heap(this, cma);
     if (config.udmabuf ?? true) udmabuf_dev_init(this);
     this.testDriver = (config.testDriver ?? true) ? test_driver_init(this) : undefined;
+    if (config.swSync ?? true) sw_sync_debugfs_init(this);
   }
 
   /**

@@ -29,6 +29,7 @@ import { PAGE_SIZE } from "./mm.ts";
 import type { SimMachine } from "./machine.ts";
 import type { Task } from "./sched.ts";
 import { chrdev_open } from "./char_dev.ts";
+import { path_lookupat } from "./namei.ts";
 import { memfd_create, memfd_fcntl, shmem_file, shmem_truncate } from "./shmem.ts";
 import { proc_readdir, proc_readlink, proc_readtext, type ProcNode } from "./procfs.ts";
 import { poll_table } from "./wait.ts";
@@ -228,8 +229,8 @@ export class SimProcess implements Kernel, Task {
   open(path: string, flags: number): number {
     return this.#sys("open", String(path), () => {
       if (typeof path !== "string" || !isInt(flags)) fail(Errno.EINVAL);
-      if (path.length === 0) fail(Errno.ENOENT);
-      const c = this.machine.dev.lookup(path);
+      const nd = path_lookupat(this, path);
+      const c = nd.node;
       if (c) {
         if (flags & O_DIRECTORY) fail(Errno.ENOTDIR);
         const f = chrdev_open(c, flags, this);
@@ -240,14 +241,14 @@ export class SimProcess implements Kernel, Task {
           throw e;
         }
       }
-      if (this.#is_dir(path)) {
+      if (nd.dir) {
         if ((flags & O_ACCMODE) !== 0) fail(Errno.EISDIR);
         const f = new file(
           dir_fops,
           { i_ino: this.machine.get_next_ino(), kind: "anon", i_size: 0, mnt_id: 1 },
           flags & ~O_CLOEXEC | 0o100000,
           1 | FMODE_LSEEK | 0x80000,
-          () => path,
+          () => nd.path,
         );
         return this.files.fd_install(f, (flags & O_CLOEXEC) !== 0);
       }
