@@ -194,6 +194,8 @@ Deno.test("dma-heap and dma-buf flag constants match the headers", () => {
     [1, 2, 3, 0, 4, 7, 32],
   );
   assert.equal(udma.UDMABUF_FLAGS_CLOEXEC, 1);
+  // include/uapi/linux/memfd.h and fcntl.h of 6.12 (newer than this machine's headers).
+  assert.deepEqual([k.MFD_HUGETLB, k.MFD_NOEXEC_SEAL, k.MFD_EXEC, k.F_SEAL_EXEC], [4, 8, 16, 32]);
 });
 
 // ---------------------------------------------------------------------------------------------
