@@ -143,7 +143,7 @@ export class SimMachine implements WarnSink {
           throw new RangeError(`CMA region ${r.name} overlaps ${o.name}`);
         }
       }
-      cmas.push(new Cma(r.name, r.base, r.size));
+      cmas.push(new Cma(r.name, r.base, r.size, this.log));
       this.log.printk(
         `Reserved memory: created CMA memory pool at 0x${
           r.base.toString(16).padStart(16, "0")
@@ -188,7 +188,7 @@ export class SimMachine implements WarnSink {
     );
     const pages = pool / PAGE_SIZE;
     for (const gfp of ["GFP_KERNEL", "GFP_KERNEL|GFP_DMA", "GFP_KERNEL|GFP_DMA32"]) {
-      if (cma.cma_alloc(pages, Math.log2(pages)) < 0) continue;
+      if (cma.cma_alloc(pages, Math.log2(pages), true) < 0) continue;
       this.log.printk(`DMA: preallocated ${pool / 1024} KiB ${gfp} pool for atomic allocations`);
     }
   }
