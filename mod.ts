@@ -46,7 +46,13 @@ export {
 export { CONTIGUOUS_ALIASES, type HeapRole, heapRole, pickHeap } from "./src/heaps/roles.ts";
 export { DmaBuf, type DmaBufFromOptions, type MapOptions } from "./src/dmabuf/buffer.ts";
 export { type CpuAccess, DmaBufMapping } from "./src/dmabuf/mapping.ts";
-export { type FenceAccess, SyncFile, type SyncFileFromOptions } from "./src/dmabuf/fence.ts";
+export {
+  type FenceAccess,
+  type SyncFenceInfo,
+  SyncFile,
+  type SyncFileFromOptions,
+  type SyncFileInfo,
+} from "./src/dmabuf/fence.ts";
 export type { WaitOptions } from "./src/dmabuf/wait.ts";
 export { type DmaBufInfo, parseFdinfo } from "./src/dmabuf/fdinfo.ts";
 export { leakedCount } from "./src/dmabuf/_lifetime.ts";

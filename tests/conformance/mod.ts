@@ -3,6 +3,9 @@ import { heapCases } from "./heap_cases.ts";
 import { bufferCases } from "./buffer_cases.ts";
 import { mappingCases } from "./mapping_cases.ts";
 import { udmabufCases } from "./udmabuf_cases.ts";
+import { syncFileCases } from "./sync_file_cases.ts";
+import { kernelCases } from "./kernel_cases.ts";
+import { SW_SYNC_PATH } from "../../src/uapi/sync_file.ts";
 import { type ConformanceCase, type Observations, openFds } from "./harness.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
 import { listHeaps } from "../../mod.ts";
@@ -16,6 +19,8 @@ export const cases: ConformanceCase[] = [
   ...bufferCases,
   ...mappingCases,
   ...udmabufCases,
+  ...syncFileCases,
+  ...kernelCases,
 ];
 
 /** Why a case cannot run on this kernel, or undefined when it can. */
@@ -31,6 +36,14 @@ export function missing(k: Kernel, c: ConformanceCase): string | undefined {
       return undefined;
     } catch {
       return "no usable /dev/udmabuf";
+    }
+  }
+  if (c.needs === "sw_sync") {
+    try {
+      k.close(k.open(SW_SYNC_PATH, 2 | 0o2000000));
+      return undefined;
+    } catch (e) {
+      return `no usable ${SW_SYNC_PATH} (CONFIG_SW_SYNC, debugfs, root): ${(e as Error).message}`;
     }
   }
   return undefined;
