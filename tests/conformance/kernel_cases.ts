@@ -146,7 +146,7 @@ export const kernelCases: ConformanceCase[] = [
     run(k, obs) {
       using heap = openHeap({ role: "contiguous" }, { kernel: k });
       const total = meminfo(k, "CmaTotal") * 1024;
-      using one = heap.allocate(4096);
+      using _one = heap.allocate(4096);
       const before = k.syslog().split("\n").length;
       obs.whole = errnoOf(() => heap.allocate(total));
       const lines = k.syslog().split("\n").slice(before - 1).map((l) =>
