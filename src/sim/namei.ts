@@ -91,6 +91,8 @@ function checks_name_max(dir: string): boolean {
  * @throws {KernelError} ENOENT, ENOTDIR, ENAMETOOLONG or EACCES, as Linux in that walk order.
  */
 export function path_lookupat(current: Task & { uid?: number }, path: string): nameidata {
+  // A NUL would end the C string; the syscall seam refuses such a path (as `LinuxKernel` does).
+  if (path.includes("\0")) fail(Errno.EINVAL);
   const bytes = encoder.encode(path).length;
   if (bytes === 0) fail(Errno.ENOENT);
   if (bytes >= PATH_MAX) fail(Errno.ENAMETOOLONG);

@@ -50,6 +50,7 @@ export const kernelCases: ConformanceCase[] = [
         "/dev/dma_heap/nothing/",
         "/dev/null/../dma_heap/system",
         "",
+        "/dev/dma_heap/system\0/x",
       ];
       for (const p of paths) obs[JSON.stringify(p)] = openErr(k, p);
       assert.deepEqual(paths.map((p) => obs[JSON.stringify(p)]), [
@@ -67,6 +68,7 @@ export const kernelCases: ConformanceCase[] = [
         "ENOENT",
         "ENOTDIR",
         "ENOENT",
+        "EINVAL",
       ]);
     },
   },
