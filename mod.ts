@@ -14,7 +14,8 @@
  * assert.equal(buf.info().name, "frame-0");
  * ```
  *
- * Fences: `buf.exportSyncFile()` / `buf.importSyncFile()` ({@linkcode SyncFile}) and
+ * Fences: `buf.exportSyncFile()` / `buf.importSyncFile()` ({@linkcode SyncFile}, with `merge()`
+ * and `info()`) and
  * `await buf.wait("read" | "write")` wait for drivers without blocking the thread. Pipelines of
  * driver stages (the seed's §2.6): {@linkcode openStage}, {@linkcode createBufferPool},
  * {@linkcode Pipeline} — buffers pass from driver to driver by fd, never copied.
