@@ -47,6 +47,7 @@ const REQUESTS: [string, number, number][] = [
   ["SYNC_IOC_SET_DEADLINE", sync.SYNC_IOC_SET_DEADLINE, 0x40103E05],
   ["SW_SYNC_IOC_CREATE_FENCE", sync.SW_SYNC_IOC_CREATE_FENCE, 0xC0285700],
   ["SW_SYNC_IOC_INC", sync.SW_SYNC_IOC_INC, 0x40045701],
+  ["SW_SYNC_GET_DEADLINE", sync.SW_SYNC_GET_DEADLINE, 0xC0105702],
 ];
 
 for (const [name, actual, expected] of REQUESTS) {
@@ -165,6 +166,12 @@ const LAYOUTS: [string, Record<string, number>, Record<string, number>][] = [
     name: 4,
     fence: 36,
   }],
+  ["sw_sync_get_deadline", sync.sw_sync_get_deadline, {
+    size: 16,
+    deadline_ns: 0,
+    pad: 8,
+    fence_fd: 12,
+  }],
 ];
 
 // Not in linux-libc-dev before 6.6, so only pinned as literals (from 6.12's sync_file.h).
@@ -222,6 +229,8 @@ struct buf_info { int fd; char *buf; unsigned int size; };
 struct sw_sync_create_fence_data { __u32 value; char name[32]; __s32 fence; };
 #define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
 #define SW_SYNC_IOC_INC _IOW('W', 1, __u32)
+struct sw_sync_get_deadline { __u64 deadline_ns; __u32 pad; __s32 fence_fd; };
+#define SW_SYNC_GET_DEADLINE _IOWR('W', 2, struct sw_sync_get_deadline)
 
 static int first = 1;
 static void put(const char *k, unsigned long v) {
@@ -241,6 +250,7 @@ int main(void) {
   N(DMA_BUF_SYNC_END); N(DMA_BUF_SYNC_VALID_FLAGS_MASK); N(DMA_BUF_NAME_LEN);
   N(UDMABUF_FLAGS_CLOEXEC);
   N(SYNC_IOC_MERGE); N(SYNC_IOC_FILE_INFO); N(SW_SYNC_IOC_CREATE_FENCE); N(SW_SYNC_IOC_INC);
+  N(SW_SYNC_GET_DEADLINE);
   S(dma_heap_allocation_data); O(dma_heap_allocation_data, len);
   O(dma_heap_allocation_data, fd); O(dma_heap_allocation_data, fd_flags);
   O(dma_heap_allocation_data, heap_flags);
@@ -265,6 +275,8 @@ int main(void) {
   O(sync_file_info, sync_fence_info);
   S(sw_sync_create_fence_data); O(sw_sync_create_fence_data, value);
   O(sw_sync_create_fence_data, name); O(sw_sync_create_fence_data, fence);
+  S(sw_sync_get_deadline); O(sw_sync_get_deadline, deadline_ns); O(sw_sync_get_deadline, pad);
+  O(sw_sync_get_deadline, fence_fd);
   N(O_RDONLY); N(O_WRONLY); N(O_RDWR); N(O_ACCMODE); N(O_EXCL); N(O_NONBLOCK); N(O_DIRECTORY);
   N(O_CLOEXEC); N(PROT_READ); N(PROT_WRITE); N(MAP_SHARED); N(MAP_PRIVATE);
   N(POLLIN); N(POLLPRI); N(POLLOUT); N(POLLERR); N(POLLHUP); N(POLLNVAL);
@@ -343,6 +355,7 @@ Deno.test({
         SYNC_IOC_FILE_INFO: sync.SYNC_IOC_FILE_INFO,
         SW_SYNC_IOC_CREATE_FENCE: sync.SW_SYNC_IOC_CREATE_FENCE,
         SW_SYNC_IOC_INC: sync.SW_SYNC_IOC_INC,
+        SW_SYNC_GET_DEADLINE: sync.SW_SYNC_GET_DEADLINE,
         DMA_HEAP_VALID_FD_FLAGS: heap.DMA_HEAP_VALID_FD_FLAGS,
         DMA_HEAP_VALID_HEAP_FLAGS: heap.DMA_HEAP_VALID_HEAP_FLAGS,
         DMA_BUF_SYNC_READ: buf.DMA_BUF_SYNC_READ,

@@ -23,6 +23,13 @@ export interface dma_fence_ops {
   enable_signaling?(fence: dma_fence): boolean;
   /** `signaled`: polled by `dma_fence_is_signaled` before signalling was reported. */
   signaled?(fence: dma_fence): boolean;
+  /** `set_deadline`: a hint that the fence should signal by `deadline` (ns, monotonic). */
+  set_deadline?(fence: dma_fence, deadline: bigint): void;
+}
+
+/** `dma_fence_set_deadline(fence, deadline)`: passed to the driver while the fence is pending. */
+export function dma_fence_set_deadline(f: dma_fence, deadline: bigint): void {
+  if (f.ops?.set_deadline && !dma_fence_is_signaled(f)) f.ops.set_deadline(f, deadline);
 }
 
 /** `ktime_get()` in nanoseconds (monotonic). */
@@ -252,6 +259,9 @@ const dma_fence_array_ops: dma_fence_ops = {
     }
     clear_pending_error(a);
     return true;
+  },
+  set_deadline(fence, deadline) {
+    for (const f of (fence as dma_fence_array).fences) dma_fence_set_deadline(f, deadline);
   },
 };
 

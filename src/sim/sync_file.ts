@@ -22,6 +22,7 @@ import {
   dma_fence_add_callback,
   dma_fence_get_status,
   dma_fence_is_signaled,
+  dma_fence_set_deadline,
   dma_fence_timestamp,
   dma_fence_unwrap,
   dma_fence_unwrap_merge,
@@ -159,10 +160,15 @@ function sync_file_ioctl_fence_info(sf: sync_file, arg: number, current: Task): 
   return 0;
 }
 
-/** `sync_file_ioctl_set_deadline()`: a hint; the model's fences have no deadlines to meet. */
-function sync_file_ioctl_set_deadline(arg: number, current: Task): number {
-  const ts = copy_from_user(current, arg, sync_set_deadline.size);
-  if (new DataView(ts.buffer).getBigUint64(sync_set_deadline.pad, true)) fail(Errno.EINVAL);
+/**
+ * `sync_file_ioctl_set_deadline()`: hands the deadline to the fence's driver (each member of a
+ * container); only sw_sync keeps it (for `SW_SYNC_GET_DEADLINE`), nothing runs sooner for it.
+ */
+function sync_file_ioctl_set_deadline(sf: sync_file, arg: number, current: Task): number {
+  const v = new DataView(copy_from_user(current, arg, sync_set_deadline.size).buffer);
+  if (v.getBigUint64(sync_set_deadline.pad, true)) fail(Errno.EINVAL);
+  // ns_to_ktime(): the u64 is read as s64.
+  dma_fence_set_deadline(sf.fence, v.getBigInt64(sync_set_deadline.deadline_ns, true));
   return 0;
 }
 
@@ -175,7 +181,7 @@ function sync_file_ioctl(f: file, cmd: number, arg: number, current: Task): numb
     case SYNC_IOC_FILE_INFO:
       return sync_file_ioctl_fence_info(sf, arg, current);
     case SYNC_IOC_SET_DEADLINE:
-      return sync_file_ioctl_set_deadline(arg, current);
+      return sync_file_ioctl_set_deadline(sf, arg, current);
     default:
       fail(Errno.ENOTTY);
   }

@@ -60,5 +60,9 @@ export const sw_sync_create_fence_data = { size: 40, value: 0, name: 4, fence: 3
 export const SW_SYNC_IOC_CREATE_FENCE: number = _IOWR("W", 0, sw_sync_create_fence_data.size);
 /** `SW_SYNC_IOC_INC = _IOW('W', 1, __u32)` = 0x40045701. */
 export const SW_SYNC_IOC_INC: number = _IOW("W", 1, 4);
+/** `struct sw_sync_get_deadline { __u64 deadline_ns; __u32 pad; __s32 fence_fd; }` (16 bytes). */
+export const sw_sync_get_deadline = { size: 16, deadline_ns: 0, pad: 8, fence_fd: 12 } as const;
+/** `SW_SYNC_GET_DEADLINE = _IOWR('W', 2, struct sw_sync_get_deadline)` = 0xC0105702 (6.6+). */
+export const SW_SYNC_GET_DEADLINE: number = _IOWR("W", 2, sw_sync_get_deadline.size);
 /** Where debugfs puts the sw_sync timeline file (`CONFIG_SW_SYNC`). */
 export const SW_SYNC_PATH = "/sys/kernel/debug/sync/sw_sync";

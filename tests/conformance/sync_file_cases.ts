@@ -8,11 +8,15 @@ import { type ConformanceCase, errnoOf } from "./harness.ts";
 import { openHeap, SyncFile, type SyncFileInfo } from "../../mod.ts";
 import { SwSyncTimeline } from "../../src/sync/sw_sync.ts";
 import {
+  SW_SYNC_GET_DEADLINE,
+  sw_sync_get_deadline,
   sync_fence_info,
   sync_file_info,
   SYNC_IOC_FILE_INFO,
   SYNC_IOC_MERGE,
+  SYNC_IOC_SET_DEADLINE,
   sync_merge_data,
+  sync_set_deadline,
 } from "../../src/uapi/sync_file.ts";
 import { _IOWR } from "../../src/uapi/ioctl.ts";
 import { F_GETFD, FD_CLOEXEC } from "../../src/uapi/constants.ts";
@@ -51,6 +55,23 @@ function rawInfo(k: Kernel, fd: number, set: (v: DataView) => void) {
     status: arg.view.getInt32(sync_file_info.status, true),
     num_fences: arg.view.getUint32(sync_file_info.num_fences, true),
   };
+}
+
+/** `SYNC_IOC_SET_DEADLINE` on `fd`: "ok" or the errno name. */
+function setDeadline(k: Kernel, fd: number, ns: bigint, pad = 0n): string {
+  const arg = k.userBuffer(sync_set_deadline.size);
+  arg.view.setBigUint64(sync_set_deadline.deadline_ns, ns, true);
+  arg.view.setBigUint64(sync_set_deadline.pad, pad, true);
+  return errnoOf(() => k.ioctl(fd, SYNC_IOC_SET_DEADLINE, arg, "SYNC_IOC_SET_DEADLINE"));
+}
+
+/** `SW_SYNC_GET_DEADLINE` of the sync_file `fd` through timeline `t`: ns as a string, or errno. */
+function getDeadline(k: Kernel, t: SwSyncTimeline, fd: number, pad = 0): string {
+  const arg = k.userBuffer(sw_sync_get_deadline.size);
+  arg.view.setUint32(sw_sync_get_deadline.pad, pad, true);
+  arg.view.setInt32(sw_sync_get_deadline.fence_fd, fd, true);
+  const r = errnoOf(() => k.ioctl(t.fd, SW_SYNC_GET_DEADLINE, arg, "SW_SYNC_GET_DEADLINE"));
+  return r === "ok" ? String(arg.view.getBigUint64(sw_sync_get_deadline.deadline_ns, true)) : r;
 }
 
 export const syncFileCases: ConformanceCase[] = [
@@ -183,6 +204,39 @@ export const syncFileCases: ConformanceCase[] = [
       // The comm itself differs between kernels' test runners only in name; keep it out.
       for (const key of ["pending", "reached", "pair", "samePoint", "afterInc1", "afterInc2"]) {
         obs[key] = JSON.parse(JSON.stringify(obs[key]).replaceAll(JSON.stringify(c), '"<comm>"'));
+      }
+    },
+  },
+  {
+    name: "SYNC_IOC_SET_DEADLINE reaches sw_sync fences (the earliest wins); SW_SYNC_GET_DEADLINE",
+    needs: "sw_sync",
+    run(k, obs) {
+      const t = new SwSyncTimeline(k), u = new SwSyncTimeline(k);
+      try {
+        using a = swFence(k, t, 1);
+        using b = swFence(k, u, 1);
+        using done = swFence(k, t, 0);
+        using both = a.merge(b);
+        using heap = openHeap("system", { kernel: k });
+        using buf = heap.allocate(4096);
+        using stub = buf.exportSyncFile("write");
+        obs.none = getDeadline(k, t, a.fd);
+        obs.set = setDeadline(k, a.fd, 5_000_000_000n);
+        obs.later = setDeadline(k, a.fd, 9_000_000_000n);
+        obs.a = getDeadline(k, t, a.fd);
+        obs.earlier = setDeadline(k, a.fd, 2_000_000_000n);
+        obs.aEarlier = getDeadline(k, t, a.fd);
+        obs.viaMerge = setDeadline(k, both.fd, 7_000_000_000n);
+        obs.b = getDeadline(k, u, b.fd);
+        obs.merged = getDeadline(k, t, both.fd);
+        obs.signalled = [setDeadline(k, done.fd, 1n), getDeadline(k, t, done.fd)];
+        obs.pad = [setDeadline(k, a.fd, 1n, 1n), getDeadline(k, t, a.fd, 1)];
+        obs.stub = [setDeadline(k, stub.fd, 1n), getDeadline(k, t, stub.fd)];
+        obs.notSyncFile = getDeadline(k, t, buf.fd);
+        assert.deepEqual([obs.none, obs.a, obs.aEarlier], ["ENOENT", "5000000000", "2000000000"]);
+      } finally {
+        t.close();
+        u.close();
       }
     },
   },
