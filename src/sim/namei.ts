@@ -17,8 +17,7 @@
  */
 import { Errno, fail, KernelError } from "./errno.ts";
 import type { cdev } from "./char_dev.ts";
-import type { SimMachine } from "./machine.ts";
-import type { Task } from "./sched.ts";
+import type { DriverContext } from "./driver_context.ts";
 import { proc_readdir, proc_readlink, proc_readtext, type ProcNode } from "./procfs.ts";
 
 /** `PATH_MAX`: bytes of a path including its NUL. */
@@ -41,7 +40,7 @@ type Kind = { dir: boolean; node?: cdev } | undefined;
 const encoder = new TextEncoder();
 
 /** The inode at an absolute normalized path, or undefined when there is none. */
-function lookup(m: SimMachine, proc: ProcNode, path: string): Kind {
+function lookup(m: DriverContext, proc: ProcNode, path: string): Kind {
   if (path === "/" || path === "/sys" || path === "/sys/kernel") return { dir: true };
   if (path === "/sys/kernel/dmabuf" && m.dma_buf.sysfs_stats) return { dir: true };
   for (const fs of [m.dev, m.debugfs]) {
@@ -86,25 +85,25 @@ function checks_name_max(dir: string): boolean {
 }
 
 /**
- * `path_lookupat()` for `open(2)`: walks `path` as `current` (uid 0 may search anything).
+ * `path_lookupat()` for `open(2)`: walks `path` as `proc.task` (uid 0 may search anything).
  *
  * @throws {KernelError} ENOENT, ENOTDIR, ENAMETOOLONG or EACCES, as Linux in that walk order.
  */
-export function path_lookupat(current: Task & { uid?: number }, path: string): nameidata {
+export function path_lookupat(proc: ProcNode, path: string): nameidata {
+  const current = proc.task;
   // A NUL would end the C string; the syscall seam refuses such a path (as `LinuxKernel` does).
   if (path.includes("\0")) fail(Errno.EINVAL);
   const bytes = encoder.encode(path).length;
   if (bytes === 0) fail(Errno.ENOENT);
   if (bytes >= PATH_MAX) fail(Errno.ENAMETOOLONG);
-  const m = current.machine;
-  const proc: ProcNode = { task: current, machine: m };
+  const m = proc.machine;
   const parts = path.split("/").filter((p) => p !== "");
   let cur = "/";
   let kind: NonNullable<Kind> = { dir: true };
   for (const name of parts) {
     if (!kind.dir) fail(Errno.ENOTDIR);
     // may_lookup(): exec permission on the directory; debugfs's root is 0700 root:root.
-    if ((current.uid ?? 0) !== 0 && cur.startsWith("/sys/kernel/debug")) fail(Errno.EACCES);
+    if (current.uid !== 0 && cur.startsWith("/sys/kernel/debug")) fail(Errno.EACCES);
     if (name === ".") continue;
     if (name === "..") {
       cur = cur.slice(0, cur.lastIndexOf("/")) || "/";

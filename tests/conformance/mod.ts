@@ -7,6 +7,7 @@ import { syncFileCases } from "./sync_file_cases.ts";
 import { kernelCases } from "./kernel_cases.ts";
 import { SW_SYNC_PATH } from "../../src/uapi/sync_file.ts";
 import { type ConformanceCase, type Observations, openFds } from "./harness.ts";
+import { unusable } from "../_helpers.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
 import { listHeaps } from "../../mod.ts";
 import assert from "node:assert/strict";
@@ -30,22 +31,8 @@ export function missing(k: Kernel, c: ConformanceCase): string | undefined {
       ? undefined
       : "no accessible contiguous (CMA) heap";
   }
-  if (c.needs === "udmabuf") {
-    try {
-      k.close(k.open("/dev/udmabuf", 2 | 0o2000000));
-      return undefined;
-    } catch {
-      return "no usable /dev/udmabuf";
-    }
-  }
-  if (c.needs === "sw_sync") {
-    try {
-      k.close(k.open(SW_SYNC_PATH, 2 | 0o2000000));
-      return undefined;
-    } catch (e) {
-      return `no usable ${SW_SYNC_PATH} (CONFIG_SW_SYNC, debugfs, root): ${(e as Error).message}`;
-    }
-  }
+  if (c.needs === "udmabuf") return unusable(k, "/dev/udmabuf");
+  if (c.needs === "sw_sync") return unusable(k, SW_SYNC_PATH);
   return undefined;
 }
 

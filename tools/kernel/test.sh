@@ -2,7 +2,7 @@
 # deno task test:kernel — run the project's tests inside real Linux 6.12 guests:
 #   debian  the stock Debian kernel (system heap, udmabuf, vgem loaded)
 #   custom  tinyconfig + custom.config (CMA heap "reserved" at 0x68000000, sw_sync, DMABUF_DEBUG)
-# In each guest: `deno test -A tests/` with DMABUF_KERNEL=linux, then examples/seed_demo.ts and
+# In each guest: `deno test -A tests/` with DMABUF_KERNEL=linux, then examples/two_drivers.ts and
 # examples/pipeline.ts. The host type-checks tests/ first (run.sh --host-precheck) and ships the cache, so
 # the guest does not spend its slow TCG cycles on tsc. Locally a stage that cannot run on this
 # machine is skipped with its reason; with CI=true every skip is a failure. Prints the time of
@@ -38,7 +38,7 @@ cmds=(--env DMABUF_KERNEL=linux --env DMABUF_CONFORMANCE_OUT=/tmp/conformance.js
   --cmd "deno test -A --v8-flags=--expose-gc tests/")
 # The examples run unchanged on the real kernel: the seed's experiment, and the §2.6 pipeline
 # (a few 1080p frames through three stages of the module's queues, every byte verified).
-cmds+=(--cmd "deno run -A examples/seed_demo.ts" --cmd "deno run -A examples/pipeline.ts 6 3")
+cmds+=(--cmd "deno run -A examples/two_drivers.ts" --cmd "deno run -A examples/pipeline.ts 6 3")
 
 # guest KERNEL ARGS...: boot a guest, keep its console for the pass/fail summary.
 guest() {
