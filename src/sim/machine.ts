@@ -23,6 +23,7 @@ import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
 import { udmabuf_dev_init } from "./udmabuf.ts";
 import { vgem_init } from "./drivers/gpu/vgem.ts";
 import type { drm_device } from "./drivers/gpu/drm/drm_drv.ts";
+import { sw_sync_debugfs_init } from "./sw_sync.ts";
 
 /** A CMA area reserved at boot (a `shared-dma-pool` reserved-memory node). */
 export interface CmaRegionConfig {
@@ -59,6 +60,11 @@ export interface SimMachineConfig {
   nofile?: number;
   /** CONFIG_DMABUF_SYSFS_STATS: `/sys/kernel/dmabuf/buffers` (default false, as Debian's). */
   sysfsStats?: boolean;
+  /**
+   * CONFIG_SW_SYNC: debugfs `sync/sw_sync` (default true, as the custom guest kernel; Debian's
+   * kernel has none — `false` reproduces that).
+   */
+  swSync?: boolean;
 }
 
 /** The default CMA area: `global_cma@68000000`, 128 MiB at 0x68000000, as on an arm64 board. */
@@ -85,6 +91,8 @@ export class SimMachine implements WarnSink {
   readonly vmalloc: VmallocArea = new VmallocArea();
   /** `/dev`. */
   readonly dev: Devtmpfs;
+  /** debugfs, mounted at `/sys/kernel/debug` (its `dma_buf/bufinfo` lives in `procfs.ts`). */
+  readonly debugfs: Devtmpfs;
   /** The dma-buf core. */
   readonly dma_buf: DmaBufSubsys;
   /** The dma-heap framework. */
@@ -149,7 +157,7 @@ export class SimMachine implements WarnSink {
           throw new RangeError(`CMA region ${r.name} overlaps ${o.name}`);
         }
       }
-      cmas.push(new Cma(r.name, r.base, r.size));
+      cmas.push(new Cma(r.name, r.base, r.size, this.log));
       this.log.printk(
         `Reserved memory: created CMA memory pool at 0x${
           r.base.toString(16).padStart(16, "0")
@@ -170,6 +178,7 @@ export class SimMachine implements WarnSink {
     this.dev = new Devtmpfs(22, () => this.get_next_ino());
     this.dev.add("pts/0", tty_fops, null);
     this.dev.add("null", null_fops, null);
+    this.debugfs = new Devtmpfs(21, () => this.get_next_ino(), "/sys/kernel/debug");
     this.dma_heap = new DmaHeapSubsys(this.dev);
     this.misc = new MiscSubsys(this.dev);
     if ((config.atomicPools ?? true) && cmas.length > 0) this.#dma_atomic_pool_init(cmas[0]);
@@ -178,6 +187,7 @@ export class SimMachine implements WarnSink {
     if (config.udmabuf ?? true) udmabuf_dev_init(this);
     this.testDriver = (config.testDriver ?? true) ? test_driver_init(this) : undefined;
     this.vgem = (config.vgem ?? true) ? vgem_init(this) : undefined;
+    if (config.swSync ?? true) sw_sync_debugfs_init(this);
   }
 
   /**
@@ -193,7 +203,7 @@ export class SimMachine implements WarnSink {
     );
     const pages = pool / PAGE_SIZE;
     for (const gfp of ["GFP_KERNEL", "GFP_KERNEL|GFP_DMA", "GFP_KERNEL|GFP_DMA32"]) {
-      if (cma.cma_alloc(pages, Math.log2(pages)) < 0) continue;
+      if (cma.cma_alloc(pages, Math.log2(pages), true) < 0) continue;
       this.log.printk(`DMA: preallocated ${pool / 1024} KiB ${gfp} pool for atomic allocations`);
     }
   }

@@ -5,6 +5,9 @@ import { mappingCases } from "./mapping_cases.ts";
 import { udmabufCases } from "./udmabuf_cases.ts";
 import { drmCases } from "./drm_cases.ts";
 import { openDrmDevice } from "../../src/drm/mod.ts";
+import { syncFileCases } from "./sync_file_cases.ts";
+import { kernelCases } from "./kernel_cases.ts";
+import { SW_SYNC_PATH } from "../../src/uapi/sync_file.ts";
 import { type ConformanceCase, type Observations, openFds } from "./harness.ts";
 import { unusable } from "../_helpers.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
@@ -20,6 +23,8 @@ export const cases: ConformanceCase[] = [
   ...mappingCases,
   ...udmabufCases,
   ...drmCases,
+  ...syncFileCases,
+  ...kernelCases,
 ];
 
 /** Why a case cannot run on this kernel, or undefined when it can. */
@@ -38,6 +43,7 @@ export function missing(k: Kernel, c: ConformanceCase): string | undefined {
       return "no vgem DRM device (modprobe vgem)";
     }
   }
+  if (c.needs === "sw_sync") return unusable(k, SW_SYNC_PATH);
   return undefined;
 }
 
