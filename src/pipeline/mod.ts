@@ -22,6 +22,8 @@
 export {
   openStage,
   Stage,
+  type PipelineStage,
+  type PipelineStageResult,
   type StageOp,
   type StageOptions,
   type StageReadiness,

@@ -10,23 +10,23 @@ import type { Kernel, PollRequest } from "../kernel/types.ts";
 import { errnoError } from "../errors.ts";
 import { Errno, errnoName } from "../uapi/errno.ts";
 import { POLLERR, POLLIN, POLLNVAL, POLLOUT } from "../uapi/constants.ts";
-import type { Stage, StageResult } from "./stage.ts";
+import type { PipelineStage, PipelineStageResult, StageResult } from "./stage.ts";
 import type { BufferPool, PooledBuffer } from "./pool.ts";
 
 /** A buffer that went through every stage. */
-export interface PipelineFrame {
+export interface PipelineFrame<R extends PipelineStageResult = StageResult> {
   /** Frame number, 0 … frames − 1, in the order they were produced. */
   readonly frame: number;
   /** The pool buffer carrying it (given back to the pool after `consume`). */
   readonly buffer: PooledBuffer;
   /** What each stage reported, in stage order (its DMA address, checksum). */
-  readonly results: readonly StageResult[];
+  readonly results: readonly R[];
   /** Milliseconds from queueing on the first stage to dequeueing from the last. */
   readonly latencyMs: number;
 }
 
 /** Options for {@linkcode Pipeline.run}. */
-export interface PipelineRunOptions {
+export interface PipelineRunOptions<R extends PipelineStageResult = StageResult> {
   /** How many frames to push through. */
   frames: number;
   /** Stops the run: in-flight buffers are drained back into the pool, then `run` rejects. */
@@ -34,7 +34,7 @@ export interface PipelineRunOptions {
   /** Fills a buffer before it enters the first stage (use its mapping's `write`); awaited. */
   produce?(buffer: PooledBuffer, frame: number): unknown;
   /** Sees each finished frame, in completion order, before its buffer returns to the pool. */
-  consume?(frame: PipelineFrame): unknown;
+  consume?(frame: PipelineFrame<R>): unknown;
 }
 
 /** What a run measured. */
@@ -49,10 +49,10 @@ export interface PipelineStats {
   readonly latencyMs: { readonly min: number; readonly mean: number; readonly max: number };
 }
 
-interface Trip {
+interface Trip<R> {
   readonly frame: number;
   readonly buffer: PooledBuffer;
-  readonly results: StageResult[];
+  readonly results: R[];
   t0: number;
 }
 
@@ -80,9 +80,9 @@ interface Trip {
  * assert.equal(pool.available, 4);
  * ```
  */
-export class Pipeline {
+export class Pipeline<R extends PipelineStageResult = StageResult> {
   /** The stages, in order. */
-  readonly stages: readonly Stage[];
+  readonly stages: readonly PipelineStage<R>[];
   /** The pool buffers come from. */
   readonly pool: BufferPool;
   readonly #kernel: Kernel;
@@ -94,7 +94,7 @@ export class Pipeline {
    * @param pool Where buffers come from and go back to.
    * @throws {ErrnoError} `EINVAL` without stages.
    */
-  constructor(stages: readonly Stage[], pool: BufferPool) {
+  constructor(stages: readonly PipelineStage<R>[], pool: BufferPool) {
     if (stages.length === 0) {
       throw errnoError(Errno.EINVAL, "Pipeline", { detail: "A pipeline needs a stage" });
     }
@@ -113,7 +113,7 @@ export class Pipeline {
    * @throws {DOMException} The signal's reason when aborted.
    * @throws {ErrnoError} A stage's failure (`status` of DEQUEUE) or a syscall's.
    */
-  async run(options: PipelineRunOptions): Promise<PipelineStats> {
+  async run(options: PipelineRunOptions<R>): Promise<PipelineStats> {
     const { frames, signal, produce, consume } = options;
     if (!Number.isSafeInteger(frames) || frames < 0) {
       throw errnoError(Errno.EINVAL, "Pipeline.run", {
@@ -122,8 +122,8 @@ export class Pipeline {
     }
     signal?.throwIfAborted();
     const stages = this.stages, n = stages.length;
-    const pending: Trip[][] = stages.map(() => []); // ready for stage i, not yet queued
-    const inStage: Map<number, Trip>[] = stages.map(() => new Map());
+    const pending: Trip<R>[][] = stages.map(() => []); // ready for stage i, not yet queued
+    const inStage: Map<number, Trip<R>>[] = stages.map(() => new Map());
     const latencies: number[] = [];
     let next = 0, completed = 0;
     const start = performance.now();
@@ -133,7 +133,7 @@ export class Pipeline {
         while (next < frames && pending[0].length === 0) {
           const buffer = this.pool.tryAcquire();
           if (!buffer) break;
-          const trip: Trip = { frame: next++, buffer, results: [], t0: 0 };
+          const trip: Trip<R> = { frame: next++, buffer, results: [], t0: 0 };
           try {
             await produce?.(buffer, trip.frame);
           } catch (e) {
@@ -158,7 +158,7 @@ export class Pipeline {
             const trip = take(inStage[i], r, stages[i]);
             if (r.status < 0) {
               this.pool.release(trip.buffer);
-              throw errnoError(-r.status, "ioctl(TEST_DEQUEUE)", {
+              throw errnoError(-r.status, "dequeue", {
                 path: stages[i].path,
                 detail: `The stage failed on frame ${trip.frame}: ${errnoName(-r.status)}`,
               });
@@ -183,10 +183,21 @@ export class Pipeline {
           }
         }
         if (progressed || completed >= frames) continue;
+        // Nothing more enters stage i: let a stage that keeps its last buffer give it back.
+        let upstreamEmpty = next >= frames, flushed = false;
+        for (let i = 0; i < n; i++) {
+          if (upstreamEmpty && pending[i].length === 0 && inStage[i].size > 0) {
+            flushed = stages[i].flush?.() === true || flushed;
+          }
+          upstreamEmpty &&= pending[i].length === 0 && inStage[i].size === 0;
+        }
+        if (flushed) continue;
         const set: PollRequest[] = [];
         for (let i = 0; i < n; i++) {
-          const events = (inStage[i].size > 0 ? POLLIN : 0) | (pending[i].length > 0 ? POLLOUT : 0);
-          if (events) set.push({ fd: stages[i].fd, events });
+          const s = stages[i];
+          const events = (inStage[i].size > 0 ? s.doneEvents ?? POLLIN : 0) |
+            (pending[i].length > 0 ? s.roomEvents ?? POLLOUT : 0);
+          if (events) set.push({ fd: s.fd, events });
         }
         if (set.length === 0) {
           throw errnoError(Errno.EINVAL, "Pipeline.run", {
@@ -219,7 +230,7 @@ export class Pipeline {
   }
 
   /** Takes every buffer back from the stages (waiting for them) and returns all to the pool. */
-  async #drain(pending: Trip[][], inStage: Map<number, Trip>[]): Promise<void> {
+  async #drain(pending: Trip<R>[][], inStage: Map<number, Trip<R>>[]): Promise<void> {
     for (const list of pending) for (const trip of list.splice(0)) this.pool.release(trip.buffer);
     for (;;) {
       const set: PollRequest[] = [];
@@ -231,10 +242,14 @@ export class Pipeline {
           inStage[i].clear();
           continue;
         }
-        set.push({ fd: this.stages[i].fd, events: POLLIN });
+        if (this.stages[i].flush?.()) {
+          set.length = 0;
+          break;
+        }
+        set.push({ fd: this.stages[i].fd, events: this.stages[i].doneEvents ?? POLLIN });
       }
-      if (set.length === 0) return;
-      await this.#kernel.pollAsync(set, -1);
+      if (set.length === 0 && inStage.every((m, i) => m.size === 0 || this.stages[i].closed)) return;
+      if (set.length > 0) await this.#kernel.pollAsync(set, -1);
       for (let i = 0; i < this.stages.length; i++) {
         if (this.stages[i].closed) continue;
         for (let r = this.stages[i].dequeue(); r !== null; r = this.stages[i].dequeue()) {
@@ -248,7 +263,11 @@ export class Pipeline {
   }
 }
 
-function take(inStage: Map<number, Trip>, r: StageResult, stage: Stage): Trip {
+function take<R extends PipelineStageResult>(
+  inStage: Map<number, Trip<R>>,
+  r: R,
+  stage: PipelineStage<R>,
+): Trip<R> {
   const trip = inStage.get(r.cookie);
   if (!trip) {
     throw errnoError(Errno.EINVAL, "ioctl(TEST_DEQUEUE)", {
