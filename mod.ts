@@ -77,6 +77,8 @@ export {
   Pipeline,
   type PipelineFrame,
   type PipelineRunOptions,
+  type PipelineStage,
+  type PipelineStageResult,
   type PipelineStats,
   type PoolAllocator,
   type PooledBuffer,
