@@ -63,7 +63,9 @@ const cfmt = cq.setFormat({
   pixelformat: ofmt.pixelformat,
 });
 if (cfmt.width !== ofmt.width || cfmt.height !== ofmt.height || cfmt.sizeimage !== ofmt.sizeimage) {
-  throw new Error(`formats differ: output ${JSON.stringify(ofmt)}, capture ${JSON.stringify(cfmt)}`);
+  throw new Error(
+    `formats differ: output ${JSON.stringify(ofmt)}, capture ${JSON.stringify(cfmt)}`,
+  );
 }
 console.log(`format: ${cfmt.width}x${cfmt.height} ${cfmt.pixelformat}, ${cfmt.sizeimage} bytes`);
 

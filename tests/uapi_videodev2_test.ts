@@ -57,7 +57,9 @@ Deno.test("VIDIOC_* numbers from videodev2.h (x86_64 literals)", () => {
 function skipReason(): string | undefined {
   if (Deno.build.os !== "linux") return "not Linux";
   for (const [name, path] of [["run", undefined], ["write", "/tmp"]] as const) {
-    if (Deno.permissions.querySync({ name, path } as Deno.PermissionDescriptor).state !== "granted") {
+    if (
+      Deno.permissions.querySync({ name, path } as Deno.PermissionDescriptor).state !== "granted"
+    ) {
       return `needs --allow-${name}${path ? "=" + path : ""}`;
     }
   }

@@ -21,9 +21,9 @@
  */
 export {
   openStage,
-  Stage,
   type PipelineStage,
   type PipelineStageResult,
+  Stage,
   type StageOp,
   type StageOptions,
   type StageReadiness,

@@ -248,7 +248,9 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
         }
         set.push({ fd: this.stages[i].fd, events: this.stages[i].doneEvents ?? POLLIN });
       }
-      if (set.length === 0 && inStage.every((m, i) => m.size === 0 || this.stages[i].closed)) return;
+      if (set.length === 0 && inStage.every((m, i) => m.size === 0 || this.stages[i].closed)) {
+        return;
+      }
       if (set.length > 0) await this.#kernel.pollAsync(set, -1);
       for (let i = 0; i < this.stages.length; i++) {
         if (this.stages[i].closed) continue;

@@ -20,6 +20,7 @@ import { add_cma_heap } from "./heaps/cma_heap.ts";
 import { SimProcess, type SimProcessOptions } from "./process.ts";
 import { MiscSubsys } from "./miscdevice.ts";
 import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
+import { vivid_init, type VividDev } from "./drivers/media/vivid.ts";
 import { udmabuf_dev_init } from "./udmabuf.ts";
 
 /** A CMA area reserved at boot (a `shared-dma-pool` reserved-memory node). */
@@ -46,6 +47,11 @@ export interface SimMachineConfig {
   testDriver?: boolean;
   /** Whether `/dev/udmabuf` exists (default true). */
   udmabuf?: boolean;
+  /**
+   * Whether vivid is loaded (default true): `/dev/video0` (capture) and `/dev/video1` (output),
+   * as `modprobe vivid` makes them on the Debian kernel.
+   */
+  vivid?: boolean;
   /** Throw {@linkcode KernelBug} on lifetime violations instead of logging a warning. */
   strict?: boolean;
   /** `RLIMIT_NOFILE` of processes (default 1048576). */
@@ -86,6 +92,8 @@ export class SimMachine implements WarnSink {
   readonly misc: MiscSubsys;
   /** The seed's test driver, when built in (its options and hooks can be changed). */
   readonly testDriver: TestDriver | undefined;
+  /** vivid instance 0 (`src/sim/drivers/media/vivid.ts`), unless configured out. */
+  readonly vivid: VividDev | undefined;
   /** Lifetime warnings raised so far, oldest first. */
   readonly warnings: KernelWarning[] = [];
   /** The inode every anon-inode file shares (`anon_inode_inode`). */
@@ -163,6 +171,7 @@ export class SimMachine implements WarnSink {
     for (const cma of cmas) add_cma_heap(this, cma);
     if (config.udmabuf ?? true) udmabuf_dev_init(this);
     this.testDriver = (config.testDriver ?? true) ? test_driver_init(this) : undefined;
+    this.vivid = (config.vivid ?? true) ? vivid_init(this) : undefined;
   }
 
   /**

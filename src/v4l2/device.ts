@@ -24,19 +24,19 @@ import {
   V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE,
   V4L2_BUF_TYPE_VIDEO_OUTPUT,
   V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE,
+  v4l2_buffer,
   V4L2_CAP_DEVICE_CAPS,
   V4L2_CAP_VIDEO_CAPTURE,
   V4L2_CAP_VIDEO_CAPTURE_MPLANE,
   V4L2_CAP_VIDEO_OUTPUT,
   V4L2_CAP_VIDEO_OUTPUT_MPLANE,
+  v4l2_capability,
+  v4l2_control,
   V4L2_CTRL_FLAG_NEXT_COMPOUND,
   V4L2_CTRL_FLAG_NEXT_CTRL,
   V4L2_CTRL_ID2WHICH,
   V4L2_CTRL_TYPE_INTEGER64,
   V4L2_CTRL_TYPE_MENU,
-  v4l2_buffer,
-  v4l2_capability,
-  v4l2_control,
   v4l2_exportbuffer,
   v4l2_ext_control,
   v4l2_ext_controls,
@@ -301,7 +301,12 @@ export class VideoDevice extends FdResource {
   /**
    * @internal One ioctl on this node, errors naming the request and the path.
    */
-  _ioctl(request: number, arg: UserBuffer | null, name: string, hint?: () => string | undefined) {
+  _ioctl(
+    request: number,
+    arg: UserBuffer | null,
+    name: string,
+    hint?: () => string | undefined,
+  ): number {
     this.checkOpen(name);
     try {
       return this.kernel.ioctl(this.fd, request, arg, name);
@@ -365,9 +370,7 @@ export class VideoDevice extends FdResource {
     if (type === 0) {
       throw errnoError(Errno.EINVAL, "VideoDevice.queue", {
         path: this.path,
-        detail: `The node has no video ${direction} queue (device_caps 0x${
-          caps.toString(16)
-        })`,
+        detail: `The node has no video ${direction} queue (device_caps 0x${caps.toString(16)})`,
       });
     }
     let q = this.#queues.get(type);
@@ -387,7 +390,11 @@ export class VideoDevice extends FdResource {
     let id = 0;
     for (;;) {
       b.bytes.fill(0);
-      b.view.setUint32(QEC.id, (id | V4L2_CTRL_FLAG_NEXT_CTRL | V4L2_CTRL_FLAG_NEXT_COMPOUND) >>> 0, true);
+      b.view.setUint32(
+        QEC.id,
+        (id | V4L2_CTRL_FLAG_NEXT_CTRL | V4L2_CTRL_FLAG_NEXT_COMPOUND) >>> 0,
+        true,
+      );
       try {
         this._ioctl(VIDIOC_QUERY_EXT_CTRL, b, "VIDIOC_QUERY_EXT_CTRL");
       } catch (e) {
@@ -524,12 +531,12 @@ export class VideoDevice extends FdResource {
     return control;
   }
 
-  /** The inputs (`VIDIOC_ENUMINPUT`). */
+  /** The inputs (`VIDIOC_ENUMINPUT`); none on a node without inputs (ENOTTY). */
   inputs(): VideoPort[] {
     return this.#ports(VIDIOC_ENUMINPUT, v4l2_input, "VIDIOC_ENUMINPUT");
   }
 
-  /** The outputs (`VIDIOC_ENUMOUTPUT`). */
+  /** The outputs (`VIDIOC_ENUMOUTPUT`); none on a node without outputs (ENOTTY). */
   outputs(): VideoPort[] {
     return this.#ports(VIDIOC_ENUMOUTPUT, v4l2_output, "VIDIOC_ENUMOUTPUT");
   }
@@ -547,7 +554,10 @@ export class VideoDevice extends FdResource {
       try {
         this._ioctl(request, b, name);
       } catch (e) {
-        if ((e as ErrnoError).errno === Errno.EINVAL) return out;
+        // EINVAL: past the last one; ENOTTY: a node without inputs (outputs), e.g. ENUMOUTPUT
+        // on a capture node.
+        const errno = (e as ErrnoError).errno;
+        if (errno === Errno.EINVAL || errno === Errno.ENOTTY) return out;
         throw e;
       }
       out.push({
@@ -878,7 +888,7 @@ export class VideoQueue {
   #qbufHint(planes: readonly QueuePlane[]): string | undefined {
     const need = this.#sizeimage;
     if (this.memory !== V4L2_MEMORY_DMABUF) {
-      return "REQBUFS with V4L2_MEMORY_DMABUF first (queue.requestBuffers(n, \"dmabuf\"))";
+      return 'REQBUFS with V4L2_MEMORY_DMABUF first (queue.requestBuffers(n, "dmabuf"))';
     }
     if (need) {
       for (let i = 0; i < planes.length; i++) {
@@ -1037,10 +1047,15 @@ export class VideoQueue {
     b.view.setUint32(v4l2_exportbuffer.index, index, true);
     b.view.setUint32(v4l2_exportbuffer.plane, plane, true);
     b.view.setUint32(v4l2_exportbuffer.flags, O_CLOEXEC | O_RDWR, true);
-    this.device._ioctl(VIDIOC_EXPBUF, b, "VIDIOC_EXPBUF", () =>
-      this.memory !== V4L2_MEMORY_MMAP
-        ? "EXPBUF exports MMAP buffers: requestBuffers(n, \"mmap\") first"
-        : undefined);
+    this.device._ioctl(
+      VIDIOC_EXPBUF,
+      b,
+      "VIDIOC_EXPBUF",
+      () =>
+        this.memory !== V4L2_MEMORY_MMAP
+          ? 'EXPBUF exports MMAP buffers: requestBuffers(n, "mmap") first'
+          : undefined,
+    );
     const fd = b.view.getInt32(v4l2_exportbuffer.fd, true);
     return DmaBuf.adopt(this.device.kernel, fd);
   }
@@ -1104,4 +1119,3 @@ export function findVideoDevice(query: VideoDeviceQuery = {}): VideoDevice {
       : "No /dev/video* node: load a V4L2 driver (e.g. modprobe vivid)",
   });
 }
-
