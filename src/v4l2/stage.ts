@@ -58,6 +58,8 @@ export class VideoStage implements PipelineStage<VideoStageResult> {
   #slots: (DmaBuf | undefined)[];
   #cookies: (number | undefined)[];
   #flushed: VideoStageResult[] = [];
+  /** Queued slot indices, oldest first. */
+  #order: number[] = [];
   #bytesused: number;
   #closed = false;
 
@@ -123,6 +125,7 @@ export class VideoStage implements PipelineStage<VideoStageResult> {
     });
     this.#slots[index] = buffer;
     this.#cookies[index] = cookie;
+    this.#order.push(index);
     if (!this.queue.streaming) this.queue.streamOn();
     return true;
   }
@@ -146,6 +149,7 @@ export class VideoStage implements PipelineStage<VideoStageResult> {
       });
     }
     this.#cookies[b.index] = undefined;
+    this.#order.splice(this.#order.indexOf(b.index), 1);
     return {
       cookie,
       status: b.flags & V4L2_BUF_FLAG_ERROR ? -Errno.EIO : 0,
@@ -170,7 +174,7 @@ export class VideoStage implements PipelineStage<VideoStageResult> {
     // Done buffers first, with their real sequence numbers.
     for (let r = this.dequeue(); r; r = this.dequeue()) this.#flushed.push(r);
     this.queue.streamOff();
-    for (let i = 0; i < this.#cookies.length; i++) {
+    for (const i of this.#order.splice(0)) {
       const cookie = this.#cookies[i];
       if (cookie === undefined) continue;
       this.#cookies[i] = undefined;
@@ -194,6 +198,7 @@ export class VideoStage implements PipelineStage<VideoStageResult> {
     if (this.queue.device.closed) return;
     if (this.queue.streaming) this.queue.streamOff();
     this.queue.requestBuffers(0, "dmabuf");
+    this.#order.length = 0;
   }
 
   /** Same as `close()`. */

@@ -3,6 +3,8 @@ import { heapCases } from "./heap_cases.ts";
 import { bufferCases } from "./buffer_cases.ts";
 import { mappingCases } from "./mapping_cases.ts";
 import { udmabufCases } from "./udmabuf_cases.ts";
+import { v4l2Cases } from "./v4l2_cases.ts";
+import { findVideoDevice } from "../../src/v4l2/mod.ts";
 import { type ConformanceCase, type Observations, openFds } from "./harness.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
 import { listHeaps } from "../../mod.ts";
@@ -16,6 +18,7 @@ export const cases: ConformanceCase[] = [
   ...bufferCases,
   ...mappingCases,
   ...udmabufCases,
+  ...v4l2Cases,
 ];
 
 /** Why a case cannot run on this kernel, or undefined when it can. */
@@ -31,6 +34,14 @@ export function missing(k: Kernel, c: ConformanceCase): string | undefined {
       return undefined;
     } catch {
       return "no usable /dev/udmabuf";
+    }
+  }
+  if (c.needs === "vivid") {
+    try {
+      findVideoDevice({ driver: "vivid", kernel: k }).close();
+      return undefined;
+    } catch {
+      return "no vivid video node (modprobe vivid)";
     }
   }
   return undefined;

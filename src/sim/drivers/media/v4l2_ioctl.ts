@@ -385,16 +385,9 @@ function video_ioctl2(
       checkType(v.getUint32(B.type, true));
       if (q.owner && q.owner !== f) fail(Errno.EBUSY);
       const memory = v.getUint32(B.memory, true);
-      // Fill while still DONE (vb2 fills before __vb2_dqbuf), then it is DEQUEUED.
-      const vb = q.done_list[0];
-      if (vb) {
-        const state = vb.state;
-        fill_v4l2_buffer(v, vb);
-        vb2_core_dqbuf(q, memory);
-        void state;
-      } else {
-        vb2_core_dqbuf(q, memory); // throws the errno
-      }
+      // 6.12 reports a dequeued buffer without QUEUED/DONE: flags 0x2000 (TIMESTAMP_MONOTONIC)
+      // in the guest, so the fill sees the DEQUEUED state.
+      fill_v4l2_buffer(v, vb2_core_dqbuf(q, memory));
       break;
     }
     case VIDIOC_EXPBUF: {

@@ -87,27 +87,42 @@ export const VIVID_CID_TEST_PATTERN = 0x00f0f000;
 /** `VIVID_CID_OSD_TEXT_MODE`. */
 export const VIVID_CID_OSD_TEXT_MODE = 0x00f0f001;
 /** `VIVID_CID_HDMI_IS_CONNECTED_TO_OUTPUT(0)`. */
-export const VIVID_CID_HDMI_IS_CONNECTED_TO_OUTPUT = 0x00f0f05b;
+export const VIVID_CID_HDMI_IS_CONNECTED_TO_OUTPUT = 0x00f0f071;
+/** `VIVID_CID_SVID_IS_CONNECTED_TO_OUTPUT(0)`. */
+export const VIVID_CID_SVID_IS_CONNECTED_TO_OUTPUT = 0x00f0f080;
 
 /** The "HDMI 000-0 Is Connected To" menu: the TPG, nothing, or the HDMI output. */
 const HDMI_TO_OUTPUT_MENU = ["Test Pattern Generator", "None", "Output HDMI 000-0"];
+/** The "S-Video 000-0 Is Connected To" menu (the model loops HDMI only). */
+const SVID_TO_OUTPUT_MENU = ["Test Pattern Generator", "None", "Output S-Video 000-0"];
 
 const V4L2_INPUT_TYPE_CAMERA = 2, V4L2_OUTPUT_TYPE_ANALOG = 2;
 const V4L2_COLORSPACE_SRGB = 8, V4L2_COLORSPACE_REC709 = 3, V4L2_COLORSPACE_SMPTE170M = 1;
 
 /** Inputs of vivid instance 0 with the default `input_types` (webcam, TV, S-Video, HDMI). */
 const INPUTS = [
-  { name: "Webcam 0", type: V4L2_INPUT_TYPE_CAMERA, capabilities: 0 },
-  { name: "TV 1", type: 1, capabilities: 0x10 },
-  { name: "S-Video 2", type: V4L2_INPUT_TYPE_CAMERA, capabilities: 0x10 },
-  { name: "HDMI 3", type: V4L2_INPUT_TYPE_CAMERA, capabilities: 0x2 },
+  { name: "Webcam 000-0", type: V4L2_INPUT_TYPE_CAMERA, capabilities: 0 },
+  { name: "TV 000-0", type: 1, capabilities: 0x4 },
+  { name: "S-Video 000-0", type: V4L2_INPUT_TYPE_CAMERA, capabilities: 0x4 },
+  { name: "HDMI 000-0", type: V4L2_INPUT_TYPE_CAMERA, capabilities: 0x2 },
 ];
 /** Outputs of instance 0 (S-Video, HDMI). */
 const OUTPUTS = [
-  { name: "S-Video 0", type: V4L2_OUTPUT_TYPE_ANALOG, capabilities: 0x10 },
-  { name: "HDMI 1", type: V4L2_OUTPUT_TYPE_ANALOG, capabilities: 0x2 },
+  { name: "S-Video 000-0", type: V4L2_OUTPUT_TYPE_ANALOG, capabilities: 0x4 },
+  { name: "HDMI 000-0", type: V4L2_OUTPUT_TYPE_ANALOG, capabilities: 0x2 },
 ];
 const HDMI_INPUT = 3, HDMI_OUTPUT = 1;
+const V4L2_FIELD_INTERLACED = 4;
+/** `V4L2_CAP_EXT_PIX_FORMAT | V4L2_CAP_AUDIO`, on both video nodes. */
+const EXT_AUDIO = 0x00200000 | 0x00020000;
+/** vid-cap `device_caps` (0x05230001 in the guest: + TUNER for the TV input). */
+const VIVID_VID_CAP_CAPS = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING | V4L2_CAP_READWRITE |
+  EXT_AUDIO | 0x00010000;
+/** vid-out `device_caps` (0x05220002 in the guest). */
+const VIVID_VID_OUT_CAPS = V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_STREAMING | V4L2_CAP_READWRITE |
+  EXT_AUDIO;
+/** `capabilities`: every node of the instance (0x9dbf0df3 in the guest, DEVICE_CAPS included). */
+const VIVID_CAPS = 0x1dbf0df3;
 
 /** `webcam_sizes[]` (vivid-vid-cap.c). */
 const WEBCAM_SIZES = [[320, 180], [640, 360], [640, 480], [1280, 720], [1920, 1080], [3840, 2160]];
@@ -123,13 +138,16 @@ const FORMATS = [
 /** A frame period of the model's generator (ms): 30 frames per second. */
 export const VIVID_FRAME_PERIOD_MS = 1000 / 30;
 
-/** Limited-range Y'CbCr (BT.601) of the solid patterns, as the real driver produces them. */
+/**
+ * Y, Cb, Cr of the solid patterns as vivid 6.12's TPG writes them (webcam input, sRGB,
+ * limited range; read from the Debian guest with `examples/v4l2_info.ts --patterns`).
+ */
 const SOLID: Record<string, [number, number, number]> = {
   "100% Black": [16, 128, 128],
-  "100% White": [235, 128, 128],
-  "100% Red": [81, 90, 240],
-  "100% Green": [145, 54, 34],
-  "100% Blue": [41, 240, 110],
+  "100% White": [234, 128, 128],
+  "100% Red": [81, 90, 239],
+  "100% Green": [144, 54, 34],
+  "100% Blue": [40, 239, 109],
 };
 /** The stand-in for every other pattern: the 75% bars (white, yellow, cyan, green, magenta,
  * red, blue, black). */
@@ -144,12 +162,18 @@ const BARS: [number, number, number][] = [
   [16, 128, 128],
 ];
 
-function pix(width: number, height: number, fourcc: number, colorspace: number): v4l2_pix_format {
+function pix(
+  width: number,
+  height: number,
+  fourcc: number,
+  colorspace: number,
+  field = V4L2_FIELD_NONE,
+): v4l2_pix_format {
   return {
     width,
     height,
     pixelformat: fourcc,
-    field: V4L2_FIELD_NONE,
+    field,
     bytesperline: width * 2,
     sizeimage: width * height * 2,
     colorspace,
@@ -209,10 +233,8 @@ export class VividDev {
     this.fmt_out = OUTPUTS.map((_, i) =>
       i === HDMI_OUTPUT
         ? pix(1280, 720, yuyv, V4L2_COLORSPACE_REC709)
-        : pix(720, 576, yuyv, V4L2_COLORSPACE_SMPTE170M)
+        : pix(720, 576, yuyv, V4L2_COLORSPACE_SMPTE170M, V4L2_FIELD_INTERLACED)
     );
-    const caps = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_STREAMING |
-      V4L2_CAP_READWRITE;
 
     const cap = new v4l2_ctrl_handler();
     cap.add({
@@ -258,6 +280,17 @@ export class VividDev {
       flags: 0,
       qmenu: HDMI_TO_OUTPUT_MENU,
     });
+    cap.add({
+      id: VIVID_CID_SVID_IS_CONNECTED_TO_OUTPUT,
+      name: "S-Video 000-0 Is Connected To",
+      type: V4L2_CTRL_TYPE_MENU,
+      minimum: 0,
+      maximum: SVID_TO_OUTPUT_MENU.length - 1,
+      step: 1,
+      default_value: 0,
+      flags: 0,
+      qmenu: SVID_TO_OUTPUT_MENU,
+    });
     this.#cap_ctrls = cap;
 
     const capq = new vb2_queue(
@@ -301,15 +334,21 @@ export class VividDev {
 
     const alloc_mmap = (size: number) =>
       // vb2-vmalloc's memory, from the machine's pages (exported as "videobuf2_vmalloc").
-      system_heap_allocate({ name: "videobuf2_vmalloc", priv: m } as never, size, 2, 0);
+      // vmalloc_user(PAGE_ALIGN(size)).
+      system_heap_allocate(
+        { name: "videobuf2_vmalloc", priv: m } as never,
+        Math.ceil(size / 4096) * 4096,
+        2,
+        0,
+      );
 
     this.vid_cap_dev = {
       name: "vivid-000-vid-cap",
       driver: "vivid",
       card: "vivid",
       bus_info: "platform:vivid-000",
-      device_caps: V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING | V4L2_CAP_READWRITE,
-      capabilities: caps,
+      device_caps: VIVID_VID_CAP_CAPS,
+      capabilities: VIVID_CAPS,
       queue: capq,
       ctrl_handler: cap,
       dev: this.dev,
@@ -338,8 +377,8 @@ export class VividDev {
       driver: "vivid",
       card: "vivid",
       bus_info: "platform:vivid-000",
-      device_caps: V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_STREAMING | V4L2_CAP_READWRITE,
-      capabilities: caps,
+      device_caps: VIVID_VID_OUT_CAPS,
+      capabilities: VIVID_CAPS,
       queue: outq,
       ctrl_handler: new v4l2_ctrl_handler(),
       dev: this.dev,
