@@ -21,8 +21,8 @@ import { openHeap } from "../mod.ts";
 import { openVideoDevice } from "../src/v4l2/mod.ts";
 import { O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN } from "../src/uapi/constants.ts";
 import {
-  v4l2_buffer as B,
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
+  v4l2_buffer as B,
   V4L2_MEMORY_DMABUF,
   v4l2_requestbuffers as RB,
   VIDIOC_DQBUF,
