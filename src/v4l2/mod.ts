@@ -2,7 +2,7 @@
  * V4L2 video devices with dma-buf memory (`./v4l2`): open a video node or find one by
  * `VIDIOC_QUERYCAP`, pick a format, queue dma-bufs from any heap into the capture or output
  * queue (`V4L2_MEMORY_DMABUF`), or export the driver's own buffers (`MMAP` + `VIDIOC_EXPBUF`) as
- * {@linkcode DmaBuf}s; controls by name; a queue as a pipeline stage. Names follow
+ * `DmaBuf`s; controls by name; a queue as a pipeline stage. Names follow
  * `include/uapi/linux/videodev2.h`; behaviour is videobuf2's (`drivers/media/common/videobuf2`).
  *
  * @example Capture one frame from vivid into a system-heap buffer
@@ -25,8 +25,14 @@
  *
  * @module
  */
-import type { DmaBuf } from "../dmabuf/buffer.ts";
-export type { DmaBuf };
+export type * from "../kernel/types.ts";
+export type { DmaBuf, MapOptions } from "../dmabuf/buffer.ts";
+export type { DmaBufInfo } from "../dmabuf/fdinfo.ts";
+export type { CpuAccess, DmaBufMapping } from "../dmabuf/mapping.ts";
+export type { FenceAccess, SyncFile } from "../dmabuf/fence.ts";
+export type { WaitOptions } from "../dmabuf/wait.ts";
+export { FdResource } from "../fd_resource.ts";
+export type { PipelineStage, PipelineStageResult } from "../pipeline/stage.ts";
 export {
   type ControlInfo,
   type DequeuedBuffer,
