@@ -198,6 +198,8 @@ Deno.test({
     const inodes = new Map<number, number>(); // pool index → inode
     const stats = await new Pipeline<PipelineStageResult>([inStage, invert, outStage], pool).run({
       frames: 8,
+      // Fail instead of hanging if vivid's threads stall (seen once in a loaded TCG guest).
+      signal: AbortSignal.timeout(120_000),
       consume(f) {
         const [c, t, o] = f.results as [VideoStageResult, StageResult, VideoStageResult];
         assert.equal(c.bytesused, cfmt.sizeimage);
