@@ -12,14 +12,15 @@
  *     [--device /dev/video0] [--buffers 4] [--pattern "100% Red"]
  */
 import { parseArgs } from "node:util";
-import { createBufferPool, kernelSelection, openHeap, Pipeline } from "../mod.ts";
+import { createBufferPool, Pipeline } from "@dmabuf/dmabuf/pipeline";
+import { kernelSelection, openHeap } from "@dmabuf/dmabuf";
 import {
   findVideoDevice,
   openVideoDevice,
   V4L2_CAP_STREAMING,
   V4L2_CAP_VIDEO_CAPTURE,
   VideoStage,
-} from "../src/v4l2/mod.ts";
+} from "@dmabuf/dmabuf/v4l2";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,

@@ -13,13 +13,13 @@
  *   deno run --allow-ffi --allow-read --allow-env examples/loopback.ts [--heap system] [frames]
  */
 import { parseArgs } from "node:util";
-import { kernelSelection, openHeap } from "../mod.ts";
+import { kernelSelection, openHeap } from "@dmabuf/dmabuf";
 import {
   findVideoDevice,
   V4L2_CAP_VIDEO_CAPTURE,
   V4L2_CAP_VIDEO_OUTPUT,
   type VideoDevice,
-} from "../src/v4l2/mod.ts";
+} from "@dmabuf/dmabuf/v4l2";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,

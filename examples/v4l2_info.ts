@@ -7,13 +7,13 @@
  *   deno run --allow-ffi --allow-read --allow-env examples/v4l2_info.ts [--patterns]
  */
 import { parseArgs } from "node:util";
-import { kernelSelection, openHeap } from "../mod.ts";
+import { kernelSelection, openHeap } from "@dmabuf/dmabuf";
 import {
   findVideoDevice,
   openVideoDevice,
   V4L2_CAP_STREAMING,
   V4L2_CAP_VIDEO_CAPTURE,
-} from "../src/v4l2/mod.ts";
+} from "@dmabuf/dmabuf/v4l2";
 
 const { values } = parseArgs({ args: Deno.args, options: { patterns: { type: "boolean" } } });
 const k = kernelSelection().kernel;

@@ -18,7 +18,10 @@ export interface ErrnoDetails {
   readonly errno: number;
   /** The errno name, e.g. `"EINVAL"`. */
   readonly code: string;
-  /** The system call (and ioctl) that failed, e.g. `"ioctl(DMA_HEAP_IOCTL_ALLOC)"`. */
+  /**
+   * The system call (and ioctl) that failed, e.g. `"ioctl(DMA_HEAP_IOCTL_ALLOC)"`; `""` when
+   * none was made (a method called on a closed object).
+   */
   readonly syscall: string;
   /** The file, heap or buffer involved, when there is one. */
   readonly path?: string;
@@ -37,6 +40,8 @@ export interface ErrnoErrorOptions {
 }
 
 function message(errno: number, syscall: string, o: ErrnoErrorOptions): string {
+  // No system call was made (a method of a closed object): the detail is the whole message.
+  if (syscall === "" && o.detail) return o.detail;
   let m = `${syscall} failed with ${errnoName(errno)}`;
   if (o.path) m += ` on ${o.path}`;
   m += `: ${o.detail ?? strerror(errno)}`;
@@ -60,7 +65,8 @@ function brand(e: Error, errno: number, syscall: string, o: ErrnoErrorOptions): 
  *
  * @example Recognising an errno error
  * ```ts
- * import { ErrnoError, errnoError } from "./errors.ts";
+ * import { ErrnoError } from "@dmabuf/dmabuf";
+ * import { errnoError } from "./errors.ts";
  * import assert from "node:assert/strict";
  *
  * const err = errnoError(22, "ioctl(DMA_BUF_IOCTL_SYNC)");
@@ -190,14 +196,13 @@ export function errnoError(
 }
 
 /**
- * The error for a method called on a closed object: `EBADF`, `Deno.errors.BadResource`.
+ * The error for a method called on a closed object: `EBADF`, `Deno.errors.BadResource`, no
+ * `syscall` (none was made), and the message "Cannot <action> a closed <what>".
  *
  * @param action What was attempted, e.g. `"sync"`.
  * @param what The object, e.g. `"DmaBuf"`.
  * @returns The error to throw.
  */
 export function closedError(action: string, what: string): ErrnoError {
-  return errnoError(Errno.EBADF, action, {
-    detail: `Cannot ${action} a closed ${what}`,
-  });
+  return errnoError(Errno.EBADF, "", { detail: `Cannot ${action} a closed ${what}` });
 }

@@ -1,9 +1,8 @@
 /**
  * The command-line tool, run in-process through `main(args, io)` with captured output.
  *
- * Tests marked [sim] need the simulated kernel (`src/sim/`); they are ignored, with the reason,
- * while it is missing. The others run on any kernel: usage errors, help, sizes, and `dump` on
- * the synthetic tree in `fixtures/accounting/basic`.
+ * Tests marked [sim] run on the simulated kernel (`src/sim/`). The others run on any kernel:
+ * usage errors, help, sizes, and `dump` on the synthetic tree in `fixtures/accounting/basic`.
  */
 import assert from "node:assert/strict";
 import { main } from "../cli.ts";
@@ -16,19 +15,10 @@ import { Errno } from "../src/uapi/errno.ts";
 import { openHeap, UDEV_HINT } from "../src/heaps/heap.ts";
 import type { Kernel } from "../src/kernel/types.ts";
 
-function simOrWhyNot(): string | undefined {
-  try {
-    simulatedKernel();
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-const NO_SIM = simOrWhyNot();
-const sim = (name: string) => ({ name: `[sim] ${name}`, ignore: NO_SIM !== undefined });
+const sim = (name: string) => ({ name: `[sim] ${name}` });
 
-/** A kernel for the tests that do not allocate: the simulated one, else Linux for the header. */
-const ANY_KERNEL = NO_SIM === undefined ? "simulated" : "linux";
+/** The kernel for the tests that do not allocate. */
+const ANY_KERNEL = "simulated";
 
 interface Run {
   code: number;
@@ -338,7 +328,7 @@ Deno.test(
       assert.equal(r.code, ExitCode.PERMISSION);
       assert.match(r.out, /no \(EACCES\)/);
       assert.equal(r.out.split(UDEV_HINT).length - 1, 1);
-    }, NO_SIM ? undefined : rootOnlyHeaps(simulatedKernel())),
+    }, rootOnlyHeaps(simulatedKernel())),
 );
 
 Deno.test(
@@ -348,7 +338,7 @@ Deno.test(
       const r = await run(["alloc", "--size", "4k"]);
       assert.equal(r.code, ExitCode.PERMISSION);
       oneLine(r, /EACCES.*udev rule/);
-    }, NO_SIM ? undefined : rootOnlyHeaps(simulatedKernel())),
+    }, rootOnlyHeaps(simulatedKernel())),
 );
 
 Deno.test(
@@ -597,13 +587,13 @@ async function holdAndRelease(release: (child: Deno.ChildProcess) => Promise<voi
 
 Deno.test({
   ...sim("alloc --hold as a process releases at end of standard input"),
-  ignore: NO_SIM !== undefined || !CAN_RUN,
+  ignore: !CAN_RUN,
   fn: () => holdAndRelease((child) => child.stdin.close()),
 });
 
 Deno.test({
   ...sim("alloc --hold as a process releases on SIGINT (Ctrl-C)"),
-  ignore: NO_SIM !== undefined || !CAN_RUN,
+  ignore: !CAN_RUN,
   fn: () =>
     holdAndRelease((child) => {
       child.kill("SIGINT"); // standard input stays open: only the signal can release

@@ -3,7 +3,8 @@
  * timeout and abort, DmaBuf.wait, the readiness of a buffer a stage is writing.
  */
 import assert from "node:assert/strict";
-import { DmaBuf, openHeap, openStage, SyncFile } from "../mod.ts";
+import { DmaBuf, openHeap, SyncFile } from "../mod.ts";
+import { openStage } from "../src/pipeline/mod.ts";
 import { SimMachine } from "../src/sim/mod.ts";
 
 function setup() {

@@ -5,14 +5,14 @@
  * vb2's read()-emulation trap.
  */
 import assert from "node:assert/strict";
+import { openHeap } from "../mod.ts";
 import {
   createBufferPool,
-  openHeap,
   openStage,
   Pipeline,
   type PipelineStageResult,
   type StageResult,
-} from "../mod.ts";
+} from "../src/pipeline/mod.ts";
 import { createSimMachine } from "../src/sim/mod.ts";
 import {
   findVideoDevice,

@@ -98,7 +98,7 @@ function chooseKernel(kind: unknown): void {
  *
  * @example An unknown command is a usage error
  * ```ts
- * import { main } from "./main.ts";
+ * import { main } from "@dmabuf/dmabuf/cli";
  * import assert from "node:assert/strict";
  *
  * let err = "";

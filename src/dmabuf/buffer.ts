@@ -5,7 +5,8 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { closedError, type ErrnoError, errnoError } from "../errors.ts";
+import { type ErrnoError, errnoError } from "../errors.ts";
+import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import {
   F_DUPFD_CLOEXEC,
@@ -29,10 +30,9 @@ import {
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_START,
 } from "../uapi/dma_buf.ts";
-import { backstop, type BufferRecord } from "./_lifetime.ts";
 import { type DmaBufInfo, parseFdinfo } from "./fdinfo.ts";
 import { type CpuAccess, DmaBufMapping, syncDirection } from "./mapping.ts";
-import { type FenceAccess, fenceFlags, SyncFile } from "./fence.ts";
+import { adoptSyncFile, type FenceAccess, fenceFlags, SyncFile } from "./fence.ts";
 import { waitForEvents, type WaitOptions } from "./wait.ts";
 
 /** Options for {@linkcode DmaBuf.from}. */
@@ -97,22 +97,22 @@ function checkSize(value: unknown, what: string, syscall: string, min: number): 
  * A dma-buf: a buffer that devices and processes share through an fd.
  *
  * Made by {@linkcode DmaHeap.allocate}, {@linkcode DmaBuf.dup}, or {@linkcode DmaBuf.from} for
- * an fd that came from elsewhere (a camera, a GPU driver). `close()` is idempotent, unmaps
- * every mapping made from this object (detaching their views), and closes the fd if owned.
- * A buffer that is garbage-collected without `close()` has its fd closed by a best-effort
- * backstop.
+ * an fd that came from elsewhere (a camera, a GPU driver). It has `fd`, `kernel` and `closed`;
+ * `close()` (or `using`) is idempotent, unmaps every mapping made from this object (detaching
+ * their views), and closes the fd if owned; every other method of a closed buffer throws
+ * `Deno.errors.BadResource` ("Cannot map a closed DmaBuf"). A buffer that is garbage-collected
+ * without `close()` has its mappings unmapped and its fd closed by a best-effort backstop
+ * (counted by {@linkcode leakedCount}).
  */
-export class DmaBuf {
-  #kernel: Kernel;
-  #fd: number;
-  #owned: boolean;
-  #closed = false;
+export class DmaBuf extends FdResource {
+  // The base holds the truth; these copies keep the hot paths free of getter calls.
+  readonly #kernel: Kernel;
+  readonly #fd: number;
   #size: number | undefined;
   #sync: UserBuffer | undefined;
   #name: UserBuffer | undefined;
   #fdinfo: string | undefined;
   #mappings: Set<DmaBufMapping> | undefined;
-  #held: BufferRecord | undefined;
 
   /**
    * Internal: use {@linkcode DmaBuf.from} or a heap's `allocate()`.
@@ -131,32 +131,10 @@ export class DmaBuf {
     owned: boolean,
   ) {
     if (token !== kAdopt) throw new TypeError("Use DmaBuf.from(fd) to wrap a dma-buf fd");
+    super(kernel, fd, "DmaBuf", owned);
     this.#kernel = kernel;
     this.#fd = fd;
     this.#size = size;
-    this.#owned = owned;
-    if (owned) {
-      this.#held = { kind: "buffer", kernel, fd, regions: undefined };
-      backstop.register(this, this.#held, this);
-    }
-  }
-
-  /**
-   * @internal Wraps a fresh fd the library just got from the kernel and, when `name` is given,
-   * names it; if naming fails the buffer is closed before the error is rethrown, so a failed
-   * allocation leaves no fd behind.
-   */
-  static adopt(kernel: Kernel, fd: number, size?: number, name?: string): DmaBuf {
-    const buf = new DmaBuf(kAdopt, kernel, fd, size, true);
-    if (name !== undefined) {
-      try {
-        buf.setName(name);
-      } catch (e) {
-        buf.close();
-        throw e;
-      }
-    }
-    return buf;
   }
 
   /**
@@ -171,7 +149,7 @@ export class DmaBuf {
    *
    * @example Borrowing an fd
    * ```ts
-   * import { DmaBuf, openHeap } from "../../mod.ts";
+   * import { DmaBuf, openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -201,29 +179,9 @@ export class DmaBuf {
     return new DmaBuf(kAdopt, kernel, fd, info.size, options.owned ?? true);
   }
 
-  #guard(action: string): void {
-    if (this.#closed) throw closedError(action, "DmaBuf");
-  }
-
-  /** The fd. */
-  get fd(): number {
-    this.#guard("use");
-    return this.#fd;
-  }
-
-  /** True once closed. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** The kernel the fd belongs to. */
-  get kernel(): Kernel {
-    return this.#kernel;
-  }
-
   /** The size in bytes (the kernel's, i.e. rounded up to pages). */
   get size(): number {
-    this.#guard("size");
+    this.checkOpen("size");
     return this.#size ??= this.#kernel.lseek(this.#fd, 0, SEEK_END);
   }
 
@@ -244,7 +202,7 @@ export class DmaBuf {
    * @throws {ErrnoError} If fdinfo cannot be read.
    */
   info(): DmaBufInfo {
-    this.#guard("inspect");
+    this.checkOpen("inspect");
     const info = parseFdinfo(
       this.#kernel.readText(this.#fdinfo ??= `/proc/self/fdinfo/${this.#fd}`),
     );
@@ -264,7 +222,7 @@ export class DmaBuf {
    * @throws {ErrnoError} `EINVAL` if the name is 32 bytes or longer or contains NUL.
    */
   setName(name: string): void {
-    this.#guard("name");
+    this.checkOpen("name");
     const syscall = "ioctl(DMA_BUF_SET_NAME_B)";
     if (typeof name !== "string" || name.includes("\0")) {
       throw errnoError(Errno.EINVAL, syscall, { detail: "the name must be a string without NUL" });
@@ -291,7 +249,7 @@ export class DmaBuf {
    * @returns A new DmaBuf that owns the new fd.
    */
   dup(): DmaBuf {
-    this.#guard("dup");
+    this.checkOpen("dup");
     const fd = this.#kernel.fcntl(this.#fd, F_DUPFD_CLOEXEC, 0);
     return new DmaBuf(kAdopt, this.#kernel, fd, this.#size, true);
   }
@@ -305,7 +263,7 @@ export class DmaBuf {
    * `EACCES` for write access to a read-only fd.
    */
   map(options: MapOptions = {}): DmaBufMapping {
-    this.#guard("map");
+    this.checkOpen("map");
     const syscall = "mmap";
     const page = this.#kernel.pageSize;
     const offset = checkSize(options.offset ?? 0, "offset", syscall, 0);
@@ -322,23 +280,12 @@ export class DmaBuf {
       prot = PROT_READ;
     }
     const region = this.#kernel.mmap(this.#fd, length, prot, MAP_SHARED, offset);
-    // The buffer's backstop record also unmaps its mappings (a borrowed fd registers on first map).
-    let held = this.#held;
-    if (held === undefined) {
-      held = this.#held = {
-        kind: "buffer",
-        kernel: this.#kernel,
-        fd: undefined,
-        regions: undefined,
-      };
-      backstop.register(this, held, this);
-    }
-    const regions = held.regions ??= new Set();
-    regions.add(region);
+    // The backstop unmaps it too if this buffer is collected without close().
+    const untrack = this.trackMapping(region);
     const mappings = this.#mappings ??= new Set();
     const mapping = new DmaBufMapping(this, this.#kernel, region, (m) => {
       mappings.delete(m);
-      regions.delete(region);
+      untrack();
     });
     mappings.add(mapping);
     return mapping;
@@ -364,7 +311,7 @@ export class DmaBuf {
   }
 
   #syncIoctl(flags: number, action: string): void {
-    this.#guard(action);
+    this.checkOpen(action);
     const arg = this.#sync ??= this.#kernel.userBuffer(8);
     arg.view.setUint32(0, flags, true);
     for (let attempt = 0;; attempt++) {
@@ -388,32 +335,23 @@ export class DmaBuf {
    *
    * @example Handing the fd on
    * ```ts
-   * import { DmaBuf, openHeap } from "../../mod.ts";
+   * import { DmaBuf, openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
    * const buf = heap.allocate(4096);
-   * const fd = buf.release();
+   * const fd = buf.intoFd();
    * assert.equal(buf.closed, true);
    * using again = DmaBuf.from(fd); // owns the fd now
    * assert.equal(again.size, 4096);
    * ```
    */
-  release(): number {
-    this.#guard("release");
-    if (!this.#owned) {
-      throw errnoError(Errno.EINVAL, "DmaBuf.release", {
-        detail: `fd ${this.#fd} is borrowed (owned: false); only its owner can give it away`,
-      });
-    }
-    this.#closed = true;
-    this.#unmapAll();
-    if (this.#held !== undefined) backstop.unregister(this);
-    return this.#fd;
+  intoFd(): number {
+    return this.giveUpFd("DmaBuf.intoFd");
   }
 
-  // Unmaps every mapping made from this object; a failure does not stop the others.
-  #unmapAll(): void {
+  /** Unmaps every mapping made from this object; a failure does not stop the others. */
+  protected override onClose(): void {
     if (!this.#mappings?.size) return;
     for (const m of [...this.#mappings]) {
       try {
@@ -436,7 +374,7 @@ export class DmaBuf {
    *
    * @example Waiting for a buffer's writers through a sync_file
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -447,13 +385,13 @@ export class DmaBuf {
    * ```
    */
   exportSyncFile(access: FenceAccess = "write"): SyncFile {
-    this.#guard("export a fence of");
+    this.checkOpen("export a fence of");
     const name = "DMA_BUF_IOCTL_EXPORT_SYNC_FILE";
     const arg = this.#kernel.userBuffer(8);
     arg.view.setUint32(0, fenceFlags(access, `ioctl(${name})`), true);
     arg.view.setInt32(4, -1, true);
     this.#kernel.ioctl(this.#fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, arg, name);
-    return SyncFile.adopt(this.#kernel, arg.view.getInt32(4, true));
+    return adoptSyncFile(this.#kernel, arg.view.getInt32(4, true));
   }
 
   /**
@@ -469,7 +407,7 @@ export class DmaBuf {
    *
    * @example Making one buffer wait for another's fences
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -482,7 +420,7 @@ export class DmaBuf {
    * ```
    */
   importSyncFile(syncFile: SyncFile, access: FenceAccess = "write"): void {
-    this.#guard("import a fence into");
+    this.checkOpen("import a fence into");
     const name = "DMA_BUF_IOCTL_IMPORT_SYNC_FILE";
     const flags = fenceFlags(access, `ioctl(${name})`);
     if (!(syncFile instanceof SyncFile)) {
@@ -506,7 +444,7 @@ export class DmaBuf {
    *
    * @example Waiting before reading
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    *
    * using heap = openHeap("system");
    * using buf = heap.allocate(4096);
@@ -514,26 +452,32 @@ export class DmaBuf {
    * ```
    */
   async wait(access: FenceAccess = "write", options: WaitOptions = {}): Promise<void> {
-    this.#guard("wait on");
+    this.checkOpen("wait on");
     const events = fenceFlags(access, "poll") === DMA_BUF_SYNC_READ ? POLLIN : POLLOUT;
     await waitForEvents(this.#kernel, this.#fd, events, options, `dma-buf ${access} access`);
   }
+}
 
-  /**
-   * Unmaps every mapping made from this object and closes the fd if owned. Idempotent.
-   *
-   * @throws {ErrnoError} If `close(2)` fails; the object is closed all the same.
-   */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#unmapAll();
-    if (this.#held !== undefined) backstop.unregister(this);
-    if (this.#owned) this.#kernel.close(this.#fd);
+/**
+ * Wraps a fresh fd the library just got from the kernel (an allocation) and, when `name` is
+ * given, names it; if naming fails the buffer is closed before the error is rethrown, so a
+ * failed allocation leaves no fd behind. Internal to the library (heaps, udmabuf).
+ *
+ * @param kernel The kernel.
+ * @param fd The new dma-buf fd, now owned by the buffer.
+ * @param size The size if known.
+ * @param name A name to set.
+ * @returns The buffer.
+ */
+export function adoptDmaBuf(kernel: Kernel, fd: number, size?: number, name?: string): DmaBuf {
+  const buf = new DmaBuf(kAdopt, kernel, fd, size, true);
+  if (name !== undefined) {
+    try {
+      buf.setName(name);
+    } catch (e) {
+      buf.close();
+      throw e;
+    }
   }
-
-  /** Same as {@linkcode close}. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
+  return buf;
 }

@@ -33,7 +33,7 @@ export interface DmaBufInfo {
  *
  * @example Parsing the fdinfo of a system-heap buffer
  * ```ts
- * import { parseFdinfo } from "./fdinfo.ts";
+ * import { parseFdinfo } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const info = parseFdinfo(

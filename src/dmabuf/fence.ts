@@ -44,9 +44,13 @@ export interface SyncFileFromOptions {
  * whether it has, `wait()` waits for it without blocking the thread. Owns its fd: `close()` is
  * idempotent, `using` closes it.
  *
+ * Like every fd owner of the library, a SyncFile has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed SyncFile").
+ *
  * @example Exporting the fences of a buffer nobody is writing
  * ```ts
- * import { openHeap } from "../../mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
@@ -68,11 +72,6 @@ export class SyncFile extends FdResource {
   constructor(token: typeof kAdopt, kernel: Kernel, fd: number, owned: boolean) {
     if (token !== kAdopt) throw new TypeError("Use SyncFile.from(fd) to wrap a sync_file fd");
     super(kernel, fd, "SyncFile", owned);
-  }
-
-  /** @internal Wraps a fresh fd the library just got from the kernel. */
-  static adopt(kernel: Kernel, fd: number): SyncFile {
-    return new SyncFile(kAdopt, kernel, fd, true);
   }
 
   /**
@@ -125,4 +124,15 @@ export class SyncFile extends FdResource {
     this.checkOpen("wait on");
     await waitForEvents(this.kernel, this.fd, POLLIN, options, "sync_file fence");
   }
+}
+
+/**
+ * Wraps a fresh sync_file fd the library just got from the kernel. Internal to the library.
+ *
+ * @param kernel The kernel.
+ * @param fd The new fd, now owned by the sync file.
+ * @returns The sync file.
+ */
+export function adoptSyncFile(kernel: Kernel, fd: number): SyncFile {
+  return new SyncFile(kAdopt, kernel, fd, true);
 }

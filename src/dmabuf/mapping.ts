@@ -121,7 +121,7 @@ export class DmaBufMapping {
    *
    * @example Reading a buffer
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -143,7 +143,7 @@ export class DmaBufMapping {
    *
    * @example Filling a buffer
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -166,7 +166,7 @@ export class DmaBufMapping {
    *
    * @example Incrementing every byte
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");

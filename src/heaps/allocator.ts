@@ -41,7 +41,7 @@ export interface OpenAllocatorOptions extends HeapOptions {
  *
  * @example Getting buffers from whatever is there
  * ```ts
- * import { openAllocator } from "./allocator.ts";
+ * import { openAllocator } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * using alloc = openAllocator();

@@ -14,7 +14,7 @@ import {
   DMA_HEAP_DIR,
   DMA_HEAP_IOCTL_ALLOC,
 } from "../uapi/dma_heap.ts";
-import { DmaBuf } from "../dmabuf/buffer.ts";
+import { adoptDmaBuf, type DmaBuf } from "../dmabuf/buffer.ts";
 import { type HeapRole, heapRole, pickHeap } from "./roles.ts";
 
 /** Options shared by the heap functions. */
@@ -68,7 +68,7 @@ function names(kernel: Kernel): string[] {
  *
  * @example Listing heaps
  * ```ts
- * import { listHeaps } from "./heap.ts";
+ * import { listHeaps } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * const heaps = listHeaps();
@@ -116,7 +116,7 @@ function validateName(name: unknown): string {
  *
  * @example Allocating from the system heap
  * ```ts
- * import { openHeap } from "./heap.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
@@ -168,6 +168,10 @@ export function openHeap(heap: string | { role: HeapRole }, options: HeapOptions
 /**
  * An open dma-heap. Allocates buffers; `close()` (or `using`) closes the heap's fd, which does
  * not affect buffers already allocated.
+ *
+ * Like every fd owner of the library, a DmaHeap has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed DmaHeap").
  */
 export class DmaHeap extends FdResource {
   #arg: UserBuffer;
@@ -205,7 +209,7 @@ export class DmaHeap extends FdResource {
    *
    * @example Allocating 1 MiB
    * ```ts
-   * import { openHeap } from "./heap.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -246,7 +250,7 @@ export class DmaHeap extends FdResource {
       });
     }
     const page = this.kernel.pageSize;
-    return DmaBuf.adopt(
+    return adoptDmaBuf(
       this.kernel,
       view.getInt32(D.fd, true),
       Math.ceil(size / page) * page,

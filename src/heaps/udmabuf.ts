@@ -26,7 +26,7 @@ import {
   udmabuf_create_list as L,
   UDMABUF_FLAGS_CLOEXEC,
 } from "../uapi/udmabuf.ts";
-import { DmaBuf } from "../dmabuf/buffer.ts";
+import { adoptDmaBuf, type DmaBuf } from "../dmabuf/buffer.ts";
 import type { AllocateOptions, HeapOptions } from "./heap.ts";
 
 /** The udmabuf device node. */
@@ -67,7 +67,7 @@ function checkRange(r: MemfdRange, syscall: string): void {
  *
  * @example A udmabuf behaves like a heap buffer
  * ```ts
- * import { openUdmabuf } from "./udmabuf.ts";
+ * import { openUdmabuf } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * using dev = openUdmabuf();
@@ -82,7 +82,13 @@ export function openUdmabuf(options: HeapOptions = {}): Udmabuf {
   return new Udmabuf(kernel, fd);
 }
 
-/** An open `/dev/udmabuf`. `close()` closes the device fd; buffers stay valid. */
+/**
+ * An open `/dev/udmabuf`. `close()` closes the device fd; buffers stay valid.
+ *
+ * Like every fd owner of the library, a Udmabuf has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed Udmabuf").
+ */
 export class Udmabuf extends FdResource {
   #arg: UserBuffer;
   /** `"udmabuf"`, so code that prints a heap name works for both. */
@@ -154,7 +160,7 @@ export class Udmabuf extends FdResource {
     setU64(view, C.offset, range.offset);
     setU64(view, C.size_, range.size);
     const fd = this.#ioctl(UDMABUF_CREATE, this.#arg, "UDMABUF_CREATE");
-    return DmaBuf.adopt(this.kernel, fd, range.size, name);
+    return adoptDmaBuf(this.kernel, fd, range.size, name);
   }
 
   /**
@@ -178,7 +184,7 @@ export class Udmabuf extends FdResource {
       total += r.size;
     });
     const fd = this.#ioctl(UDMABUF_CREATE_LIST, arg, "UDMABUF_CREATE_LIST");
-    return DmaBuf.adopt(this.kernel, fd, total);
+    return adoptDmaBuf(this.kernel, fd, total);
   }
 
   #ioctl(request: number, arg: UserBuffer, name: string): number {

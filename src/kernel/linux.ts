@@ -7,15 +7,7 @@
  *
  * @module
  */
-import type {
-  Kernel,
-  KernelKind,
-  MappedRegion,
-  PollRequest,
-  ReceivedMessage,
-  UserBuffer,
-} from "./types.ts";
-export type { Kernel, KernelKind, MappedRegion, PollRequest, ReceivedMessage, UserBuffer };
+import type { Kernel, MappedRegion, PollRequest, ReceivedMessage, UserBuffer } from "./types.ts";
 import { errnoError } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { type LoadedLibc, loadLibc } from "../ffi/load.ts";
@@ -127,7 +119,7 @@ function isSize(x: number): boolean {
  *
  * @example Errors carry errno, its name and the call
  * ```ts
- * import { linuxKernel } from "./linux.ts";
+ * import { linuxKernel } from "@dmabuf/dmabuf/kernel";
  * import assert from "node:assert/strict";
  *
  * const k = linuxKernel();
@@ -499,8 +491,8 @@ let kernel: LinuxKernel | undefined;
  *
  * @example Sharing a memfd's page between two mappings
  * ```ts
- * import { linuxKernel } from "./linux.ts";
- * import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE } from "../uapi/constants.ts";
+ * import { linuxKernel } from "@dmabuf/dmabuf/kernel";
+ * import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE } from "@dmabuf/dmabuf/uapi";
  * import assert from "node:assert/strict";
  *
  * const k = linuxKernel();

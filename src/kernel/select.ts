@@ -96,7 +96,7 @@ function choose(): KernelSelection {
  *
  * @example The kernel in use is Linux or simulated
  * ```ts
- * import { getKernel } from "./select.ts";
+ * import { getKernel } from "@dmabuf/dmabuf/kernel";
  * import assert from "node:assert/strict";
  *
  * assert.ok(["linux", "simulated"].includes(getKernel().kind));
@@ -113,7 +113,7 @@ export function getKernel(): Kernel {
  *
  * @example Printing the kernel in use
  * ```ts
- * import { kernelSelection } from "./select.ts";
+ * import { kernelSelection } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * const { kernel, reason } = kernelSelection();
@@ -134,7 +134,8 @@ export function kernelSelection(): KernelSelection {
  *
  * @example Forcing the simulated kernel
  * ```ts
- * import { getKernel, setKernel } from "./select.ts";
+ * import { getKernel } from "@dmabuf/dmabuf/kernel";
+ * import { setKernel } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * setKernel("simulated");

@@ -37,7 +37,7 @@ export interface BufferPoolOptions {
 
 /**
  * A fixed pool of mapped buffers. `acquire()` waits (no polling) until one is free;
- * `release()` gives one back; `close()` unmaps and closes them all.
+ * `recycle()` gives one back; `close()` unmaps and closes them all.
  */
 export class BufferPool {
   /** Number of buffers. */
@@ -91,7 +91,7 @@ export class BufferPool {
   }
 
   /**
-   * A free buffer, waiting for a {@linkcode release} when none is.
+   * A free buffer, waiting for a {@linkcode recycle} when none is.
    *
    * @param signal Stops waiting (rejects with its reason).
    * @returns The buffer.
@@ -118,14 +118,14 @@ export class BufferPool {
   }
 
   /**
-   * Gives a buffer back.
+   * Gives a buffer back to the pool (it is not closed: the pool reuses it).
    *
    * @param b A buffer this pool handed out.
    * @throws {ErrnoError} `EINVAL` for a buffer that is not out of this pool.
    */
-  release(b: PooledBuffer): void {
+  recycle(b: PooledBuffer): void {
     if (!this.#out.delete(b)) {
-      throw errnoError(Errno.EINVAL, "BufferPool.release", {
+      throw errnoError(Errno.EINVAL, "BufferPool.recycle", {
         detail: "The buffer is not out of this pool",
       });
     }
@@ -159,15 +159,15 @@ export class BufferPool {
  *
  * @example A pool of four 64 KiB buffers
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { createBufferPool } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { createBufferPool } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
  * using pool = createBufferPool(heap, { count: 4, size: 65536 });
  * const b = pool.tryAcquire()!;
  * assert.equal(pool.available, 3);
- * pool.release(b);
+ * pool.recycle(b);
  * assert.equal(pool.available, 4);
  * ```
  */

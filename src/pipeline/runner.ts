@@ -1,5 +1,5 @@
 /**
- * Chains stages into a pipeline (the seed's §2.6): buffers from a {@linkcode BufferPool} go
+ * Chains stages into a pipeline: buffers from a {@linkcode BufferPool} go
  * through every stage in order — queued on one, taken back when done, queued on the next — and
  * return to the pool. Readiness comes from one `pollAsync` over the stages' fds, so the thread
  * is free while the drivers work, and an `AbortSignal` stops the run.
@@ -62,8 +62,8 @@ interface Trip<R> {
  *
  * @example Three stages over four buffers
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { createBufferPool, openStage, Pipeline } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { createBufferPool, openStage, Pipeline } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
@@ -137,7 +137,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
           try {
             await produce?.(buffer, trip.frame);
           } catch (e) {
-            this.pool.release(buffer);
+            this.pool.recycle(buffer);
             throw e;
           }
           pending[0].push(trip);
@@ -157,7 +157,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
             progressed = true;
             const trip = take(inStage[i], r, stages[i]);
             if (r.status < 0) {
-              this.pool.release(trip.buffer);
+              this.pool.recycle(trip.buffer);
               throw errnoError(-r.status, "dequeue", {
                 path: stages[i].path,
                 detail: `The stage failed on frame ${trip.frame}: ${errnoName(-r.status)}`,
@@ -177,7 +177,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
                 latencyMs,
               });
             } finally {
-              this.pool.release(trip.buffer);
+              this.pool.recycle(trip.buffer);
             }
             completed++;
           }
@@ -201,7 +201,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
         }
         if (set.length === 0) {
           throw errnoError(Errno.EINVAL, "Pipeline.run", {
-            detail: "Nothing in flight and no buffer free (a pool buffer was not released?)",
+            detail: "Nothing in flight and no buffer free (a pool buffer was not recycled?)",
           });
         }
         const revents = await this.#kernel.pollAsync(set, -1, signal);
@@ -231,14 +231,14 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
 
   /** Takes every buffer back from the stages (waiting for them) and returns all to the pool. */
   async #drain(pending: Trip<R>[][], inStage: Map<number, Trip<R>>[]): Promise<void> {
-    for (const list of pending) for (const trip of list.splice(0)) this.pool.release(trip.buffer);
+    for (const list of pending) for (const trip of list.splice(0)) this.pool.recycle(trip.buffer);
     for (;;) {
       const set: PollRequest[] = [];
       for (let i = 0; i < this.stages.length; i++) {
         if (inStage[i].size === 0) continue;
         if (this.stages[i].closed) {
           // Closed under the run: the driver dropped its references at release.
-          for (const trip of inStage[i].values()) this.pool.release(trip.buffer);
+          for (const trip of inStage[i].values()) this.pool.recycle(trip.buffer);
           inStage[i].clear();
           continue;
         }
@@ -258,7 +258,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
           const trip = inStage[i].get(r.cookie);
           if (!trip) continue;
           inStage[i].delete(r.cookie);
-          this.pool.release(trip.buffer);
+          this.pool.recycle(trip.buffer);
         }
       }
     }

@@ -1,5 +1,5 @@
 /**
- * One processing stage of a driver pipeline (the seed's §2.6): an open file of a device that
+ * One processing stage of a driver pipeline: an open file of a device that
  * implements the queue ABI of `src/uapi/queue_driver.ts` (`TEST_QUEUE`, `TEST_DEQUEUE`, `poll`).
  * The library hands the driver the buffer's fd; the driver reaches the pages itself (DMA or
  * vmap), so no payload byte is copied.
@@ -107,6 +107,10 @@ const kOpen = Symbol("open");
  * An open stage: queue buffers, learn when they are done (`poll`, {@linkcode wait}), take them
  * back. Closing the stage makes the driver drop every buffer it still holds. Owns its fd:
  * `close()` is idempotent, `using` closes it.
+ *
+ * Like every fd owner of the library, a Stage has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed Stage").
  */
 export class Stage extends FdResource implements PipelineStage<StageResult> {
   /** The device path, e.g. `"/dev/driverA"`. */
@@ -246,8 +250,8 @@ export class Stage extends FdResource implements PipelineStage<StageResult> {
  *
  * @example Inverting a buffer on driver A
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { openStage } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { openStage } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");

@@ -39,9 +39,9 @@ function header(size: number): Uint8Array {
  *
  * @example Two simulated processes
  * ```ts
- * import { receiveDmaBuf, sendDmaBuf, UnixListener, UnixSocket } from "../../mod.ts";
- * import { openHeap } from "../../mod.ts";
- * import { createSimMachine } from "../sim/mod.ts";
+ * import { receiveDmaBuf, sendDmaBuf, UnixListener, UnixSocket } from "@dmabuf/dmabuf/share";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { createSimMachine } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const m = createSimMachine();
@@ -129,8 +129,9 @@ export interface TakeOptions {
  *
  * @example Taking a buffer from another simulated process
  * ```ts
- * import { openHeap, takeDmaBuf } from "../../mod.ts";
- * import { createSimMachine } from "../sim/mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { takeDmaBuf } from "@dmabuf/dmabuf/share";
+ * import { createSimMachine } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const m = createSimMachine();

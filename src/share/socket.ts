@@ -66,10 +66,14 @@ const kAdopt = Symbol("adopt");
  * A connected AF_UNIX socket that owns its fd. Made by {@linkcode UnixSocket.pair},
  * {@linkcode UnixSocket.connect} or {@linkcode UnixListener.accept}.
  *
+ * Like every fd owner of the library, a UnixSocket has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed UnixSocket").
+ *
  * @example Passing a memfd between the two ends of a pair
  * ```ts
- * import { UnixSocket } from "./socket.ts";
- * import { simulatedKernel } from "../sim/mod.ts";
+ * import { UnixSocket } from "@dmabuf/dmabuf/share";
+ * import { simulatedKernel } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const kernel = simulatedKernel();
@@ -202,10 +206,14 @@ async function waitReadable(kernel: Kernel, fd: number, timeoutMs: number): Prom
  * A listening AF_UNIX socket bound to a name, owning its fd. The name of a filesystem path stays
  * on disk after close (remove it yourself); an abstract name (`"\0…"`) vanishes with the socket.
  *
+ * Like every fd owner of the library, a UnixListener has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed UnixListener").
+ *
  * @example A connection by name on the simulated kernel
  * ```ts
- * import { UnixListener, UnixSocket } from "./socket.ts";
- * import { createSimMachine } from "../sim/mod.ts";
+ * import { UnixListener, UnixSocket } from "@dmabuf/dmabuf/share";
+ * import { createSimMachine } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const m = createSimMachine();

@@ -59,7 +59,7 @@ export function toWorkerHandle(buf: DmaBuf): DmaBufHandle {
   refuseSimulated(buf.kernel, "toWorkerHandle");
   const size = buf.size;
   const pid = buf.kernel.getpid();
-  const fd = buf.release();
+  const fd = buf.intoFd();
   return { kind: "dmabuf-fd", fd, pid, size };
 }
 

@@ -19,6 +19,7 @@ import {
   OPEN_FMODE,
 } from "./file_table.ts";
 import type { Task } from "./sched.ts";
+import { O_ACCMODE, O_CLOEXEC, O_EXCL, O_RDONLY, O_WRONLY } from "../uapi/constants.ts";
 
 /** A device node (`struct cdev` + its devtmpfs inode). */
 export interface cdev {
@@ -32,8 +33,14 @@ export interface cdev {
   readonly data: unknown;
 }
 
+/** `O_CREAT`. */
+const O_CREAT = 0o100;
+/** `O_NOCTTY`. */
+const O_NOCTTY = 0o400;
+/** `O_TRUNC`. */
+const O_TRUNC = 0o1000;
 /** Flags `open(2)` drops from `f_flags` (`O_CREAT|O_EXCL|O_NOCTTY|O_TRUNC`). */
-const OPEN_DROPPED = 0o100 | 0o200 | 0o400 | 0o1000;
+const OPEN_DROPPED = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC;
 
 /**
  * `chrdev_open()` → `do_dentry_open()`: makes the file and calls the driver's `open`.
@@ -42,11 +49,12 @@ const OPEN_DROPPED = 0o100 | 0o200 | 0o400 | 0o1000;
  */
 export function chrdev_open(c: cdev, flags: number, current: Task): file {
   const mode = OPEN_FMODE(flags) | FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE | FMODE_OPENED |
-    ((flags & 3) !== 1 ? FMODE_CAN_READ : 0) | ((flags & 3) !== 0 ? FMODE_CAN_WRITE : 0);
+    ((flags & O_ACCMODE) !== O_WRONLY ? FMODE_CAN_READ : 0) |
+    ((flags & O_ACCMODE) !== O_RDONLY ? FMODE_CAN_WRITE : 0);
   const f = new file(
     c.fops,
     c.inode,
-    (flags & ~OPEN_DROPPED & ~0o2000000) | O_LARGEFILE,
+    (flags & ~OPEN_DROPPED & ~O_CLOEXEC) | O_LARGEFILE,
     mode,
     () => c.path,
     c.data,

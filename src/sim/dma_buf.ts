@@ -32,6 +32,7 @@ import {
 } from "./dma_resv.ts";
 import { poll_requested_events, type poll_table, poll_wait, wait_queue_head } from "./wait.ts";
 import { system_wq } from "./workqueue.ts";
+import { uaccess_count_payload } from "./uaccess.ts";
 
 const SRC = "drivers/dma-buf/dma-buf.c";
 
@@ -264,6 +265,9 @@ export class dma_buf {
 export function is_dma_buf_file(f: file): boolean {
   return f.f_op === dma_buf_fops;
 }
+
+// Copies from or to a dma-buf mapping count as payload (see `uaccess_payload_bytes`).
+uaccess_count_payload(is_dma_buf_file);
 
 /** `dmabuffs_dname`: `/dmabuf:<name>`. */
 function dmabuffs_dname(d: dma_buf): string {

@@ -43,7 +43,7 @@ export interface SimMachineConfig {
   cma?: CmaRegionConfig[];
   /** Whether the default CMA area holds the DMA atomic pools allocated at boot (default true). */
   atomicPools?: boolean;
-  /** Whether the seed's test driver (`/dev/driverA`, `/dev/driverB`) is built in (default true). */
+  /** Whether the test importer driver (`/dev/driverA`, `/dev/driverB`) is built in (default true). */
   testDriver?: boolean;
   /** Whether `/dev/udmabuf` exists (default true). */
   udmabuf?: boolean;
@@ -60,7 +60,7 @@ export interface SimMachineConfig {
   sysfsStats?: boolean;
 }
 
-/** The default CMA area: the seed's `global_cma@68000000`, 128 MiB at 0x68000000. */
+/** The default CMA area: `global_cma@68000000`, 128 MiB at 0x68000000, as on an arm64 board. */
 export const DEFAULT_CMA: CmaRegionConfig = {
   name: "global_cma@68000000",
   base: 0x6800_0000,
@@ -90,9 +90,13 @@ export class SimMachine implements WarnSink {
   readonly dma_heap: DmaHeapSubsys;
   /** Misc devices. */
   readonly misc: MiscSubsys;
-  /** The seed's test driver, when built in (its options and hooks can be changed). */
+  /** The test importer driver, when built in (its options and hooks can be changed). */
   readonly testDriver: TestDriver | undefined;
-  /** vivid instance 0 (`src/sim/drivers/media/vivid.ts`), unless configured out. */
+  /**
+   * vivid instance 0 (`src/sim/drivers/media/vivid.ts`), unless configured out.
+   *
+   * @ignore
+   */
   readonly vivid: VividDev | undefined;
   /** Lifetime warnings raised so far, oldest first. */
   readonly warnings: KernelWarning[] = [];
@@ -165,7 +169,7 @@ export class SimMachine implements WarnSink {
     this.dev.add("pts/0", tty_fops, null);
     this.dev.add("null", null_fops, null);
     this.dma_heap = new DmaHeapSubsys(this.dev);
-    this.misc = new MiscSubsys(this);
+    this.misc = new MiscSubsys(this.dev);
     if ((config.atomicPools ?? true) && cmas.length > 0) this.#dma_atomic_pool_init(cmas[0]);
     system_heap_create(this);
     for (const cma of cmas) add_cma_heap(this, cma);
@@ -178,7 +182,7 @@ export class SimMachine implements WarnSink {
    * kernel/dma/pool.c `dma_atomic_pool_init()`: with DMA_DIRECT_REMAP (arm64) the three atomic
    * pools (GFP_KERNEL, GFP_DMA, GFP_DMA32), 128 KiB per GiB of RAM each (at least 128 KiB), come
    * from the default CMA area, aligned to their size. This is what puts the first 1 MiB heap
-   * buffer of the seed at 0x68100000.
+   * buffer at 0x68100000 on such a board.
    */
   #dma_atomic_pool_init(cma: Cma): void {
     const pool = Math.max(

@@ -11,17 +11,17 @@ import { fput, get_file } from "./file_table.ts";
 import { type dma_buf, dma_buf_debug_show } from "./dma_buf.ts";
 import { VM_READ, VM_SHARED, VM_WRITE } from "./mmap.ts";
 import { PAGE_SIZE } from "./mm.ts";
-import type { SimMachine } from "./machine.ts";
+import type { DriverContext } from "./driver_context.ts";
 import type { Task } from "./sched.ts";
-import { type pid_task, ptrace_may_access } from "./pid.ts";
+import { ptrace_may_access } from "./pid.ts";
 import { O_CLOEXEC } from "../uapi/constants.ts";
 
 /** Who is reading: the calling task and its machine. */
 export interface ProcNode {
   /** The calling task (`/proc/self`). */
   readonly task: Task;
-  /** Its machine. */
-  readonly machine: SimMachine;
+  /** Its machine (with the dma-buf core, for debugfs and sysfs). */
+  readonly machine: DriverContext;
 }
 
 const BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo";
@@ -51,7 +51,7 @@ function pid_path(node: ProcNode, path: string): { task: Task; rest: string } | 
  */
 function may_read(node: ProcNode, task: Task): void {
   if (task === node.task) return;
-  const caller = node.task as unknown as pid_task, target = task as unknown as pid_task;
+  const caller = node.task, target = task;
   if (caller.uid === undefined || target.uid === undefined) return; // a task without credentials
   if (!ptrace_may_access(caller, target)) fail(Errno.EACCES);
 }
@@ -91,7 +91,7 @@ function show_val_kb(label: string, pages: number): string {
  * `meminfo_proc_show()`, the lines the model can back: RAM handed to the page allocator
  * (including the CMA areas, as Linux counts them), what is free, and the CMA totals.
  */
-export function meminfo_proc_show(m: SimMachine): string {
+export function meminfo_proc_show(m: DriverContext): string {
   let cmaTotal = 0, cmaFree = 0;
   for (const c of m.cma_areas) {
     cmaTotal += c.count;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Errno, fail } from "./errno.ts";
+import { Errno, fail, is_int } from "./errno.ts";
 import {
   file,
   type file_operations,
@@ -25,7 +25,7 @@ import {
 import { MemStore, PAGE_SIZE } from "./mm.ts";
 import type { vm_area_struct } from "./mmap.ts";
 import { VM_SHARED, VM_WRITE } from "./mmap.ts";
-import type { SimMachine } from "./machine.ts";
+import type { MachineContext } from "./context.ts";
 import type { Task } from "./sched.ts";
 import {
   F_SEAL_FUTURE_WRITE,
@@ -66,7 +66,7 @@ export interface shmem_inode_info extends inode {
   /** Set when the last file reference is gone (pins may keep the pages). */
   closed: boolean;
   /** The machine. */
-  readonly machine: SimMachine;
+  readonly machine: MachineContext;
 }
 
 /** Whether `f` is a shmem (tmpfs) file: udmabuf only takes these. */
@@ -253,4 +253,16 @@ export function memfd_fcntl(f: file, cmd: "add" | "get", arg: number): number {
   }
   info.seals |= arg;
   return 0;
+}
+
+/**
+ * `memfd_create(2)`: a new memfd on the lowest free fd.
+ *
+ * @throws {KernelError} EFAULT for a non-string name, EINVAL for bad flags or a name too long,
+ * EMFILE when no fd is free.
+ */
+export function sys_memfd_create(current: Task, name: string, flags: number): number {
+  if (typeof name !== "string" || !is_int(flags)) fail(Errno.EFAULT);
+  const f = memfd_create(current, name, flags >>> 0);
+  return current.files.fd_install_or_fput(f, (flags & MFD_CLOEXEC) !== 0);
 }

@@ -4,7 +4,7 @@
  *
  * @example Request numbers match the kernel headers
  * ```ts
- * import { DMA_HEAP_IOCTL_ALLOC, DMA_BUF_IOCTL_SYNC } from "./mod.ts";
+ * import { DMA_HEAP_IOCTL_ALLOC, DMA_BUF_IOCTL_SYNC } from "@dmabuf/dmabuf/uapi";
  * import assert from "node:assert/strict";
  *
  * assert.equal(DMA_HEAP_IOCTL_ALLOC, 0xC0184800);

@@ -14,7 +14,7 @@ import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
 import { type ErrnoError, errnoError } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
-import { DmaBuf } from "../dmabuf/buffer.ts";
+import { adoptDmaBuf, DmaBuf } from "../dmabuf/buffer.ts";
 import { waitForEvents, type WaitOptions } from "../dmabuf/wait.ts";
 import { Errno } from "../uapi/errno.ts";
 import { O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, POLLOUT } from "../uapi/constants.ts";
@@ -1057,7 +1057,7 @@ export class VideoQueue {
           : undefined,
     );
     const fd = b.view.getInt32(v4l2_exportbuffer.fd, true);
-    return DmaBuf.adopt(this.device.kernel, fd);
+    return adoptDmaBuf(this.device.kernel, fd);
   }
 }
 

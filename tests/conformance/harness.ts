@@ -4,7 +4,6 @@
  * simulated kernel can be held against the real one (see `compare.ts`).
  */
 import type { Kernel } from "../../src/kernel/types.ts";
-import type { ErrnoError } from "../../src/errors.ts";
 
 /** What a case records: JSON values under stable keys. */
 export type Observations = Record<string, unknown>;
@@ -19,19 +18,4 @@ export interface ConformanceCase {
   run(k: Kernel, obs: Observations): void | Promise<void>;
 }
 
-/** Calls `fn` and returns the errno name it threw, or "ok". */
-export function errnoOf(fn: () => unknown): string {
-  try {
-    fn();
-    return "ok";
-  } catch (e) {
-    const code = (e as ErrnoError).code;
-    if (typeof code !== "string") throw e;
-    return code;
-  }
-}
-
-/** The fds open in this process, from `/proc/self/fd`. */
-export function openFds(k: Kernel): string[] {
-  return k.readDir("/proc/self/fd");
-}
+export { errnoOf, openFds } from "../_helpers.ts";

@@ -6,6 +6,7 @@ import { udmabufCases } from "./udmabuf_cases.ts";
 import { v4l2Cases } from "./v4l2_cases.ts";
 import { findVideoDevice } from "../../src/v4l2/mod.ts";
 import { type ConformanceCase, type Observations, openFds } from "./harness.ts";
+import { unusable } from "../_helpers.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
 import { listHeaps } from "../../mod.ts";
 import assert from "node:assert/strict";
@@ -28,14 +29,7 @@ export function missing(k: Kernel, c: ConformanceCase): string | undefined {
       ? undefined
       : "no accessible contiguous (CMA) heap";
   }
-  if (c.needs === "udmabuf") {
-    try {
-      k.close(k.open("/dev/udmabuf", 2 | 0o2000000));
-      return undefined;
-    } catch {
-      return "no usable /dev/udmabuf";
-    }
-  }
+  if (c.needs === "udmabuf") return unusable(k, "/dev/udmabuf");
   if (c.needs === "vivid") {
     try {
       findVideoDevice({ driver: "vivid", kernel: k }).close();

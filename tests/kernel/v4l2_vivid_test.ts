@@ -6,15 +6,15 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { openHeap } from "../../mod.ts";
+import { getKernel } from "../../src/kernel/select.ts";
 import {
   createBufferPool,
-  getKernel,
-  openHeap,
   openStage,
   Pipeline,
   type PipelineStageResult,
   type StageResult,
-} from "../../mod.ts";
+} from "../../src/pipeline/mod.ts";
 import {
   findVideoDevice,
   V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC,

@@ -2,8 +2,9 @@
 # deno task test:kernel — run the project's tests inside real Linux 6.12 guests:
 #   debian  the stock Debian kernel (system heap, udmabuf, vgem and vivid loaded)
 #   custom  tinyconfig + custom.config (CMA heap "reserved" at 0x68000000, sw_sync, DMABUF_DEBUG)
-# In each guest: `deno test -A tests/` with DMABUF_KERNEL=linux, then examples/seed_demo.ts and
-# examples/pipeline.ts (debian: also examples/camera.ts and examples/loopback.ts on vivid). The host type-checks tests/ first (run.sh --host-precheck) and ships the cache, so
+# In each guest: `deno test -A tests/` with DMABUF_KERNEL=linux, then examples/two_drivers.ts and
+# examples/pipeline.ts (debian: also examples/camera.ts and examples/loopback.ts on vivid). The
+# host type-checks tests/ first (run.sh --host-precheck) and ships the cache, so
 # the guest does not spend its slow TCG cycles on tsc. Locally a stage that cannot run on this
 # machine is skipped with its reason; with CI=true every skip is a failure. Prints the time of
 # every stage and each guest's `deno test` summary at the end.
@@ -38,7 +39,7 @@ cmds=(--env DMABUF_KERNEL=linux --env DMABUF_CONFORMANCE_OUT=/tmp/conformance.js
   --cmd "deno test -A --v8-flags=--expose-gc tests/")
 # The examples run unchanged on the real kernel: the seed's experiment, and the §2.6 pipeline
 # (a few 1080p frames through three stages of the module's queues, every byte verified).
-cmds+=(--cmd "deno run -A examples/seed_demo.ts" --cmd "deno run -A examples/pipeline.ts 6 3")
+cmds+=(--cmd "deno run -A examples/two_drivers.ts" --cmd "deno run -A examples/pipeline.ts 6 3")
 # Real importers nobody here wrote (debian guest, vivid loaded): frames from vivid's capture
 # queue into system-heap buffers, and a CPU-written frame through vivid's output and back.
 v4l2_cmds=(--modprobe vivid --cmd "deno run -A examples/camera.ts 8"

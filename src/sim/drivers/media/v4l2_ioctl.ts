@@ -14,7 +14,7 @@
 import { Errno, fail, KernelError } from "../../errno.ts";
 import type { file, file_operations, inode } from "../../file_table.ts";
 import type { Task } from "../../sched.ts";
-import type { SimMachine } from "../../machine.ts";
+import type { MachineContext } from "../../context.ts";
 import type { device } from "../../dma_buf.ts";
 import type { poll_table } from "../../wait.ts";
 import { copy_from_user, copy_to_user } from "../../uaccess.ts";
@@ -518,7 +518,7 @@ function set_ctrl(c: v4l2_ctrl, val: number): void {
  *
  * @returns The node number.
  */
-export function video_register_device(m: SimMachine, vdev: video_device, nr = 0): number {
+export function video_register_device(m: MachineContext, vdev: video_device, nr = 0): number {
   const fops: file_operations = {
     open(_inode: inode, f: file) {
       f.private_data = vdev;

@@ -21,7 +21,7 @@
  * @module
  */
 import { Errno, fail } from "../../errno.ts";
-import type { SimMachine } from "../../machine.ts";
+import type { DriverContext } from "../../driver_context.ts";
 import type { device } from "../../dma_buf.ts";
 import { DMA_BIT_MASK, dma_set_mask_and_coherent } from "../../dma_mapping.ts";
 import { system_heap_allocate } from "../../heaps/system_heap.ts";
@@ -53,6 +53,11 @@ import {
   V4L2_FIELD_NONE,
   v4l2_fourcc,
 } from "../../../uapi/videodev2.ts";
+
+/** `ktime_get_ns()`: the monotonic clock in ns (what vb2 timestamps with). */
+function ktime_get_ns(): number {
+  return Math.round(performance.now() * 1e6);
+}
 
 /** `tpg_pattern_strings[]` (v4l2-tpg-core.c): the "Test Pattern" menu. */
 export const tpg_pattern_strings = [
@@ -186,7 +191,7 @@ function pix(
 /** vivid instance 0: `/dev/video0` (vid-cap) and `/dev/video1` (vid-out). */
 export class VividDev {
   /** The machine. */
-  readonly machine: SimMachine;
+  readonly machine: DriverContext;
   /** The capture node. */
   readonly vid_cap_dev: video_device;
   /** The output node. */
@@ -218,7 +223,7 @@ export class VividDev {
    *
    * @param m The machine.
    */
-  constructor(m: SimMachine) {
+  constructor(m: DriverContext) {
     this.machine = m;
     this.dev = { name: "vivid.0", dma_mask: null };
     dma_set_mask_and_coherent(this.dev, DMA_BIT_MASK(32));
@@ -493,7 +498,7 @@ export class VividDev {
     }
     vb.sequence = seq;
     vb.field = V4L2_FIELD_NONE;
-    vb.timestamp = this.machine.log.local_clock();
+    vb.timestamp = ktime_get_ns();
     vb2_set_plane_payload(vb, 0, fmt.sizeimage);
     vb2_buffer_done(vb, "DONE");
   }
@@ -504,7 +509,7 @@ export class VividDev {
     if (this.vid_out_active.length < 2) return;
     const vb = this.vid_out_active.shift()!;
     vb.sequence = seq;
-    vb.timestamp = this.machine.log.local_clock();
+    vb.timestamp = ktime_get_ns();
     vb2_buffer_done(vb, "DONE");
   }
 
@@ -530,6 +535,6 @@ export class VividDev {
 }
 
 /** `vivid_init()`: one instance on the machine. */
-export function vivid_init(m: SimMachine): VividDev {
+export function vivid_init(m: DriverContext): VividDev {
   return new VividDev(m);
 }

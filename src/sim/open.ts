@@ -1,0 +1,79 @@
+/**
+ * fs/open.c: `open(2)` of the paths the model has (device nodes, and the directories of `/dev`,
+ * `/proc` and debugfs) and `ftruncate(2)`.
+ *
+ * @module
+ */
+import { O_ACCMODE, O_CLOEXEC, O_DIRECTORY } from "../uapi/constants.ts";
+import { chrdev_open } from "./char_dev.ts";
+import { Errno, fail, is_int } from "./errno.ts";
+import {
+  file,
+  FMODE_LSEEK,
+  FMODE_OPENED,
+  FMODE_READ,
+  FMODE_WRITE,
+  O_LARGEFILE,
+} from "./file_table.ts";
+import { proc_readdir, type ProcNode } from "./procfs.ts";
+import { shmem_file, shmem_truncate } from "./shmem.ts";
+
+/** Mount id of the root file system, where the model's directories live. */
+const ROOT_MNT_ID = 1;
+
+/** A directory file (open of a directory path): it can only be read and seeked. */
+const dir_fops = { llseek: (_f: file, off: number) => off };
+
+/** Whether `path` names a directory of the model (`/dev`, `/proc`, debugfs, sysfs). */
+export function path_is_dir(node: ProcNode, path: string): boolean {
+  if (node.machine.dev.readdir(path)) return true;
+  try {
+    proc_readdir(node, path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `do_sys_open()`: a device node through its driver's `open`, or a directory; installs the
+ * file at the lowest free fd.
+ *
+ * @throws {KernelError} ENOENT for a path that does not exist, ENOTDIR for O_DIRECTORY on a
+ * device, EISDIR for a directory opened for writing, EMFILE when no fd is free, or the driver's
+ * error.
+ */
+export function do_sys_open(node: ProcNode, path: string, flags: number): number {
+  const current = node.task;
+  if (typeof path !== "string" || !is_int(flags)) fail(Errno.EINVAL);
+  if (path.length === 0) fail(Errno.ENOENT);
+  const cloexec = (flags & O_CLOEXEC) !== 0;
+  const c = node.machine.dev.lookup(path);
+  if (c) {
+    if (flags & O_DIRECTORY) fail(Errno.ENOTDIR);
+    return current.files.fd_install_or_fput(chrdev_open(c, flags, current), cloexec);
+  }
+  if (!path_is_dir(node, path)) fail(Errno.ENOENT);
+  if ((flags & O_ACCMODE) !== 0) fail(Errno.EISDIR);
+  const f = new file(
+    dir_fops,
+    { i_ino: node.machine.get_next_ino(), kind: "anon", i_size: 0, mnt_id: ROOT_MNT_ID },
+    (flags & ~O_CLOEXEC) | O_LARGEFILE,
+    FMODE_READ | FMODE_LSEEK | FMODE_OPENED,
+    () => path,
+  );
+  return current.files.fd_install_or_fput(f, cloexec);
+}
+
+/**
+ * `do_sys_ftruncate()` of a memfd.
+ *
+ * @throws {KernelError} EINVAL for a bad length or a file that is not a writable memfd, EBADF
+ * for a closed fd, EPERM when a seal forbids the change.
+ */
+export function do_sys_ftruncate(node: ProcNode, fd: number, length: number): void {
+  if (!is_int(length) || length < 0) fail(Errno.EINVAL);
+  const f = node.task.files.fdget(fd);
+  if (!shmem_file(f) || !(f.f_mode & FMODE_WRITE)) fail(Errno.EINVAL);
+  shmem_truncate(f.f_inode, length);
+}
