@@ -31,7 +31,6 @@ export type { DmaBufInfo } from "../dmabuf/fdinfo.ts";
 export type { CpuAccess, DmaBufMapping } from "../dmabuf/mapping.ts";
 export type { FenceAccess, SyncFile } from "../dmabuf/fence.ts";
 export type { WaitOptions } from "../dmabuf/wait.ts";
-export { FdResource } from "../fd_resource.ts";
 export type { PipelineStage, PipelineStageResult } from "../pipeline/stage.ts";
 export {
   type ControlInfo,
