@@ -20,6 +20,7 @@ import { add_cma_heap } from "./heaps/cma_heap.ts";
 import { SimProcess, type SimProcessOptions } from "./process.ts";
 import { MiscSubsys } from "./miscdevice.ts";
 import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
+import { vivid_init, type VividDev } from "./drivers/media/vivid.ts";
 import { udmabuf_dev_init } from "./udmabuf.ts";
 import { vgem_init } from "./drivers/gpu/vgem.ts";
 import type { drm_device } from "./drivers/gpu/drm/drm_drv.ts";
@@ -54,6 +55,11 @@ export interface SimMachineConfig {
    * true; on Debian it is a module, `modprobe vgem`).
    */
   vgem?: boolean;
+  /**
+   * Whether vivid is loaded (default true): `/dev/video0` (capture) and `/dev/video1` (output),
+   * as `modprobe vivid` makes them on the Debian kernel.
+   */
+  vivid?: boolean;
   /** Throw {@linkcode KernelBug} on lifetime violations instead of logging a warning. */
   strict?: boolean;
   /** `RLIMIT_NOFILE` of processes (default 1048576). */
@@ -108,6 +114,12 @@ export class SimMachine implements WarnSink {
    * @ignore
    */
   readonly vgem: drm_device | undefined;
+  /**
+   * vivid instance 0 (`src/sim/drivers/media/vivid.ts`), unless configured out.
+   *
+   * @ignore
+   */
+  readonly vivid: VividDev | undefined;
   /** Lifetime warnings raised so far, oldest first. */
   readonly warnings: KernelWarning[] = [];
   /** The inode every anon-inode file shares (`anon_inode_inode`). */
@@ -188,6 +200,7 @@ export class SimMachine implements WarnSink {
     this.testDriver = (config.testDriver ?? true) ? test_driver_init(this) : undefined;
     this.vgem = (config.vgem ?? true) ? vgem_init(this) : undefined;
     if (config.swSync ?? true) sw_sync_debugfs_init(this);
+    this.vivid = (config.vivid ?? true) ? vivid_init(this) : undefined;
   }
 
   /**

@@ -24,3 +24,4 @@ export * from "./queue_driver.ts";
 export * from "./socket.ts";
 export * from "./drm.ts";
 export * from "./sync_file.ts";
+export * from "./videodev2.ts";
