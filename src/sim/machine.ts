@@ -21,6 +21,19 @@ import { SimProcess, type SimProcessOptions } from "./process.ts";
 import { MiscSubsys } from "./miscdevice.ts";
 import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
 import { udmabuf_dev_init } from "./udmabuf.ts";
+import {
+  type Coherency,
+  type CoherencyKind,
+  type CoherencyReport,
+  type CoherencySink,
+  CoherencyViolation,
+  mulberry32,
+  type SanitizerMode,
+} from "./cache.ts";
+
+function hex(n: number): string {
+  return "0x" + n.toString(16);
+}
 
 /** A CMA area reserved at boot (a `shared-dma-pool` reserved-memory node). */
 export interface CmaRegionConfig {
@@ -52,6 +65,23 @@ export interface SimMachineConfig {
   nofile?: number;
   /** CONFIG_DMABUF_SYSFS_STATS: `/sys/kernel/dmabuf/buffers` (default false, as Debian's). */
   sysfsStats?: boolean;
+  /**
+   * The CPU's caches (default `"coherent"`): `"non-coherent"` puts a write-back cache between
+   * user mappings (and vmaps) of heap buffers and their memory, maintained only where Linux
+   * maintains it on arm64 (SYNC START/END, DMA map/unmap). See `cache.ts`.
+   */
+  coherency?: Coherency;
+  /**
+   * The coherency sanitizer (non-coherent machines only): `"report"` (the default there) logs
+   * and records each violation in {@linkcode SimMachine.coherencyReports}; `"strict"` throws
+   * {@linkcode CoherencyViolation}; `"off"`.
+   */
+  sanitizer?: SanitizerMode;
+  /**
+   * Randomized eviction: with a seed, each device access first writes back a random half of the
+   * dirty lines (deterministic for a given seed). Without it nothing is evicted early.
+   */
+  evictionSeed?: number;
 }
 
 /** The default CMA area: `global_cma@68000000`, 128 MiB at 0x68000000, as on an arm64 board. */
@@ -65,7 +95,7 @@ export const DEFAULT_CMA: CmaRegionConfig = {
 const KERNEL_RESERVED = 32 * 1024 * 1024;
 
 /** The simulated machine. */
-export class SimMachine implements WarnSink {
+export class SimMachine implements WarnSink, CoherencySink {
   /** The kernel log. */
   readonly log: LogBuf = new LogBuf();
   /** RAM's buddy allocator (one zone). */
@@ -94,6 +124,13 @@ export class SimMachine implements WarnSink {
   readonly shm_mnt_id = 13;
   /** Throw instead of warn. */
   readonly strict: boolean;
+  /** The CPU's caches as configured. */
+  readonly coherency: Coherency;
+  /** The coherency sanitizer's mode (`"off"` on a coherent machine). */
+  readonly sanitizer: SanitizerMode;
+  /** Coherency sanitizer reports so far, oldest first. */
+  readonly coherencyReports: CoherencyReport[] = [];
+  readonly #evictionRandom: (() => number) | null;
   /** `RLIMIT_NOFILE` for new processes. */
   readonly nofile: number;
   /** RAM as configured. */
@@ -112,6 +149,17 @@ export class SimMachine implements WarnSink {
     }
     this.memory = { base, size };
     this.strict = config.strict ?? false;
+    this.coherency = config.coherency ?? "coherent";
+    if (this.coherency !== "coherent" && this.coherency !== "non-coherent") {
+      throw new RangeError(`Invalid coherency: ${this.coherency}`);
+    }
+    this.sanitizer = this.coherency === "coherent" ? "off" : config.sanitizer ?? "report";
+    if (!["off", "report", "strict"].includes(this.sanitizer)) {
+      throw new RangeError(`Invalid sanitizer mode: ${this.sanitizer}`);
+    }
+    this.#evictionRandom = config.evictionSeed === undefined
+      ? null
+      : mulberry32(config.evictionSeed);
     this.nofile = config.nofile ?? 1 << 20;
     const regions = config.cma ?? [DEFAULT_CMA];
     this.log.printk("Booting Linux on physical CPU 0x0000000000 [0x000f0510]");
@@ -212,6 +260,29 @@ export class SimMachine implements WarnSink {
     if (this.strict) throw new KernelBug(kind, line);
   }
 
+  /**
+   * Records a coherency report: one `dma-buf coherency:` line in the log and an entry in
+   * {@linkcode coherencyReports}; in strict mode throws {@linkcode CoherencyViolation}.
+   */
+  coherency_report(r: CoherencyReport): void {
+    if (this.sanitizer === "off") return;
+    this.log.printk(r.text);
+    this.coherencyReports.push(r);
+    if (this.sanitizer === "strict") throw new CoherencyViolation(r);
+  }
+
+  /** Number of coherency reports of one kind (or all) so far. */
+  coherencyReportCount(kind?: CoherencyKind): number {
+    return kind
+      ? this.coherencyReports.filter((r) => r.kind === kind).length
+      : this.coherencyReports.length;
+  }
+
+  /** The next eviction choice, or null when eviction is not randomized. */
+  eviction_random(): number | null {
+    return this.#evictionRandom ? this.#evictionRandom() : null;
+  }
+
   /** Number of warnings of one kind so far. */
   warningCount(kind?: WarningKind): number {
     return kind ? this.warnings.filter((w) => w.kind === kind).length : this.warnings.length;
@@ -264,7 +335,11 @@ export class SimMachine implements WarnSink {
    * @throws {RangeError} When the range is not inside one allocated buffer.
    */
   phys_read(phys: number, length: number): Uint8Array {
-    return this.#phys(phys, length).slice();
+    const bytes = this.#phys(phys, length);
+    const e = this.physmap.lookup(phys)!;
+    const off = e.offset + (phys - e.phys);
+    e.store.cpu_cache?.device_read(off, off + length, `a DMA read at ${hex(phys)}`);
+    return bytes.slice();
   }
 
   /**
@@ -274,6 +349,9 @@ export class SimMachine implements WarnSink {
    */
   phys_write(phys: number, data: Uint8Array): void {
     this.#phys(phys, data.length).set(data);
+    const e = this.physmap.lookup(phys)!;
+    const off = e.offset + (phys - e.phys);
+    e.store.cpu_cache?.device_write(off, off + data.length, `a DMA write at ${hex(phys)}`);
   }
 
   #phys(phys: number, length: number): Uint8Array {
