@@ -114,7 +114,10 @@ function hex(n: number): string {
 
 /** A user-facing stack: the frames outside the simulated kernel. */
 function userStack(): string {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 40;
   const s = new Error().stack ?? "";
+  Error.stackTraceLimit = limit;
   return s.split("\n").slice(1).filter((l) => !/\/src\/sim\//.test(l)).join("\n");
 }
 
@@ -134,6 +137,8 @@ export class CpuCache {
   #devName = "";
   /** Directions opened by SYNC START and not yet ended. */
   #open = 0;
+  /** Lines already dirty at a START(READ) (a kernel vmap's writes, say): not the reader's. */
+  #dirtyAtStart: Set<number> | null = null;
   #syncStack: string | undefined;
   /** Identity for reports, set once exported. */
   ident: { ino: number; name: string | null } = { ino: 0, name: null };
@@ -157,9 +162,8 @@ export class CpuCache {
   /** Dirty line runs in [lo, hi) bytes, as [start, end) byte ranges. */
   dirtyRuns(lo = 0, hi = this.mem.size): [number, number][] {
     const runs: [number, number][] = [];
-    if (!this.#snap) return runs; // never touched: view and memory are both zero
     const v = new Uint32Array(this.view.current, 0, this.mem.size >>> 2);
-    const s = new Uint32Array(this.#snap.buffer, 0, this.mem.size >>> 2);
+    const s = new Uint32Array(this.#snapshot().buffer, 0, this.mem.size >>> 2);
     const first = lo >>> LINE_SHIFT, last = Math.ceil(hi / L1_CACHE_BYTES);
     let start = -1;
     for (let line = first; line < last; line++) {
@@ -265,9 +269,17 @@ export class CpuCache {
 
   /** SYNC START with direction bits `bits`; `invalidate` when the exporter invalidates. */
   begin(bits: number, invalidate: boolean): void {
-    if (this.#sink.sanitizer !== "off") this.#syncStack = userStack();
-    this.#open |= bits;
     if (invalidate) this.invalidate("SYNC START(READ)");
+    if (this.#sink.sanitizer !== "off") {
+      this.#syncStack = userStack();
+      if (bits === CPU_READ && !(this.#open & CPU_WRITE)) {
+        this.#dirtyAtStart = new Set();
+        for (const [a, b] of this.dirtyRuns()) {
+          for (let l = a; l < b; l += L1_CACHE_BYTES) this.#dirtyAtStart.add(l);
+        }
+      } else this.#dirtyAtStart = null;
+    }
+    this.#open |= bits;
   }
 
   /** SYNC END with direction bits `bits`: the checks, then the clean. */
@@ -289,7 +301,14 @@ export class CpuCache {
           `SYNC END(${dirName(bits)}) after SYNC START(${dirName(open)})`,
         );
       } else if (!(bits & CPU_WRITE)) {
+        const before = this.#dirtyAtStart;
+        const fresh: [number, number][] = [];
         for (const [a, b] of this.dirtyRuns()) {
+          for (let l = a; l < b; l += L1_CACHE_BYTES) {
+            if (!before?.has(l)) fresh.push([l, l + L1_CACHE_BYTES]);
+          }
+        }
+        for (const [a, b] of merge(fresh)) {
           this.#report(
             "direction-mismatch",
             a,
@@ -313,6 +332,7 @@ export class CpuCache {
       this.#syncStack = userStack();
     }
     this.#open = 0;
+    this.#dirtyAtStart = null;
     this.clean();
     this.#evicted.clear();
   }
