@@ -112,12 +112,18 @@ function hex(n: number): string {
   return "0x" + n.toString(16);
 }
 
-/** A user-facing stack: the frames outside the simulated kernel. */
-function userStack(): string {
+/** Captures the stack here; V8 formats it only when `.stack` is read (a report is made). */
+function captureStack(): Error {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 40;
-  const s = new Error().stack ?? "";
+  const e = new Error();
   Error.stackTraceLimit = limit;
+  return e;
+}
+
+/** A user-facing stack: the frames outside the simulated kernel. */
+function userStack(e: Error = captureStack()): string {
+  const s = e.stack ?? "";
   return s.split("\n").slice(1).filter((l) => !/\/src\/sim\//.test(l)).join("\n");
 }
 
@@ -139,7 +145,7 @@ export class CpuCache {
   #open = 0;
   /** Lines already dirty at a START(READ) (a kernel vmap's writes, say): not the reader's. */
   #dirtyAtStart: Set<number> | null = null;
-  #syncStack: string | undefined;
+  #syncStack: Error | undefined;
   /** Identity for reports, set once exported. */
   ident: { ino: number; name: string | null } = { ino: 0, name: null };
 
@@ -271,7 +277,7 @@ export class CpuCache {
   begin(bits: number, invalidate: boolean): void {
     if (invalidate) this.invalidate("SYNC START(READ)");
     if (this.#sink.sanitizer !== "off") {
-      this.#syncStack = userStack();
+      this.#syncStack = captureStack();
       if (bits === CPU_READ && !(this.#open & CPU_WRITE)) {
         this.#dirtyAtStart = new Set();
         for (const [a, b] of this.dirtyRuns()) {
@@ -329,7 +335,7 @@ export class CpuCache {
           }) after the last SYNC START(READ): it saw stale data`,
         );
       }
-      this.#syncStack = userStack();
+      this.#syncStack = captureStack();
     }
     this.#open = 0;
     this.#dirtyAtStart = null;
@@ -349,7 +355,7 @@ export class CpuCache {
       offset,
       length,
       text,
-      syncStack: this.#syncStack,
+      syncStack: this.#syncStack && userStack(this.#syncStack),
       stack: userStack(),
     });
   }
