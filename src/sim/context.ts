@@ -13,14 +13,14 @@ import type { BuddyZone, PhysMap, PhysRange } from "./mm.ts";
 import type { Cma } from "./cma.ts";
 import type { VmallocArea } from "./vmalloc.ts";
 import type { WarnSink } from "./bug.ts";
-import type { Coherency, CoherencySink, CpuCache } from "./cache.ts";
+import type { Coherency, CoherencySink } from "./cache.ts";
 import type { inode } from "./file_table.ts";
 import type { Devtmpfs } from "./char_dev.ts";
 import type { Task } from "./sched.ts";
 
 /** The machine as kernel code sees it (implemented by `SimMachine`). */
 export interface MachineContext extends WarnSink, CoherencySink {
-  /** The CPU's caches: `"non-coherent"` gives cached heap buffers a {@linkcode CpuCache}. */
+  /** The CPU's caches: `"non-coherent"` gives cached heap buffers a `CpuCache`. */
   readonly coherency: Coherency;
   /** `printk(fmt, ...)` with the text already formatted. */
   printk(text: string): void;
