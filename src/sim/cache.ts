@@ -9,7 +9,9 @@
  * buffer's memory, which devices reach (the sg table, `phys_read`/`phys_write`). A line is dirty
  * when the CPU view differs from the snapshot taken when the line was last cleaned or filled, at
  * 64-byte granularity (`L1_CACHE_BYTES`). So user code keeps writing straight into its
- * ArrayBuffer, and the cache work happens at the points where Linux does it:
+ * ArrayBuffer, and the cache work happens at the points where Linux does it. (The snapshot is
+ * memory itself, except for lines a device wrote since the last invalidation, whose previous
+ * bytes are kept aside.)
  *
  * - `dma_map_sgtable()` → `arch_sync_dma_for_device()`: clean (every direction, as arm64);
  * - `dma_unmap_sgtable()` / `dma_sync_sgtable_for_cpu()` with a direction other than
@@ -31,7 +33,7 @@ import { MemStore } from "./mm.ts";
 /** `L1_CACHE_BYTES` on arm64: the cache line. */
 export const L1_CACHE_BYTES = 64;
 const LINE_SHIFT = 6;
-const WORDS_PER_LINE = L1_CACHE_BYTES / 4;
+const WORDS_PER_LINE = L1_CACHE_BYTES / 8; // Float64 words
 
 /** `coherent` (x86-like: caches snoop DMA) or `non-coherent` (arm64 boards without DMA snooping). */
 export type Coherency = "coherent" | "non-coherent";
@@ -134,7 +136,6 @@ export class CpuCache {
   /** The CPU view: what user mappings and vmaps show. */
   readonly view: MemStore;
   readonly #sink: CoherencySink;
-  #snap: Uint8Array | null = null;
   /** Lines written back by eviction since the last SYNC END (still a protocol violation). */
   readonly #evicted = new Set<number>();
   /** Byte range a device wrote since the last invalidation ([lo, hi), empty when lo >= hi). */
@@ -161,23 +162,39 @@ export class CpuCache {
     this.#sink = sink;
   }
 
-  #snapshot(): Uint8Array {
-    return this.#snap ??= new Uint8Array(this.mem.size);
-  }
+  /**
+   * The reference a line of the CPU view is compared with: memory, except for lines a device
+   * wrote since the last invalidation, whose bytes before that write are kept in `#devSnap`
+   * (`#devSaved[line]`). So a clean costs one copy (view → memory) and no snapshot of the whole
+   * buffer is kept.
+   */
+  #devSnap: Uint8Array | null = null;
+  #devSaved: Uint8Array | null = null;
 
   /** Dirty line runs in [lo, hi) bytes, as [start, end) byte ranges. */
   dirtyRuns(lo = 0, hi = this.mem.size): [number, number][] {
     const runs: [number, number][] = [];
-    const v = new Uint32Array(this.view.current, 0, this.mem.size >>> 2);
-    const s = new Uint32Array(this.#snapshot().buffer, 0, this.mem.size >>> 2);
+    const size = this.mem.size;
+    // Eight bytes at a time; a mismatch is confirmed on the 32-bit halves (NaN !== NaN).
+    const v = new Float64Array(this.view.current, 0, size >>> 3);
+    const m = new Float64Array(this.mem.current, 0, size >>> 3);
+    const saved = this.#devSaved;
+    const d = this.#devSnap ? new Float64Array(this.#devSnap.buffer, 0, size >>> 3) : m;
+    const v32 = new Uint32Array(this.view.current, 0, size >>> 2);
+    const m32 = new Uint32Array(this.mem.current, 0, size >>> 2);
+    const d32 = this.#devSnap ? new Uint32Array(this.#devSnap.buffer, 0, size >>> 2) : m32;
     const first = lo >>> LINE_SHIFT, last = Math.ceil(hi / L1_CACHE_BYTES);
     let start = -1;
     for (let line = first; line < last; line++) {
+      const dev = saved !== null && saved[line] === 1;
+      const ref = dev ? d : m, r32 = dev ? d32 : m32;
       let dirty = false;
       for (let w = line * WORDS_PER_LINE, e = w + WORDS_PER_LINE; w < e; w++) {
-        if (v[w] !== s[w]) {
-          dirty = true;
-          break;
+        if (v[w] !== ref[w]) {
+          if (v32[2 * w] !== r32[2 * w] || v32[2 * w + 1] !== r32[2 * w + 1]) {
+            dirty = true;
+            break;
+          }
         }
       }
       if (dirty) {
@@ -187,17 +204,16 @@ export class CpuCache {
         start = -1;
       }
     }
-    if (start >= 0) runs.push([start << LINE_SHIFT, Math.min(last << LINE_SHIFT, this.mem.size)]);
+    if (start >= 0) runs.push([start << LINE_SHIFT, Math.min(last << LINE_SHIFT, size)]);
     return runs;
   }
 
   #copyRuns(runs: [number, number][]): void {
     const v = new Uint8Array(this.view.current), m = new Uint8Array(this.mem.current);
-    const s = this.#snapshot();
+    const saved = this.#devSaved;
     for (const [a, b] of runs) {
-      const src = v.subarray(a, b);
-      m.set(src, a);
-      s.set(src, a);
+      m.set(v.subarray(a, b), a);
+      if (saved) saved.fill(0, a >>> LINE_SHIFT, b >>> LINE_SHIFT); // memory is the reference again
     }
   }
 
@@ -220,9 +236,8 @@ export class CpuCache {
         );
       }
     }
-    const m = new Uint8Array(this.mem.current);
-    new Uint8Array(this.view.current).set(m);
-    this.#snapshot().set(m);
+    new Uint8Array(this.view.current).set(new Uint8Array(this.mem.current));
+    this.#devSaved?.fill(0);
     this.#evicted.clear();
     this.#devLo = Infinity;
     this.#devHi = 0;
@@ -263,6 +278,23 @@ export class CpuCache {
         b - a,
         `CPU wrote ${b - a} bytes at ${hex(a)} with no SYNC END(WRITE) before ${who} read them`,
       );
+    }
+  }
+
+  /**
+   * A device is about to write [lo, hi) of memory: the lines' bytes before the write are kept,
+   * so that the CPU's own (cached) copy of them is not taken for a CPU write.
+   */
+  device_will_write(lo: number, hi: number): void {
+    const size = this.mem.size;
+    const snap = this.#devSnap ??= new Uint8Array(size);
+    const saved = this.#devSaved ??= new Uint8Array(Math.ceil(size / L1_CACHE_BYTES));
+    const m = new Uint8Array(this.mem.current);
+    for (let line = lo >>> LINE_SHIFT, e = Math.ceil(hi / L1_CACHE_BYTES); line < e; line++) {
+      if (saved[line]) continue;
+      const a = line << LINE_SHIFT;
+      snap.set(m.subarray(a, Math.min(a + L1_CACHE_BYTES, size)), a);
+      saved[line] = 1;
     }
   }
 
@@ -363,7 +395,7 @@ export class CpuCache {
   /** Drops both stores (the buffer was freed). */
   release(): void {
     this.view.release();
-    this.#snap = null;
+    this.#devSnap = this.#devSaved = null;
   }
 }
 

@@ -348,9 +348,11 @@ export class SimMachine implements WarnSink, CoherencySink {
    * @throws {RangeError} When the range is not inside one allocated buffer.
    */
   phys_write(phys: number, data: Uint8Array): void {
-    this.#phys(phys, data.length).set(data);
+    const bytes = this.#phys(phys, data.length);
     const e = this.physmap.lookup(phys)!;
     const off = e.offset + (phys - e.phys);
+    e.store.cpu_cache?.device_will_write(off, off + data.length);
+    bytes.set(data);
     e.store.cpu_cache?.device_write(off, off + data.length, `a DMA write at ${hex(phys)}`);
   }
 

@@ -267,3 +267,15 @@ Deno.test("coherency: a pipeline producer that skips SYNC END is reported, thoug
   assert.equal(m.coherencyReportCount("cpu-write-not-cleaned"), 1);
   assert.match(m.coherencyReports[0].text, /before driverA \(map_attachment\) read them/);
 });
+
+Deno.test("coherency: lines holding NaN bit patterns are clean once written back", () => {
+  const { m, p } = board("strict");
+  using heap = openHeap("system", { kernel: p });
+  using buf = heap.allocate(4096);
+  using map = buf.map();
+  map.write((b) => b.fill(0xff)); // every 8 bytes a NaN as a float64
+  const dev = persistentDevice(m, p, buf.fd);
+  assert.deepEqual(dev.read(0, 4096), new Uint8Array(4096).fill(0xff));
+  map.read((b) => assert.equal(b[4095], 0xff));
+  assert.equal(m.coherencyReportCount(), 0);
+});

@@ -192,6 +192,7 @@ function test_queue_process(q: test_queue, it: test_qitem): void {
         let sum = 0;
         for (const seg of dma) {
           seg.cache.device_read(seg.offset, seg.offset + seg.bytes.length, `${q.misc.name}'s DMA`);
+          seg.cache.device_will_write(seg.offset, seg.offset + seg.bytes.length);
           sum = (sum + op_apply(it.op, seg.bytes)) % 2 ** 32;
           seg.cache.device_write(seg.offset, seg.offset + seg.bytes.length, `${q.misc.name}'s DMA`);
         }
