@@ -28,10 +28,12 @@
  * Fences: `buf.exportSyncFile()` / `buf.importSyncFile()` ({@linkcode SyncFile}) and
  * `await buf.wait("read" | "write")` wait for drivers without blocking the thread.
  *
- * The kernel underneath is chosen on first use: Linux when `/dev/dma_heap` has a heap this
- * process can open (with `--allow-ffi --allow-read`), otherwise the simulated kernel.
- * `DMABUF_KERNEL=linux|simulated` or {@linkcode setKernel} override the choice, and
- * {@linkcode kernelSelection} says which one is in use and why.
+ * The kernel underneath is chosen on first use and never simulated on a machine with dma-buf
+ * devices: Linux whenever `/dev/dma_heap/*` or `/dev/udmabuf` exists (openable or not), the
+ * simulated kernel only when there is none or off Linux; on Linux without `--allow-ffi` the first
+ * call throws `Deno.errors.NotCapable` naming the flag. `DMABUF_KERNEL=linux|simulated` or
+ * {@linkcode setKernel} override the choice, and {@linkcode kernelSelection} says which one is
+ * in use and why.
  *
  * @module
  */
@@ -62,6 +64,6 @@ export { type CpuAccess, DmaBufMapping } from "./src/dmabuf/mapping.ts";
 export { type FenceAccess, SyncFile, type SyncFileFromOptions } from "./src/dmabuf/fence.ts";
 export type { WaitOptions } from "./src/dmabuf/wait.ts";
 export type { DmaBufInfo } from "./src/dmabuf/fdinfo.ts";
-export { leakedCount } from "./src/dmabuf/_lifetime.ts";
+export { leakedCount, type LeakReport, setLeakWarnings } from "./src/dmabuf/_lifetime.ts";
 export { type MemfdRange, openUdmabuf, Udmabuf } from "./src/heaps/udmabuf.ts";
 export { type Allocator, openAllocator, type OpenAllocatorOptions } from "./src/heaps/allocator.ts";

@@ -70,7 +70,20 @@ for (
     ["/dev/driverB", TEST_DRIVERB, "TEST_DRIVERB"],
   ] as const
 ) {
-  const fd = k.open(device, O_RDWR | O_CLOEXEC);
+  let fd: number;
+  try {
+    fd = k.open(device, O_RDWR | O_CLOEXEC);
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ENOENT") throw e;
+    console.error(
+      `${device} is missing: this kernel has no importer driver for the demo. Build the test ` +
+        "module (make -C /lib/modules/$(uname -r)/build M=$PWD/tools/kernel/module, or " +
+        "tools/kernel/build-module.sh KDIR OUTDIR) and load it as root with " +
+        "`insmod tools/kernel/module/test_driver.ko` (it makes /dev/driverA and /dev/driverB); " +
+        "or run the demo on the simulated kernel: DMABUF_KERNEL=simulated deno task demo",
+    );
+    Deno.exit(2);
+  }
   try {
     k.ioctl(fd, request, info, name);
   } finally {

@@ -9,7 +9,7 @@
 import type { Kernel, MappedRegion } from "./kernel/types.ts";
 import { closedError, errnoError } from "./errors.ts";
 import { Errno } from "./uapi/errno.ts";
-import { backstop, type OwnerRecord } from "./dmabuf/_lifetime.ts";
+import { allocationSite, backstop, type OwnerRecord } from "./dmabuf/_lifetime.ts";
 
 /**
  * An object that holds one fd on one kernel. Internal: the public classes built on it describe
@@ -24,6 +24,7 @@ export abstract class FdResource {
   #closed = false;
   #what: string;
   #record: OwnerRecord | undefined;
+  #details: { size?: number; name?: string } | undefined;
   /** The backstop's unregister token: a separate object only this owner holds. */
   readonly #token = {};
 
@@ -46,9 +47,33 @@ export abstract class FdResource {
 
   #register(): OwnerRecord {
     const fd = this.#owned ? this.#fd : undefined;
-    const record = { kernel: this.#kernel, fd, regions: undefined, what: this.#what };
+    const record: OwnerRecord = {
+      kernel: this.#kernel,
+      fd,
+      regions: undefined,
+      what: this.#what,
+      size: this.#details?.size,
+      name: this.#details?.name,
+      site: allocationSite(),
+    };
     backstop.register(this, record, this.#token);
     return this.#record = record;
+  }
+
+  /**
+   * What a leak report says about this object besides its class (a buffer's size and name).
+   * Cheap: a field write on the backstop's record, when there is one.
+   *
+   * @param details The size in bytes and/or the name.
+   */
+  protected leakDetails(details: { size?: number; name?: string }): void {
+    const d = this.#details ??= {};
+    if (details.size !== undefined) d.size = details.size;
+    if (details.name !== undefined) d.name = details.name;
+    if (this.#record !== undefined) {
+      this.#record.size = d.size;
+      this.#record.name = d.name;
+    }
   }
 
   /**

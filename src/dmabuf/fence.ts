@@ -7,10 +7,10 @@
  */
 import type { Kernel } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { errnoError } from "../errors.ts";
+import { argumentError, describe, errnoError, optionsArg } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
-import { POLLIN } from "../uapi/constants.ts";
+import { F_DUPFD_CLOEXEC, POLLIN } from "../uapi/constants.ts";
 import { DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE } from "../uapi/dma_buf.ts";
 import { waitForEvents, type WaitOptions } from "./wait.ts";
 
@@ -21,19 +21,25 @@ import { waitForEvents, type WaitOptions } from "./wait.ts";
 export type FenceAccess = "read" | "write";
 
 /** The `DMA_BUF_SYNC_*` flag for a fence access. */
-export function fenceFlags(access: FenceAccess, syscall: string): number {
+export function fenceFlags(access: FenceAccess, where: string): number {
   if (access === "read") return DMA_BUF_SYNC_READ;
   if (access === "write") return DMA_BUF_SYNC_WRITE;
-  throw errnoError(Errno.EINVAL, syscall, {
-    detail: `The access must be "read" or "write", got ${JSON.stringify(access)}`,
-  });
+  throw argumentError(
+    "type",
+    where,
+    "access",
+    `must be "read" or "write", got ${describe(access)}`,
+  );
 }
 
 const kAdopt = Symbol("adopt");
 
 /** Options for {@linkcode SyncFile.from}. */
 export interface SyncFileFromOptions {
-  /** Whether the SyncFile closes the fd on `close()`. Default `true`. */
+  /**
+   * Whether the SyncFile takes the fd (default `true`). With `false` it works on its own
+   * close-on-exec duplicate (`F_DUPFD_CLOEXEC`) and never touches the caller's fd.
+   */
   owned?: boolean;
   /** The kernel the fd belongs to; default: the kernel in use. */
   kernel?: Kernel;
@@ -84,10 +90,11 @@ export class SyncFile extends FdResource {
    * @throws {Deno.errors.BadResource} `EBADF` if the fd is not open.
    * @throws {ErrnoError} `EINVAL` if it is not a sync_file.
    */
-  static from(fd: number, options: SyncFileFromOptions = {}): SyncFile {
-    const kernel = options.kernel ?? getKernel();
+  static from(fd: number, options?: SyncFileFromOptions): SyncFile {
+    const o = optionsArg("SyncFile.from", options);
+    const kernel = o.kernel ?? getKernel();
     if (!Number.isSafeInteger(fd) || fd < 0) {
-      throw errnoError(Errno.EBADF, "SyncFile.from", { detail: `Invalid fd: ${fd}` });
+      throw errnoError(Errno.EBADF, "SyncFile.from", { detail: `Invalid fd: ${describe(fd)}` });
     }
     let link: string;
     try {
@@ -100,7 +107,9 @@ export class SyncFile extends FdResource {
         detail: `fd ${fd} is not a sync_file (${link})`,
       });
     }
-    return new SyncFile(kAdopt, kernel, fd, options.owned ?? true);
+    // Borrowed: work on a private close-on-exec duplicate, as DmaBuf.from does.
+    const own = o.owned === false ? kernel.fcntl(fd, F_DUPFD_CLOEXEC, 0) : fd;
+    return new SyncFile(kAdopt, kernel, own, true);
   }
 
   /**

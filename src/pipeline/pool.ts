@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { closedError, errnoError } from "../errors.ts";
+import { argumentError, closedError, describe, errnoError, intArg, optionsArg } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import type { DmaBuf } from "../dmabuf/buffer.ts";
 import type { DmaBufMapping } from "../dmabuf/mapping.ts";
@@ -172,13 +172,32 @@ export class BufferPool {
  * ```
  */
 export function createBufferPool(allocator: PoolAllocator, options: BufferPoolOptions): BufferPool {
-  const { count, size } = options;
-  if (!Number.isSafeInteger(count) || count < 1) {
-    throw errnoError(Errno.EINVAL, "createBufferPool", {
-      detail: `count must be a safe integer ≥ 1, got ${count}`,
-    });
+  const where = "createBufferPool";
+  if (
+    typeof allocator !== "object" || allocator === null || typeof allocator.allocate !== "function"
+  ) {
+    throw argumentError(
+      "type",
+      where,
+      "allocator",
+      `must be a heap or allocator, got ${describe(allocator)}`,
+    );
   }
-  const name = options.name ?? "pool";
+  if (options === undefined) {
+    throw argumentError(
+      "type",
+      where,
+      "options",
+      "must be an object with count and size, got undefined",
+    );
+  }
+  const o = optionsArg(where, options);
+  const count = intArg(where, "options.count", o.count, 1, 1 << 20);
+  const size = intArg(where, "options.size", o.size, 1);
+  const name = o.name ?? "pool";
+  if (typeof name !== "string") {
+    throw argumentError("type", where, "options.name", `must be a string, got ${describe(name)}`);
+  }
   const buffers: PooledBuffer[] = [];
   try {
     for (let index = 0; index < count; index++) {

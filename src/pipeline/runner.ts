@@ -7,11 +7,11 @@
  * @module
  */
 import type { Kernel, PollRequest } from "../kernel/types.ts";
-import { errnoError } from "../errors.ts";
+import { argumentError, describe, errnoError, intArg, optionsArg } from "../errors.ts";
 import { Errno, errnoName } from "../uapi/errno.ts";
 import { POLLERR, POLLIN, POLLNVAL, POLLOUT } from "../uapi/constants.ts";
-import type { Stage, StageResult } from "./stage.ts";
-import type { BufferPool, PooledBuffer } from "./pool.ts";
+import { Stage, type StageResult } from "./stage.ts";
+import { BufferPool, type PooledBuffer } from "./pool.ts";
 
 /** A buffer that went through every stage. */
 export interface PipelineFrame {
@@ -48,6 +48,12 @@ export interface PipelineStats {
   /** Per-frame latency (first QUEUE to last DEQUEUE) in ms. */
   readonly latencyMs: { readonly min: number; readonly mean: number; readonly max: number };
 }
+
+/**
+ * After its signal aborts, how long a run still waits for the stages to give buffers back
+ * before it rejects: one poll interval (the Linux kernel's `POLL_SLICE_MS`).
+ */
+export const DRAIN_GRACE_MS = 50;
 
 interface Trip {
   readonly frame: number;
@@ -90,13 +96,47 @@ export class Pipeline {
   /**
    * Chains `stages`, fed from `pool`.
    *
-   * @param stages At least one stage, all on the same kernel.
+   * @param stages At least one stage, all on the same kernel, each at most once.
    * @param pool Where buffers come from and go back to.
-   * @throws {ErrnoError} `EINVAL` without stages.
+   * @throws {TypeError} `EINVAL` without stages, for a stage given twice (a buffer cannot be in
+   *   one stage twice at once), for stages on different kernels, or a `pool` that is not a
+   *   BufferPool.
    */
   constructor(stages: readonly Stage[], pool: BufferPool) {
-    if (stages.length === 0) {
-      throw errnoError(Errno.EINVAL, "Pipeline", { detail: "A pipeline needs a stage" });
+    const where = "new Pipeline";
+    if (!Array.isArray(stages) || stages.length === 0) {
+      throw argumentError(
+        "type",
+        where,
+        "stages",
+        `must be a non-empty array of Stage, got ${describe(stages)}`,
+      );
+    }
+    stages.forEach((stage, i) => {
+      if (!(stage instanceof Stage)) {
+        throw argumentError(
+          "type",
+          where,
+          `stages[${i}]`,
+          `must be a Stage, got ${describe(stage)}`,
+        );
+      }
+      if (stages.indexOf(stage) !== i) {
+        throw argumentError(
+          "type",
+          where,
+          `stages[${i}]`,
+          `is the same Stage as stages[${
+            stages.indexOf(stage)
+          }]; open the device again for a second stage`,
+        );
+      }
+      if (stage.kernel !== stages[0].kernel) {
+        throw argumentError("type", where, `stages[${i}]`, "is on another kernel than stages[0]");
+      }
+    });
+    if (!(pool instanceof BufferPool)) {
+      throw argumentError("type", where, "pool", `must be a BufferPool, got ${describe(pool)}`);
     }
     this.stages = [...stages];
     this.pool = pool;
@@ -114,11 +154,29 @@ export class Pipeline {
    * @throws {ErrnoError} A stage's failure (`status` of DEQUEUE) or a syscall's.
    */
   async run(options: PipelineRunOptions): Promise<PipelineStats> {
-    const { frames, signal, produce, consume } = options;
-    if (!Number.isSafeInteger(frames) || frames < 0) {
-      throw errnoError(Errno.EINVAL, "Pipeline.run", {
-        detail: `frames must be a safe integer ≥ 0, got ${frames}`,
-      });
+    const where = "Pipeline.run";
+    if (options === undefined) {
+      throw argumentError("type", where, "options", "must be an object with frames, got undefined");
+    }
+    const { signal, produce, consume } = optionsArg(where, options);
+    const frames = intArg(where, "options.frames", options.frames, 0);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw argumentError(
+        "type",
+        where,
+        "options.signal",
+        `must be an AbortSignal, got ${describe(signal)}`,
+      );
+    }
+    for (const [name, fn] of [["produce", produce], ["consume", consume]] as const) {
+      if (fn !== undefined && typeof fn !== "function") {
+        throw argumentError(
+          "type",
+          where,
+          `options.${name}`,
+          `must be a function, got ${describe(fn)}`,
+        );
+      }
     }
     signal?.throwIfAborted();
     const stages = this.stages, n = stages.length;
@@ -135,7 +193,7 @@ export class Pipeline {
           if (!buffer) break;
           const trip: Trip = { frame: next++, buffer, results: [], t0: 0 };
           try {
-            await produce?.(buffer, trip.frame);
+            if (produce) await untilAborted(produce(buffer, trip.frame), signal);
           } catch (e) {
             this.pool.recycle(buffer);
             throw e;
@@ -170,12 +228,17 @@ export class Pipeline {
             const latencyMs = performance.now() - trip.t0;
             latencies.push(latencyMs);
             try {
-              await consume?.({
-                frame: trip.frame,
-                buffer: trip.buffer,
-                results: trip.results,
-                latencyMs,
-              });
+              if (consume) {
+                await untilAborted(
+                  consume({
+                    frame: trip.frame,
+                    buffer: trip.buffer,
+                    results: trip.results,
+                    latencyMs,
+                  }),
+                  signal,
+                );
+              }
             } finally {
               this.pool.recycle(trip.buffer);
             }
@@ -203,7 +266,7 @@ export class Pipeline {
         });
       }
     } finally {
-      await this.#drain(pending, inStage);
+      await this.#drain(pending, inStage, signal);
     }
     const elapsedMs = performance.now() - start;
     return {
@@ -218,9 +281,19 @@ export class Pipeline {
     };
   }
 
-  /** Takes every buffer back from the stages (waiting for them) and returns all to the pool. */
-  async #drain(pending: Trip[][], inStage: Map<number, Trip>[]): Promise<void> {
+  /**
+   * Takes every buffer back from the stages (waiting for them) and returns all to the pool.
+   * Once `signal` has aborted, the waiting lasts at most {@linkcode DRAIN_GRACE_MS} more: what
+   * the stages still hold then stays out of the pool (a device may still be writing it; the
+   * stage's close takes it back), so `run` never outlives its signal by more than that.
+   */
+  async #drain(
+    pending: Trip[][],
+    inStage: Map<number, Trip>[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     for (const list of pending) for (const trip of list.splice(0)) this.pool.recycle(trip.buffer);
+    let deadline: number | undefined;
     for (;;) {
       const set: PollRequest[] = [];
       for (let i = 0; i < this.stages.length; i++) {
@@ -234,7 +307,18 @@ export class Pipeline {
         set.push({ fd: this.stages[i].fd, events: POLLIN });
       }
       if (set.length === 0) return;
-      await this.#kernel.pollAsync(set, -1);
+      let timeout = -1;
+      if (signal?.aborted) {
+        deadline ??= performance.now() + DRAIN_GRACE_MS;
+        timeout = Math.ceil(deadline - performance.now());
+        if (timeout <= 0) return;
+      }
+      try {
+        await this.#kernel.pollAsync(set, timeout, timeout < 0 ? signal : undefined);
+      } catch (e) {
+        if (!signal?.aborted) throw e;
+        // Aborted while waiting: one more grace period, then give up.
+      }
       for (let i = 0; i < this.stages.length; i++) {
         if (this.stages[i].closed) continue;
         for (let r = this.stages[i].dequeue(); r !== null; r = this.stages[i].dequeue()) {
@@ -246,6 +330,19 @@ export class Pipeline {
       }
     }
   }
+}
+
+/** What user code returned, awaited — or `signal`'s reason as soon as it aborts. */
+function untilAborted<T>(value: T | PromiseLike<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return Promise.resolve(value);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    Promise.resolve(value).then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
 }
 
 function take(inStage: Map<number, Trip>, r: StageResult, stage: Stage): Trip {

@@ -8,7 +8,7 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { type ErrnoError, errnoError } from "../errors.ts";
+import { argumentError, describe, type ErrnoError, errnoError, optionsArg } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import { O_CLOEXEC, O_RDWR, POLLIN, POLLOUT } from "../uapi/constants.ts";
@@ -223,6 +223,9 @@ export class Stage extends FdResource {
  * assert.equal(done.checksum, 0xff * 4096);
  * ```
  */
-export function openStage(path: string, options: StageOptions = {}): Stage {
-  return Stage.open(path, options);
+export function openStage(path: string, options?: StageOptions): Stage {
+  if (typeof path !== "string") {
+    throw argumentError("type", "openStage", "path", `must be a string, got ${describe(path)}`);
+  }
+  return Stage.open(path, optionsArg("openStage", options));
 }

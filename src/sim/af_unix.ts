@@ -242,6 +242,16 @@ export function unix_bind(u: unix_sock, name: string): void {
 }
 
 /**
+ * `unlink(2)` of a socket file: the name goes (a socket still bound to it stays open but can no
+ * longer be found). An abstract name is not a file: ENOENT, as for any name never bound.
+ */
+export function unix_unlink(m: MachineContext, name: string): void {
+  const ns = namespace(m);
+  if (name.startsWith("\0") || !ns.has(name)) fail(Errno.ENOENT);
+  ns.delete(name);
+}
+
+/**
  * The namespace key: an abstract name is looked up together with the socket type (Linux hashes
  * the type into the abstract lookup, so a seqpacket connect never finds a stream listener:
  * ECONNREFUSED); a filesystem name is one file whatever the type (EPROTOTYPE on a mismatch).

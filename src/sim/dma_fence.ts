@@ -32,6 +32,12 @@ export class dma_fence {
   readonly seqno: number;
   /** `DMA_FENCE_FLAG_SIGNALED_BIT`. */
   signalled = false;
+  /**
+   * A driver's own expiry (vgem's 10 s timer): the fence signals itself at `expires`
+   * (`performance.now()` ms) by `fire()`. A blocking wait that nothing else can end sleeps until
+   * then instead of failing.
+   */
+  timeout: { readonly expires: number; fire(): void } | null = null;
   /** `fence->error`: 0, or a negative errno set before signalling. */
   error = 0;
   /** `cb_list`: callbacks to run when it signals. */

@@ -21,6 +21,8 @@ import { SimProcess, type SimProcessOptions } from "./process.ts";
 import { MiscSubsys } from "./miscdevice.ts";
 import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
 import { udmabuf_dev_init } from "./udmabuf.ts";
+import { vgem_init } from "./drivers/gpu/vgem.ts";
+import type { drm_device } from "./drivers/gpu/drm/drm_drv.ts";
 import {
   type Coherency,
   type CoherencyKind,
@@ -59,6 +61,11 @@ export interface SimMachineConfig {
   testDriver?: boolean;
   /** Whether `/dev/udmabuf` exists (default true). */
   udmabuf?: boolean;
+  /**
+   * Whether the vgem DRM driver is loaded: `/dev/dri/card0` and `/dev/dri/renderD128` (default
+   * true; on Debian it is a module, `modprobe vgem`).
+   */
+  vgem?: boolean;
   /** Throw {@linkcode KernelBug} on lifetime violations instead of logging a warning. */
   strict?: boolean;
   /** `RLIMIT_NOFILE` of processes (default 1048576). */
@@ -116,6 +123,13 @@ export class SimMachine implements WarnSink, CoherencySink {
   readonly misc: MiscSubsys;
   /** The test importer driver, when built in (its options and hooks can be changed). */
   readonly testDriver: TestDriver | undefined;
+  /**
+   * The vgem DRM device, when loaded (`src/sim/drivers/gpu/`; its types are the model's
+   * internals, not part of the published API).
+   *
+   * @ignore
+   */
+  readonly vgem: drm_device | undefined;
   /** Lifetime warnings raised so far, oldest first. */
   readonly warnings: KernelWarning[] = [];
   /** The inode every anon-inode file shares (`anon_inode_inode`). */
@@ -211,6 +225,7 @@ export class SimMachine implements WarnSink, CoherencySink {
     for (const cma of cmas) add_cma_heap(this, cma);
     if (config.udmabuf ?? true) udmabuf_dev_init(this);
     this.testDriver = (config.testDriver ?? true) ? test_driver_init(this) : undefined;
+    this.vgem = (config.vgem ?? true) ? vgem_init(this) : undefined;
   }
 
   /**

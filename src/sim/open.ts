@@ -24,6 +24,33 @@ const ROOT_MNT_ID = 1;
 /** A directory file (open of a directory path): it can only be read and seeked. */
 const dir_fops = { llseek: (_f: file, off: number) => off };
 
+/** `PATH_MAX` (include/uapi/linux/limits.h), counting the NUL. */
+const PATH_MAX = 4096;
+/** `NAME_MAX`: the longest path component. */
+const NAME_MAX = 255;
+const utf8 = new TextEncoder();
+
+/**
+ * The length limits of path lookup, as Linux applies them: `getname()` (fs/namei.c) refuses a
+ * path of `PATH_MAX` bytes or more before looking at anything; a component longer than
+ * `NAME_MAX` is refused by the filesystem's lookup, and only some check: devtmpfs (`/dev`, via
+ * `simple_lookup()` in fs/libfs.c) says ENAMETOOLONG, procfs and sysfs do not check (ENOENT, as
+ * for any name they do not have — measured on Linux 6.12).
+ *
+ * @throws {KernelError} ENAMETOOLONG.
+ */
+export function path_lookup_limits(path: string): void {
+  if (typeof path !== "string") return;
+  const bytes = utf8.encode(path);
+  if (bytes.length >= PATH_MAX) fail(Errno.ENAMETOOLONG);
+  if (!path.startsWith("/dev/")) return;
+  let run = 0;
+  for (const b of bytes) {
+    run = b === 0x2f ? 0 : run + 1;
+    if (run > NAME_MAX) fail(Errno.ENAMETOOLONG);
+  }
+}
+
 /** Whether `path` names a directory of the model (`/dev`, `/proc`, debugfs, sysfs). */
 export function path_is_dir(node: ProcNode, path: string): boolean {
   if (node.machine.dev.readdir(path)) return true;
@@ -47,6 +74,7 @@ export function do_sys_open(node: ProcNode, path: string, flags: number): number
   const current = node.task;
   if (typeof path !== "string" || !is_int(flags)) fail(Errno.EINVAL);
   if (path.length === 0) fail(Errno.ENOENT);
+  path_lookup_limits(path);
   const cloexec = (flags & O_CLOEXEC) !== 0;
   const c = node.machine.dev.lookup(path);
   if (c) {

@@ -25,7 +25,8 @@ import type { Task } from "./sched.ts";
 import { chrdev_open } from "./char_dev.ts";
 import { sys_memfd_create } from "./shmem.ts";
 import type { ProcNode } from "./procfs.ts";
-import { do_sys_ftruncate, do_sys_open } from "./open.ts";
+import { do_sys_ftruncate, do_sys_open, path_lookup_limits } from "./open.ts";
+import { unix_unlink } from "./af_unix.ts";
 import { do_vfs_ioctl } from "./ioctl.ts";
 import { do_fcntl } from "./fcntl.ts";
 import { ksys_lseek, read_text_file } from "./read_write.ts";
@@ -227,15 +228,32 @@ export class SimProcess implements Kernel, Task {
   }
 
   readDir(path: string): string[] {
-    return this.#sys("readdir", String(path), () => iterate_dir(this.#proc, path));
+    return this.#sys("readdir", String(path), () => {
+      path_lookup_limits(path);
+      return iterate_dir(this.#proc, path);
+    });
   }
 
   readText(path: string): string {
-    return this.#sys("read", String(path), () => read_text_file(this.#proc, path));
+    return this.#sys("read", String(path), () => {
+      path_lookup_limits(path);
+      return read_text_file(this.#proc, path);
+    });
   }
 
   readLink(path: string): string {
-    return this.#sys("readlink", String(path), () => do_readlinkat(this.#proc, path));
+    return this.#sys("readlink", String(path), () => {
+      path_lookup_limits(path);
+      return do_readlinkat(this.#proc, path);
+    });
+  }
+
+  unlink(path: string): void {
+    this.#sys("unlink", String(path), () => {
+      if (typeof path !== "string") fail(Errno.EFAULT);
+      path_lookup_limits(path);
+      unix_unlink(this.machine, path);
+    });
   }
 
   syslog(): string {

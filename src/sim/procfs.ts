@@ -15,6 +15,7 @@ import type { DriverContext } from "./driver_context.ts";
 import type { Task } from "./sched.ts";
 import { ptrace_may_access } from "./pid.ts";
 import { O_CLOEXEC } from "../uapi/constants.ts";
+import { UDMABUF_SIZE_LIMIT_MB } from "../uapi/udmabuf.ts";
 
 /** Who is reading: the calling task and its machine. */
 export interface ProcNode {
@@ -26,6 +27,7 @@ export interface ProcNode {
 
 const BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo";
 const SYSFS_BUFFERS = "/sys/kernel/dmabuf/buffers";
+const UDMABUF_SIZE_LIMIT = "/sys/module/udmabuf/parameters/size_limit_mb";
 
 /** The buffer of `/sys/kernel/dmabuf/buffers/<ino>`, or undefined. */
 function sysfs_buffer(node: ProcNode, dir: string): dma_buf | undefined {
@@ -157,6 +159,10 @@ export function proc_readdir(node: ProcNode, path: string): string[] {
  */
 export function proc_readtext(node: ProcNode, path: string): string {
   if (path === BUFINFO) return dma_buf_debug_show(node.machine.dma_buf);
+  // drivers/dma-buf/udmabuf.c: module_param(size_limit_mb, int, 0644), while the module is loaded.
+  if (path === UDMABUF_SIZE_LIMIT && node.machine.dev.lookup("/dev/udmabuf")) {
+    return `${UDMABUF_SIZE_LIMIT_MB}\n`;
+  }
   if (path === "/proc/meminfo") return meminfo_proc_show(node.machine);
   if (path.startsWith(SYSFS_BUFFERS + "/")) {
     const d = sysfs_buffer(node, path.slice(0, path.lastIndexOf("/")));

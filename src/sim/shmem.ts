@@ -211,6 +211,33 @@ export function memfd_create(current: Task, name: string, flags: number): file {
 }
 
 /**
+ * `shmem_file_setup(name, size, flags)`: an internal shmem file of `size` bytes (no fd), as
+ * `drm_gem_object_init` makes for a GEM object's backing store (`"drm mm object"`).
+ *
+ * @param m The machine.
+ * @param name The file name.
+ * @param size The size in bytes.
+ * @returns The file (one reference); its inode is a {@linkcode shmem_inode_info}.
+ */
+export function shmem_file_setup(m: MachineContext, name: string, size: number): file {
+  const info: shmem_inode_info = {
+    i_ino: m.get_next_ino(),
+    kind: "reg",
+    i_size: size,
+    mnt_id: m.shm_mnt_id,
+    store: new MemStore(size),
+    seals: F_SEAL_SEAL,
+    pages: [],
+    pins: 0,
+    mmapped_writable: 0,
+    closed: false,
+    machine: m,
+  };
+  const mode = 3 | FMODE_LSEEK | FMODE_OPENED | FMODE_CAN_READ | FMODE_CAN_WRITE;
+  return new file(shmem_file_operations, info, O_RDWR | O_LARGEFILE, mode, () => `/${name}`);
+}
+
+/**
  * `shmem_setattr()` for `ftruncate`: the seals decide, then the size changes.
  *
  * @throws {KernelError} EPERM when a seal forbids the change.

@@ -32,6 +32,10 @@ export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 /** `mmap(2)`: copy-on-write private mapping. */
 export const MAP_PRIVATE = 2;
+/** `mmap(2)`: place the mapping exactly at `addr`, replacing what was there (asm-generic). */
+export const MAP_FIXED = 0x10;
+/** `mmap(2)`: memory backed by no file, zero-filled (asm-generic). */
+export const MAP_ANONYMOUS = 0x20;
 
 /** `poll(2)` events. */
 export const POLLIN = 0x1;

@@ -22,3 +22,4 @@ export * from "./udmabuf.ts";
 export * from "./test_driver.ts";
 export * from "./queue_driver.ts";
 export * from "./socket.ts";
+export * from "./drm.ts";

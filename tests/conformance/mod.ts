@@ -3,6 +3,8 @@ import { heapCases } from "./heap_cases.ts";
 import { bufferCases } from "./buffer_cases.ts";
 import { mappingCases } from "./mapping_cases.ts";
 import { udmabufCases } from "./udmabuf_cases.ts";
+import { drmCases } from "./drm_cases.ts";
+import { openDrmDevice } from "../../src/drm/mod.ts";
 import { type ConformanceCase, type Observations, openFds } from "./harness.ts";
 import { unusable } from "../_helpers.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
@@ -17,6 +19,7 @@ export const cases: ConformanceCase[] = [
   ...bufferCases,
   ...mappingCases,
   ...udmabufCases,
+  ...drmCases,
 ];
 
 /** Why a case cannot run on this kernel, or undefined when it can. */
@@ -27,6 +30,14 @@ export function missing(k: Kernel, c: ConformanceCase): string | undefined {
       : "no accessible contiguous (CMA) heap";
   }
   if (c.needs === "udmabuf") return unusable(k, "/dev/udmabuf");
+  if (c.needs === "vgem") {
+    try {
+      openDrmDevice({ driver: "vgem", kernel: k }).close();
+      return undefined;
+    } catch {
+      return "no vgem DRM device (modprobe vgem)";
+    }
+  }
   return undefined;
 }
 

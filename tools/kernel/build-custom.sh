@@ -6,6 +6,8 @@ source "$(dirname "$0")/lib.sh"
 
 need_pkgs linux-source-6.12 flex bison bc libelf-dev libssl-dev build-essential xz-utils \
   || skip "custom kernel build tools missing and not installable"
+need_cmds make:make gcc:gcc flex:flex bison:bison bc:bc xz:xz-utils tar:tar \
+  || skip "custom kernel build tools missing and not installable"
 tarballs=(/usr/src/linux-source-6.12.tar.*)
 tarball=${tarballs[0]}
 [[ -f $tarball ]] || skip "linux-source-6.12 tarball not found in /usr/src"

@@ -17,6 +17,8 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n $out && -n $overlay ]] || die "usage: mkinitramfs.sh --out FILE --overlay-dir DIR"
 
+need_cmds cpio:cpio gzip:gzip ldd:libc-bin od:coreutils busybox:busybox-static \
+  || skip "initramfs tools missing and not installable"
 deno_bin=$(readlink -f "$(command -v deno)") || skip "deno not found on PATH"
 # npm's deno package ships the real binary behind the symlink; a wrapper script would not run.
 [[ $(head -c4 "$deno_bin" | od -An -c | tr -d ' ') == '177ELF' ]] || die "$deno_bin is not an ELF binary"

@@ -34,7 +34,8 @@ while [[ $# -gt 0 ]]; do
 done
 [[ ${#cmds[@]} -gt 0 ]] || cmds=("deno --version")
 
-append="console=ttyS0 quiet panic=-1 rdinit=/init"
+# no_timer_check: under host load TCG can miss the IO-APIC timer check and panic at boot.
+append="console=ttyS0 quiet panic=-1 rdinit=/init no_timer_check"
 case $kernel in
   debian)
     kdir=$(timed prepare-debian "$KERNEL_TOOLS_DIR/prepare.sh")
@@ -76,7 +77,7 @@ add_module() {
   for dep in $(modinfo -F depends "$f" | tr ',' ' '); do add_module "$dep"; done
 }
 if [[ ${#modprobes[@]} -gt 0 ]]; then
-  command -v depmod >/dev/null || need_pkgs kmod || die "--modprobe needs depmod (kmod)"
+  need_cmds depmod:kmod modinfo:kmod xz:xz-utils || die "--modprobe needs depmod, modinfo (kmod) and xz"
   for m in "${modprobes[@]}"; do add_module "$m"; echo "$m" >>"$ov/etc/dmabuf-guest/modprobe"; done
   cp "$modroot"/modules.builtin* "$modroot/modules.order" "$ov/lib/modules/$kver/" 2>/dev/null || true
   depmod -b "$ov" "$kver" || die "depmod failed"
@@ -111,7 +112,8 @@ fi
 
 timed initramfs "$KERNEL_TOOLS_DIR/mkinitramfs.sh" --out "$run/initrd.gz" --overlay-dir "$ov"
 
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
+need_cmds qemu-system-x86_64:qemu-system-x86 mkfifo:coreutils base64:coreutils \
+  || skip "qemu-system-x86_64 not installed and not installable"
 log "booting $kernel kernel: $vmlinuz (timeout ${timeout_s}s)"
 console=$run/console.log
 mkfifo "$run/fifo"

@@ -3,7 +3,7 @@
 #   debian  the stock Debian kernel (system heap, udmabuf, vgem loaded)
 #   custom  tinyconfig + custom.config (CMA heap "reserved" at 0x68000000, sw_sync, DMABUF_DEBUG)
 # In each guest: `deno test -A tests/` with DMABUF_KERNEL=linux, then examples/two_drivers.ts and
-# examples/pipeline.ts. The host type-checks tests/ first (run.sh --host-precheck) and ships the cache, so
+# examples/pipeline.ts (and, in the Debian guest, which has vgem, examples/drm_prime.ts). The host type-checks tests/ first (run.sh --host-precheck) and ships the cache, so
 # the guest does not spend its slow TCG cycles on tsc. Locally a stage that cannot run on this
 # machine is skipped with its reason; with CI=true every skip is a failure. Prints the time of
 # every stage and each guest's `deno test` summary at the end.
@@ -50,7 +50,11 @@ logs=$(mktemp -d)
 for k in "${kernels[@]}"; do
   case $k in
     debian) stage prepare-debian "$KERNEL_TOOLS_DIR/prepare.sh" >/dev/null || continue
+            # Last: the issue-10 set-ups (non-root with 0600 heaps, no heaps, no nodes) remove
+            # device nodes, so they run after everything else.
             stage guest-debian guest debian --modprobe vgem "${cmds[@]}" \
+              --cmd "deno run -A examples/drm_prime.ts" \
+              --cmd "sh tools/kernel/trust-scenarios.sh" \
               --collect "/tmp/conformance.json:$results/conformance-debian.json" \
               --collect "/tmp/dmesg.txt:$results/dmesg-debian.txt" || true ;;
     custom) stage build-custom "$KERNEL_TOOLS_DIR/build-custom.sh" >/dev/null || continue
