@@ -33,7 +33,6 @@ import {
   UDMABUF_CREATE_LIST,
   udmabuf_create_list as L,
   UDMABUF_FLAGS_CLOEXEC,
-  UDMABUF_SIZE_LIMIT_MB,
 } from "../uapi/udmabuf.ts";
 import { adoptDmaBuf, type DmaBuf } from "../dmabuf/buffer.ts";
 import type { AllocateOptions, HeapOptions } from "./heap.ts";
