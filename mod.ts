@@ -25,7 +25,8 @@
  * assert.equal(buf.info().name, "frame-0");
  * ```
  *
- * Fences: `buf.exportSyncFile()` / `buf.importSyncFile()` ({@linkcode SyncFile}) and
+ * Fences: `buf.exportSyncFile()` / `buf.importSyncFile()` ({@linkcode SyncFile}, with `merge()`
+ * and `info()`) and
  * `await buf.wait("read" | "write")` wait for drivers without blocking the thread.
  *
  * The kernel underneath is chosen on first use and never simulated on a machine with dma-buf
@@ -61,7 +62,13 @@ export {
 export type { HeapRole } from "./src/heaps/roles.ts";
 export { DmaBuf, type DmaBufFromOptions, type MapOptions } from "./src/dmabuf/buffer.ts";
 export { type CpuAccess, DmaBufMapping } from "./src/dmabuf/mapping.ts";
-export { type FenceAccess, SyncFile, type SyncFileFromOptions } from "./src/dmabuf/fence.ts";
+export {
+  type FenceAccess,
+  type SyncFenceInfo,
+  SyncFile,
+  type SyncFileFromOptions,
+  type SyncFileInfo,
+} from "./src/dmabuf/fence.ts";
 export type { WaitOptions } from "./src/dmabuf/wait.ts";
 export type { DmaBufInfo } from "./src/dmabuf/fdinfo.ts";
 export { leakedCount, type LeakReport, setLeakWarnings } from "./src/dmabuf/_lifetime.ts";

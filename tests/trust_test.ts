@@ -206,7 +206,7 @@ Deno.test({
       { DMABUF_KERNEL: "bogus" },
     );
     assert.notEqual(bogus.code, 0);
-    assert.match(bogus.stderr, /DMABUF_KERNEL="bogus" is not a kernel choice; valid values/);
+    assert.match(bogus.stderr, /DMABUF_KERNEL: "bogus" is not a kernel choice; valid values/);
   },
 });
 

@@ -24,6 +24,7 @@ import * as heap from "../src/uapi/dma_heap.ts";
 import * as buf from "../src/uapi/dma_buf.ts";
 import * as udma from "../src/uapi/udmabuf.ts";
 import * as drv from "../src/uapi/test_driver.ts";
+import * as sync from "../src/uapi/sync_file.ts";
 import * as k from "../src/uapi/constants.ts";
 import { Errno } from "../src/uapi/errno.ts";
 
@@ -41,6 +42,12 @@ const REQUESTS: [string, number, number][] = [
   ["UDMABUF_CREATE_LIST", udma.UDMABUF_CREATE_LIST, 0x40087543],
   ["TEST_DRIVERA", drv.TEST_DRIVERA, 0x4018540A],
   ["TEST_DRIVERB", drv.TEST_DRIVERB, 0x4018540B],
+  ["SYNC_IOC_MERGE", sync.SYNC_IOC_MERGE, 0xC0303E03],
+  ["SYNC_IOC_FILE_INFO", sync.SYNC_IOC_FILE_INFO, 0xC0383E04],
+  ["SYNC_IOC_SET_DEADLINE", sync.SYNC_IOC_SET_DEADLINE, 0x40103E05],
+  ["SW_SYNC_IOC_CREATE_FENCE", sync.SW_SYNC_IOC_CREATE_FENCE, 0xC0285700],
+  ["SW_SYNC_IOC_INC", sync.SW_SYNC_IOC_INC, 0x40045701],
+  ["SW_SYNC_GET_DEADLINE", sync.SW_SYNC_GET_DEADLINE, 0xC0105702],
 ];
 
 for (const [name, actual, expected] of REQUESTS) {
@@ -128,7 +135,49 @@ const LAYOUTS: [string, Record<string, number>, Record<string, number>][] = [
   }],
   ["udmabuf_create_list", udma.udmabuf_create_list, { size: 8, flags: 0, count: 4, list: 8 }],
   ["buf_info", drv.buf_info, { size: 24, fd: 0, buf: 8, size_: 16 }],
+  ["sync_merge_data", sync.sync_merge_data, {
+    size: 48,
+    name: 0,
+    fd2: 32,
+    fence: 36,
+    flags: 40,
+    pad: 44,
+  }],
+  ["sync_fence_info", sync.sync_fence_info, {
+    size: 80,
+    obj_name: 0,
+    driver_name: 32,
+    status: 64,
+    flags: 68,
+    timestamp_ns: 72,
+  }],
+  ["sync_file_info", sync.sync_file_info, {
+    size: 56,
+    name: 0,
+    status: 32,
+    flags: 36,
+    num_fences: 40,
+    pad: 44,
+    sync_fence_info: 48,
+  }],
+  ["sw_sync_create_fence_data", sync.sw_sync_create_fence_data, {
+    size: 40,
+    value: 0,
+    name: 4,
+    fence: 36,
+  }],
+  ["sw_sync_get_deadline", sync.sw_sync_get_deadline, {
+    size: 16,
+    deadline_ns: 0,
+    pad: 8,
+    fence_fd: 12,
+  }],
 ];
+
+// Not in linux-libc-dev before 6.6, so only pinned as literals (from 6.12's sync_file.h).
+Deno.test("struct sync_set_deadline has size 16 and the kernel's offsets", () => {
+  assert.deepEqual({ ...sync.sync_set_deadline }, { size: 16, deadline_ns: 0, pad: 8 });
+});
 
 for (const [name, layout, expected] of LAYOUTS) {
   Deno.test(`struct ${name} has size ${expected.size} and the kernel's offsets`, () => {
@@ -152,6 +201,8 @@ Deno.test("dma-heap and dma-buf flag constants match the headers", () => {
     [1, 2, 3, 0, 4, 7, 32],
   );
   assert.equal(udma.UDMABUF_FLAGS_CLOEXEC, 1);
+  // include/uapi/linux/memfd.h and fcntl.h of 6.12 (newer than this machine's headers).
+  assert.deepEqual([k.MFD_HUGETLB, k.MFD_NOEXEC_SEAL, k.MFD_EXEC, k.F_SEAL_EXEC], [4, 8, 16, 32]);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -169,10 +220,17 @@ const C_SOURCE = String.raw`
 #include <linux/dma-heap.h>
 #include <linux/dma-buf.h>
 #include <linux/udmabuf.h>
+#include <linux/sync_file.h>
 
 struct buf_info { int fd; char *buf; unsigned int size; };
 #define TEST_DRIVERA _IOW('T', 0xA, struct buf_info)
 #define TEST_DRIVERB _IOW('T', 0xB, struct buf_info)
+/* drivers/dma-buf/sw_sync.c defines its ioctls itself (no uapi header). */
+struct sw_sync_create_fence_data { __u32 value; char name[32]; __s32 fence; };
+#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
+#define SW_SYNC_IOC_INC _IOW('W', 1, __u32)
+struct sw_sync_get_deadline { __u64 deadline_ns; __u32 pad; __s32 fence_fd; };
+#define SW_SYNC_GET_DEADLINE _IOWR('W', 2, struct sw_sync_get_deadline)
 
 static int first = 1;
 static void put(const char *k, unsigned long v) {
@@ -191,6 +249,8 @@ int main(void) {
   N(DMA_BUF_SYNC_READ); N(DMA_BUF_SYNC_WRITE); N(DMA_BUF_SYNC_RW); N(DMA_BUF_SYNC_START);
   N(DMA_BUF_SYNC_END); N(DMA_BUF_SYNC_VALID_FLAGS_MASK); N(DMA_BUF_NAME_LEN);
   N(UDMABUF_FLAGS_CLOEXEC);
+  N(SYNC_IOC_MERGE); N(SYNC_IOC_FILE_INFO); N(SW_SYNC_IOC_CREATE_FENCE); N(SW_SYNC_IOC_INC);
+  N(SW_SYNC_GET_DEADLINE);
   S(dma_heap_allocation_data); O(dma_heap_allocation_data, len);
   O(dma_heap_allocation_data, fd); O(dma_heap_allocation_data, fd_flags);
   O(dma_heap_allocation_data, heap_flags);
@@ -206,6 +266,17 @@ int main(void) {
   S(udmabuf_create_list); O(udmabuf_create_list, flags); O(udmabuf_create_list, count);
   O(udmabuf_create_list, list);
   S(buf_info); O(buf_info, fd); O(buf_info, buf); O(buf_info, size);
+  S(sync_merge_data); O(sync_merge_data, name); O(sync_merge_data, fd2);
+  O(sync_merge_data, fence); O(sync_merge_data, flags); O(sync_merge_data, pad);
+  S(sync_fence_info); O(sync_fence_info, obj_name); O(sync_fence_info, driver_name);
+  O(sync_fence_info, status); O(sync_fence_info, flags); O(sync_fence_info, timestamp_ns);
+  S(sync_file_info); O(sync_file_info, name); O(sync_file_info, status);
+  O(sync_file_info, flags); O(sync_file_info, num_fences); O(sync_file_info, pad);
+  O(sync_file_info, sync_fence_info);
+  S(sw_sync_create_fence_data); O(sw_sync_create_fence_data, value);
+  O(sw_sync_create_fence_data, name); O(sw_sync_create_fence_data, fence);
+  S(sw_sync_get_deadline); O(sw_sync_get_deadline, deadline_ns); O(sw_sync_get_deadline, pad);
+  O(sw_sync_get_deadline, fence_fd);
   N(O_RDONLY); N(O_WRONLY); N(O_RDWR); N(O_ACCMODE); N(O_EXCL); N(O_NONBLOCK); N(O_DIRECTORY);
   N(O_CLOEXEC); N(PROT_READ); N(PROT_WRITE); N(MAP_SHARED); N(MAP_PRIVATE);
   N(POLLIN); N(POLLPRI); N(POLLOUT); N(POLLERR); N(POLLHUP); N(POLLNVAL);
@@ -230,7 +301,7 @@ function cSkipReason(): string | undefined {
   if (Deno.permissions.querySync({ name: "write", path: "/tmp" }).state !== "granted") {
     return "needs --allow-write=/tmp (a temporary directory for gcc)";
   }
-  for (const h of ["dma-heap.h", "dma-buf.h", "udmabuf.h"]) {
+  for (const h of ["dma-heap.h", "dma-buf.h", "udmabuf.h", "sync_file.h"]) {
     try {
       Deno.statSync(`/usr/include/linux/${h}`);
     } catch {
@@ -280,6 +351,11 @@ Deno.test({
         UDMABUF_CREATE_LIST: udma.UDMABUF_CREATE_LIST,
         TEST_DRIVERA: drv.TEST_DRIVERA,
         TEST_DRIVERB: drv.TEST_DRIVERB,
+        SYNC_IOC_MERGE: sync.SYNC_IOC_MERGE,
+        SYNC_IOC_FILE_INFO: sync.SYNC_IOC_FILE_INFO,
+        SW_SYNC_IOC_CREATE_FENCE: sync.SW_SYNC_IOC_CREATE_FENCE,
+        SW_SYNC_IOC_INC: sync.SW_SYNC_IOC_INC,
+        SW_SYNC_GET_DEADLINE: sync.SW_SYNC_GET_DEADLINE,
         DMA_HEAP_VALID_FD_FLAGS: heap.DMA_HEAP_VALID_FD_FLAGS,
         DMA_HEAP_VALID_HEAP_FLAGS: heap.DMA_HEAP_VALID_HEAP_FLAGS,
         DMA_BUF_SYNC_READ: buf.DMA_BUF_SYNC_READ,

@@ -36,10 +36,13 @@ export function checkRole(role: unknown, where: string): HeapRole {
   if (typeof role === "string" && (HEAP_ROLES as readonly string[]).includes(role)) {
     return role as HeapRole;
   }
-  throw new TypeError(
-    `${where}: ${
-      role === undefined ? "no role given" : `unknown role ${JSON.stringify(role) ?? String(role)}`
-    }; valid roles: ${HEAP_ROLES.join(", ")}`,
+  throw argumentError(
+    "type",
+    where,
+    "role",
+    `${role === undefined ? "is missing" : `${describe(role)} is not a role`}; valid roles: ${
+      HEAP_ROLES.join(", ")
+    }`,
   );
 }
 

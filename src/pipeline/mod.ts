@@ -21,6 +21,8 @@
  */
 export {
   openStage,
+  type PipelineStage,
+  type PipelineStageResult,
   Stage,
   type StageOp,
   type StageOptions,

@@ -10,23 +10,23 @@ import type { Kernel, PollRequest } from "../kernel/types.ts";
 import { argumentError, describe, errnoError, intArg, optionsArg } from "../errors.ts";
 import { Errno, errnoName } from "../uapi/errno.ts";
 import { POLLERR, POLLIN, POLLNVAL, POLLOUT } from "../uapi/constants.ts";
-import { Stage, type StageResult } from "./stage.ts";
+import { type PipelineStage, type PipelineStageResult, Stage, type StageResult } from "./stage.ts";
 import { BufferPool, type PooledBuffer } from "./pool.ts";
 
 /** A buffer that went through every stage. */
-export interface PipelineFrame {
+export interface PipelineFrame<R extends PipelineStageResult = StageResult> {
   /** Frame number, 0 … frames − 1, in the order they were produced. */
   readonly frame: number;
   /** The pool buffer carrying it (given back to the pool after `consume`). */
   readonly buffer: PooledBuffer;
   /** What each stage reported, in stage order (its DMA address, checksum). */
-  readonly results: readonly StageResult[];
+  readonly results: readonly R[];
   /** Milliseconds from queueing on the first stage to dequeueing from the last. */
   readonly latencyMs: number;
 }
 
 /** Options for {@linkcode Pipeline.run}. */
-export interface PipelineRunOptions {
+export interface PipelineRunOptions<R extends PipelineStageResult = StageResult> {
   /** How many frames to push through. */
   frames: number;
   /** Stops the run: in-flight buffers are drained back into the pool, then `run` rejects. */
@@ -34,7 +34,7 @@ export interface PipelineRunOptions {
   /** Fills a buffer before it enters the first stage (use its mapping's `write`); awaited. */
   produce?(buffer: PooledBuffer, frame: number): unknown;
   /** Sees each finished frame, in completion order, before its buffer returns to the pool. */
-  consume?(frame: PipelineFrame): unknown;
+  consume?(frame: PipelineFrame<R>): unknown;
 }
 
 /** What a run measured. */
@@ -55,10 +55,10 @@ export interface PipelineStats {
  */
 export const DRAIN_GRACE_MS = 50;
 
-interface Trip {
+interface Trip<R> {
   readonly frame: number;
   readonly buffer: PooledBuffer;
-  readonly results: StageResult[];
+  readonly results: R[];
   t0: number;
 }
 
@@ -86,9 +86,9 @@ interface Trip {
  * assert.equal(pool.available, 4);
  * ```
  */
-export class Pipeline {
+export class Pipeline<R extends PipelineStageResult = StageResult> {
   /** The stages, in order. */
-  readonly stages: readonly Stage[];
+  readonly stages: readonly PipelineStage<R>[];
   /** The pool buffers come from. */
   readonly pool: BufferPool;
   readonly #kernel: Kernel;
@@ -102,7 +102,7 @@ export class Pipeline {
    *   one stage twice at once), for stages on different kernels, or a `pool` that is not a
    *   BufferPool.
    */
-  constructor(stages: readonly Stage[], pool: BufferPool) {
+  constructor(stages: readonly PipelineStage<R>[], pool: BufferPool) {
     const where = "new Pipeline";
     if (!Array.isArray(stages) || stages.length === 0) {
       throw argumentError(
@@ -113,12 +113,12 @@ export class Pipeline {
       );
     }
     stages.forEach((stage, i) => {
-      if (!(stage instanceof Stage)) {
+      if (!isPipelineStage(stage)) {
         throw argumentError(
           "type",
           where,
           `stages[${i}]`,
-          `must be a Stage, got ${describe(stage)}`,
+          `must be a Stage (or another PipelineStage), got ${describe(stage)}`,
         );
       }
       if (stages.indexOf(stage) !== i) {
@@ -153,7 +153,7 @@ export class Pipeline {
    * @throws {DOMException} The signal's reason when aborted.
    * @throws {ErrnoError} A stage's failure (`status` of DEQUEUE) or a syscall's.
    */
-  async run(options: PipelineRunOptions): Promise<PipelineStats> {
+  async run(options: PipelineRunOptions<R>): Promise<PipelineStats> {
     const where = "Pipeline.run";
     if (options === undefined) {
       throw argumentError("type", where, "options", "must be an object with frames, got undefined");
@@ -180,8 +180,8 @@ export class Pipeline {
     }
     signal?.throwIfAborted();
     const stages = this.stages, n = stages.length;
-    const pending: Trip[][] = stages.map(() => []); // ready for stage i, not yet queued
-    const inStage: Map<number, Trip>[] = stages.map(() => new Map());
+    const pending: Trip<R>[][] = stages.map(() => []); // ready for stage i, not yet queued
+    const inStage: Map<number, Trip<R>>[] = stages.map(() => new Map());
     const latencies: number[] = [];
     let next = 0, completed = 0;
     const start = performance.now();
@@ -191,7 +191,7 @@ export class Pipeline {
         while (next < frames && pending[0].length === 0) {
           const buffer = this.pool.tryAcquire();
           if (!buffer) break;
-          const trip: Trip = { frame: next++, buffer, results: [], t0: 0 };
+          const trip: Trip<R> = { frame: next++, buffer, results: [], t0: 0 };
           try {
             if (produce) await untilAborted(produce(buffer, trip.frame), signal);
           } catch (e) {
@@ -216,7 +216,7 @@ export class Pipeline {
             const trip = take(inStage[i], r, stages[i]);
             if (r.status < 0) {
               this.pool.recycle(trip.buffer);
-              throw errnoError(-r.status, "ioctl(TEST_DEQUEUE)", {
+              throw errnoError(-r.status, "dequeue", {
                 path: stages[i].path,
                 detail: `The stage failed on frame ${trip.frame}: ${errnoName(-r.status)}`,
               });
@@ -246,10 +246,21 @@ export class Pipeline {
           }
         }
         if (progressed || completed >= frames) continue;
+        // Nothing more enters stage i: let a stage that keeps its last buffer give it back.
+        let upstreamEmpty = next >= frames, flushed = false;
+        for (let i = 0; i < n; i++) {
+          if (upstreamEmpty && pending[i].length === 0 && inStage[i].size > 0) {
+            flushed = stages[i].flush?.() === true || flushed;
+          }
+          upstreamEmpty &&= pending[i].length === 0 && inStage[i].size === 0;
+        }
+        if (flushed) continue;
         const set: PollRequest[] = [];
         for (let i = 0; i < n; i++) {
-          const events = (inStage[i].size > 0 ? POLLIN : 0) | (pending[i].length > 0 ? POLLOUT : 0);
-          if (events) set.push({ fd: stages[i].fd, events });
+          const s = stages[i];
+          const events = (inStage[i].size > 0 ? s.doneEvents ?? POLLIN : 0) |
+            (pending[i].length > 0 ? s.roomEvents ?? POLLOUT : 0);
+          if (events) set.push({ fd: s.fd, events });
         }
         if (set.length === 0) {
           throw errnoError(Errno.EINVAL, "Pipeline.run", {
@@ -288,8 +299,8 @@ export class Pipeline {
    * stage's close takes it back), so `run` never outlives its signal by more than that.
    */
   async #drain(
-    pending: Trip[][],
-    inStage: Map<number, Trip>[],
+    pending: Trip<R>[][],
+    inStage: Map<number, Trip<R>>[],
     signal: AbortSignal | undefined,
   ): Promise<void> {
     for (const list of pending) for (const trip of list.splice(0)) this.pool.recycle(trip.buffer);
@@ -304,9 +315,15 @@ export class Pipeline {
           inStage[i].clear();
           continue;
         }
-        set.push({ fd: this.stages[i].fd, events: POLLIN });
+        if (this.stages[i].flush?.()) {
+          set.length = 0;
+          break;
+        }
+        set.push({ fd: this.stages[i].fd, events: this.stages[i].doneEvents ?? POLLIN });
       }
-      if (set.length === 0) return;
+      if (set.length === 0 && inStage.every((m, i) => m.size === 0 || this.stages[i].closed)) {
+        return;
+      }
       let timeout = -1;
       if (signal?.aborted) {
         deadline ??= performance.now() + DRAIN_GRACE_MS;
@@ -314,7 +331,9 @@ export class Pipeline {
         if (timeout <= 0) return;
       }
       try {
-        await this.#kernel.pollAsync(set, timeout, timeout < 0 ? signal : undefined);
+        if (set.length > 0) {
+          await this.#kernel.pollAsync(set, timeout, timeout < 0 ? signal : undefined);
+        }
       } catch (e) {
         if (!signal?.aborted) throw e;
         // Aborted while waiting: one more grace period, then give up.
@@ -345,10 +364,14 @@ function untilAborted<T>(value: T | PromiseLike<T>, signal: AbortSignal | undefi
   });
 }
 
-function take(inStage: Map<number, Trip>, r: StageResult, stage: Stage): Trip {
+function take<R extends PipelineStageResult>(
+  inStage: Map<number, Trip<R>>,
+  r: R,
+  stage: PipelineStage<R>,
+): Trip<R> {
   const trip = inStage.get(r.cookie);
   if (!trip) {
-    throw errnoError(Errno.EINVAL, "ioctl(TEST_DEQUEUE)", {
+    throw errnoError(Errno.EINVAL, "dequeue", {
       path: stage.path,
       detail: `The stage gave back cookie ${r.cookie}, which it was not given`,
     });
@@ -356,4 +379,13 @@ function take(inStage: Map<number, Trip>, r: StageResult, stage: Stage): Trip {
   inStage.delete(r.cookie);
   trip.results.push(r);
   return trip;
+}
+
+/** Whether `s` has the shape of a {@linkcode PipelineStage} (a `Stage`, a V4L2 queue stage, …). */
+function isPipelineStage(s: unknown): s is PipelineStage<PipelineStageResult> {
+  if (s instanceof Stage) return true;
+  const p = s as PipelineStage<PipelineStageResult> | null;
+  return typeof p === "object" && p !== null && typeof p.fd === "number" &&
+    typeof p.tryQueue === "function" && typeof p.dequeue === "function" &&
+    typeof p.kernel === "object" && p.kernel !== null;
 }

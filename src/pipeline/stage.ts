@@ -41,7 +41,7 @@ export interface StageOptions {
 }
 
 /** What `TEST_DEQUEUE` reports about a processed buffer. */
-export interface StageResult {
+export interface StageResult extends PipelineStageResult {
   /** The cookie given to {@linkcode Stage.queue}. */
   readonly cookie: number;
   /** DMA address of the buffer's first sg entry as the device saw it. */
@@ -50,6 +50,47 @@ export interface StageResult {
   readonly checksum: number;
   /** 0, or the negative errno of a failed processing. */
   readonly status: number;
+}
+
+/** What every stage reports about a buffer it gives back: the cookie and a status. */
+export interface PipelineStageResult {
+  /** The cookie given to `tryQueue`. */
+  readonly cookie: number;
+  /** 0, or the negative errno of a failed processing. */
+  readonly status: number;
+}
+
+/**
+ * What {@linkcode Pipeline} needs of a stage: the test driver's queue ({@linkcode Stage}) and a
+ * V4L2 queue (`VideoStage` of the `./v4l2` sub-export) both are one.
+ */
+export interface PipelineStage<R extends PipelineStageResult = PipelineStageResult> {
+  /** The device, for error messages. */
+  readonly path: string;
+  /** The fd the pipeline polls. */
+  readonly fd: number;
+  /** The kernel the fd belongs to. */
+  readonly kernel: Kernel;
+  /** True once closed. */
+  readonly closed: boolean;
+  /**
+   * The poll events that mean "a buffer can be taken back" (default `POLLIN`; a V4L2 output
+   * queue reports `POLLOUT`). Room for another buffer is awaited with `roomEvents`.
+   */
+  readonly doneEvents?: number;
+  /** The poll events that mean "room for another buffer" (default `POLLOUT`). */
+  readonly roomEvents?: number;
+  /** Queues `buffer` with `cookie`; false when the stage is full. */
+  tryQueue(buffer: DmaBuf, cookie: number): boolean;
+  /** The oldest finished buffer, or `null` when none is finished. */
+  dequeue(): R | null;
+  /**
+   * Optional: gives back buffers the device keeps until another one replaces them (vivid's
+   * output holds the last frame it shows). The pipeline calls it when nothing more will come.
+   *
+   * @returns Whether buffers became ready to dequeue.
+   */
+  flush?(): boolean;
 }
 
 /** Whether a stage can take a buffer / has one to give back (`poll` with timeout 0). */
@@ -71,7 +112,7 @@ const kOpen = Symbol("open");
  * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
  * once it is closed ("Cannot … a closed Stage").
  */
-export class Stage extends FdResource {
+export class Stage extends FdResource implements PipelineStage<StageResult> {
   /** The device path, e.g. `"/dev/driverA"`. */
   readonly path: string;
   /** The op applied to every buffer. */

@@ -75,42 +75,46 @@ export function nonseekable_open(f: file): void {
   f.f_mode &= ~(FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE);
 }
 
-/** The device tree of one machine: `/dev` and its subdirectories. */
+/**
+ * The node tree of one in-memory file system of device-like files: `/dev` (devtmpfs), or
+ * debugfs under `/sys/kernel/debug`.
+ */
 export class Devtmpfs {
   readonly #nodes = new Map<string, cdev>();
-  readonly #dirs = new Map<string, Set<string>>([["/dev", new Set()]]);
-  /** Mount id of devtmpfs. */
+  readonly #dirs: Map<string, Set<string>>;
+  /** Mount id of the file system. */
   readonly mnt_id: number;
+  /** Where it is mounted (`/dev`). */
+  readonly root: string;
   readonly #next_ino: () => number;
 
   /**
-   * An empty `/dev`.
+   * An empty tree.
    *
    * @param mnt_id Mount id shown in fdinfo.
    * @param next_ino `get_next_ino()` of the machine.
+   * @param root Mount point (default `/dev`).
    */
-  constructor(mnt_id: number, next_ino: () => number) {
+  constructor(mnt_id: number, next_ino: () => number, root = "/dev") {
     this.mnt_id = mnt_id;
     this.#next_ino = next_ino;
+    this.root = root;
+    this.#dirs = new Map([[root, new Set()]]);
   }
 
   /**
-   * `device_create()` + devtmpfs node: `/dev/<nodename>`.
+   * `device_create()` + devtmpfs node (or `debugfs_create_file()`): `<root>/<nodename>`.
    *
    * @throws {KernelError} EEXIST when the node exists.
    */
   add(nodename: string, fops: file_operations, data: unknown): cdev {
-    const path = `/dev/${nodename}`;
+    const path = `${this.root}/${nodename}`;
     if (this.#nodes.has(path)) fail(Errno.EEXIST);
-    const parts = path.split("/").filter(Boolean);
-    let dir = "";
+    const parts = nodename.split("/").filter(Boolean);
+    let dir = this.root;
     for (let i = 0; i < parts.length; i++) {
-      const parent = dir || "/";
+      this.#dirs.get(dir)!.add(parts[i]);
       dir += "/" + parts[i];
-      if (i > 0) {
-        const set = this.#dirs.get(parent === "/" ? "/dev" : parent)!;
-        set.add(parts[i]);
-      }
       if (i < parts.length - 1 && !this.#dirs.has(dir)) this.#dirs.set(dir, new Set());
     }
     const c: cdev = {

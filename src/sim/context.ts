@@ -46,6 +46,8 @@ export interface MachineContext extends WarnSink, CoherencySink {
   readonly shm_mnt_id: number;
   /** `/dev`. */
   readonly dev: Devtmpfs;
+  /** debugfs, mounted at `/sys/kernel/debug`. */
+  readonly debugfs: Devtmpfs;
   /** Live processes by pid (what `/proc` lists). */
   readonly tasks: ReadonlyMap<number, Task>;
   /** `find_task_by_vpid(pid)`: the live process with this pid, or undefined. */

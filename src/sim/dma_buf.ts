@@ -629,7 +629,7 @@ export function dma_buf_debug_show(subsys: DmaBufSubsys): string {
     }\t${d.exp_name}\t${pad8(f.f_inode.i_ino)}\t${d.name ?? "<none>"}\n`;
     for (const r of d.resv) {
       s += `\t${r.usage} fence:${r.fence.driver} ${r.fence.timeline} seq ${r.fence.seqno} ${
-        r.fence.signalled ? "" : "un"
+        dma_fence_is_signaled(r.fence) ? "" : "un"
       }signalled\n`;
     }
     s += "\tAttached Devices:\n";

@@ -29,7 +29,8 @@ import {
   DMA_FROM_DEVICE,
   DMA_TO_DEVICE,
 } from "./dma_buf.ts";
-import { dma_fence_unwrap, sync_file_create, sync_file_get_fence } from "./dma_fence.ts";
+import { dma_fence_unwrap } from "./dma_fence.ts";
+import { sync_file_create, sync_file_get_fence } from "./sync_file.ts";
 import { dma_resv_add_fence, dma_resv_get_singleton, dma_resv_usage_rw } from "./dma_resv.ts";
 
 function u64_low_checked(b: Uint8Array, off: number, valid: number): number {

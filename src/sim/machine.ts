@@ -20,9 +20,11 @@ import { add_cma_heap } from "./heaps/cma_heap.ts";
 import { SimProcess, type SimProcessOptions } from "./process.ts";
 import { MiscSubsys } from "./miscdevice.ts";
 import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
+import { vivid_init, type VividDev } from "./drivers/media/vivid.ts";
 import { udmabuf_dev_init } from "./udmabuf.ts";
 import { vgem_init } from "./drivers/gpu/vgem.ts";
 import type { drm_device } from "./drivers/gpu/drm/drm_drv.ts";
+import { sw_sync_debugfs_init } from "./sw_sync.ts";
 import {
   type Coherency,
   type CoherencyKind,
@@ -66,12 +68,22 @@ export interface SimMachineConfig {
    * true; on Debian it is a module, `modprobe vgem`).
    */
   vgem?: boolean;
+  /**
+   * Whether vivid is loaded (default true): `/dev/video0` (capture) and `/dev/video1` (output),
+   * as `modprobe vivid` makes them on the Debian kernel.
+   */
+  vivid?: boolean;
   /** Throw {@linkcode KernelBug} on lifetime violations instead of logging a warning. */
   strict?: boolean;
   /** `RLIMIT_NOFILE` of processes (default 1048576). */
   nofile?: number;
   /** CONFIG_DMABUF_SYSFS_STATS: `/sys/kernel/dmabuf/buffers` (default false, as Debian's). */
   sysfsStats?: boolean;
+  /**
+   * CONFIG_SW_SYNC: debugfs `sync/sw_sync` (default true, as the custom guest kernel; Debian's
+   * kernel has none — `false` reproduces that).
+   */
+  swSync?: boolean;
   /**
    * The CPU's caches (default `"coherent"`): `"non-coherent"` puts a write-back cache between
    * user mappings (and vmaps) of heap buffers and their memory, maintained only where Linux
@@ -115,6 +127,8 @@ export class SimMachine implements WarnSink, CoherencySink {
   readonly vmalloc: VmallocArea = new VmallocArea();
   /** `/dev`. */
   readonly dev: Devtmpfs;
+  /** debugfs, mounted at `/sys/kernel/debug` (its `dma_buf/bufinfo` lives in `procfs.ts`). */
+  readonly debugfs: Devtmpfs;
   /** The dma-buf core. */
   readonly dma_buf: DmaBufSubsys;
   /** The dma-heap framework. */
@@ -130,6 +144,12 @@ export class SimMachine implements WarnSink, CoherencySink {
    * @ignore
    */
   readonly vgem: drm_device | undefined;
+  /**
+   * vivid instance 0 (`src/sim/drivers/media/vivid.ts`), unless configured out.
+   *
+   * @ignore
+   */
+  readonly vivid: VividDev | undefined;
   /** Lifetime warnings raised so far, oldest first. */
   readonly warnings: KernelWarning[] = [];
   /** The inode every anon-inode file shares (`anon_inode_inode`). */
@@ -197,7 +217,7 @@ export class SimMachine implements WarnSink, CoherencySink {
           throw new RangeError(`CMA region ${r.name} overlaps ${o.name}`);
         }
       }
-      cmas.push(new Cma(r.name, r.base, r.size));
+      cmas.push(new Cma(r.name, r.base, r.size, this.log));
       this.log.printk(
         `Reserved memory: created CMA memory pool at 0x${
           r.base.toString(16).padStart(16, "0")
@@ -218,6 +238,7 @@ export class SimMachine implements WarnSink, CoherencySink {
     this.dev = new Devtmpfs(22, () => this.get_next_ino());
     this.dev.add("pts/0", tty_fops, null);
     this.dev.add("null", null_fops, null);
+    this.debugfs = new Devtmpfs(21, () => this.get_next_ino(), "/sys/kernel/debug");
     this.dma_heap = new DmaHeapSubsys(this.dev);
     this.misc = new MiscSubsys(this.dev);
     if ((config.atomicPools ?? true) && cmas.length > 0) this.#dma_atomic_pool_init(cmas[0]);
@@ -226,6 +247,8 @@ export class SimMachine implements WarnSink, CoherencySink {
     if (config.udmabuf ?? true) udmabuf_dev_init(this);
     this.testDriver = (config.testDriver ?? true) ? test_driver_init(this) : undefined;
     this.vgem = (config.vgem ?? true) ? vgem_init(this) : undefined;
+    if (config.swSync ?? true) sw_sync_debugfs_init(this);
+    this.vivid = (config.vivid ?? true) ? vivid_init(this) : undefined;
   }
 
   /**
@@ -241,7 +264,7 @@ export class SimMachine implements WarnSink, CoherencySink {
     );
     const pages = pool / PAGE_SIZE;
     for (const gfp of ["GFP_KERNEL", "GFP_KERNEL|GFP_DMA", "GFP_KERNEL|GFP_DMA32"]) {
-      if (cma.cma_alloc(pages, Math.log2(pages)) < 0) continue;
+      if (cma.cma_alloc(pages, Math.log2(pages), true) < 0) continue;
       this.log.printk(`DMA: preallocated ${pool / 1024} KiB ${gfp} pool for atomic allocations`);
     }
   }

@@ -66,7 +66,7 @@ export function defaultSimMachine(): SimMachine {
 export type { Task } from "./sched.ts";
 export type { MachineContext } from "./context.ts";
 export type { DriverContext } from "./driver_context.ts";
-export type { dma_fence, dma_fence_func, dma_resv_usage } from "./dma_fence.ts";
+export type { dma_fence, dma_fence_func, dma_fence_ops, dma_resv_usage } from "./dma_fence.ts";
 export type { dma_resv, dma_resv_entry } from "./dma_resv.ts";
 export type { poll_table, wait_queue_func, wait_queue_head } from "./wait.ts";
 export type { WarnSink } from "./bug.ts";

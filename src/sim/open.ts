@@ -6,6 +6,7 @@
  */
 import { O_ACCMODE, O_CLOEXEC, O_DIRECTORY } from "../uapi/constants.ts";
 import { chrdev_open } from "./char_dev.ts";
+import { path_lookupat } from "./namei.ts";
 import { Errno, fail, is_int } from "./errno.ts";
 import {
   file,
@@ -63,10 +64,10 @@ export function path_is_dir(node: ProcNode, path: string): boolean {
 }
 
 /**
- * `do_sys_open()`: a device node through its driver's `open`, or a directory; installs the
- * file at the lowest free fd.
+ * `do_sys_open()`: walks the path (`namei.ts`), then opens a device node through its driver's
+ * `open`, or a directory; installs the file at the lowest free fd.
  *
- * @throws {KernelError} ENOENT for a path that does not exist, ENOTDIR for O_DIRECTORY on a
+ * @throws {KernelError} The walk's ENOENT, ENOTDIR, ENAMETOOLONG, EACCES; ENOTDIR for O_DIRECTORY on a
  * device, EISDIR for a directory opened for writing, EMFILE when no fd is free, or the driver's
  * error.
  */
@@ -76,19 +77,20 @@ export function do_sys_open(node: ProcNode, path: string, flags: number): number
   if (path.length === 0) fail(Errno.ENOENT);
   path_lookup_limits(path);
   const cloexec = (flags & O_CLOEXEC) !== 0;
-  const c = node.machine.dev.lookup(path);
+  const nd = path_lookupat(node, path);
+  const c = nd.node;
   if (c) {
     if (flags & O_DIRECTORY) fail(Errno.ENOTDIR);
     return current.files.fd_install_or_fput(chrdev_open(c, flags, current), cloexec);
   }
-  if (!path_is_dir(node, path)) fail(Errno.ENOENT);
+  if (!nd.dir) fail(Errno.ENOENT); // procfs/sysfs text files are read with readText, not opened
   if ((flags & O_ACCMODE) !== 0) fail(Errno.EISDIR);
   const f = new file(
     dir_fops,
     { i_ino: node.machine.get_next_ino(), kind: "anon", i_size: 0, mnt_id: ROOT_MNT_ID },
     (flags & ~O_CLOEXEC) | O_LARGEFILE,
     FMODE_READ | FMODE_LSEEK | FMODE_OPENED,
-    () => path,
+    () => nd.path,
   );
   return current.files.fd_install_or_fput(f, cloexec);
 }

@@ -129,7 +129,11 @@ export function proc_maps(task: Task): string {
  */
 export function proc_readdir(node: ProcNode, path: string): string[] {
   if (path === "/sys/kernel/debug/dma_buf") return ["bufinfo"];
-  if (path === "/sys/kernel/debug") return ["dma_buf"];
+  if (path === "/sys/kernel/debug") {
+    return ["dma_buf", ...node.machine.debugfs.readdir(path)!].sort();
+  }
+  const debugfs = node.machine.debugfs.readdir(path);
+  if (debugfs) return debugfs;
   const stats = node.machine.dma_buf.sysfs_stats;
   if (stats && path === SYSFS_BUFFERS) return [...stats.keys()].map(String).sort();
   if (

@@ -79,11 +79,19 @@ export const F_SEAL_GROW = 4;
 export const F_SEAL_WRITE = 8;
 /** Prevent future writes. */
 export const F_SEAL_FUTURE_WRITE = 16;
+/** Prevent changing the exec bits (6.3+). */
+export const F_SEAL_EXEC = 0x20;
 
 /** `memfd_create(2)` flags. */
 export const MFD_CLOEXEC = 1;
 /** Allow sealing the memfd. */
 export const MFD_ALLOW_SEALING = 2;
+/** Back the memfd with hugetlbfs pages. */
+export const MFD_HUGETLB = 4;
+/** Not executable, sealed so (`F_SEAL_EXEC`), and sealable (6.3+). */
+export const MFD_NOEXEC_SEAL = 8;
+/** Executable (6.3+; the default with `vm.memfd_noexec = 0`). */
+export const MFD_EXEC = 0x10;
 
 /** `lseek(2)` whence values. */
 export const SEEK_SET = 0;

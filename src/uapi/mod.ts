@@ -23,3 +23,5 @@ export * from "./test_driver.ts";
 export * from "./queue_driver.ts";
 export * from "./socket.ts";
 export * from "./drm.ts";
+export * from "./sync_file.ts";
+export * from "./videodev2.ts";

@@ -13,7 +13,7 @@ export interface ConformanceCase {
   /** `<subject> <criteria>`, e.g. "DmaHeap.allocate() rounds the size up to a page". */
   name: string;
   /** A heap role or device the case needs; without it the case is skipped, with the reason. */
-  needs?: "contiguous" | "udmabuf" | "vgem";
+  needs?: "contiguous" | "udmabuf" | "vgem" | "sw_sync" | "vivid";
   /** Runs the case; asserts and records into `obs`. */
   run(k: Kernel, obs: Observations): void | Promise<void>;
 }

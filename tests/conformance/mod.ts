@@ -5,6 +5,11 @@ import { mappingCases } from "./mapping_cases.ts";
 import { udmabufCases } from "./udmabuf_cases.ts";
 import { drmCases } from "./drm_cases.ts";
 import { openDrmDevice } from "../../src/drm/mod.ts";
+import { syncFileCases } from "./sync_file_cases.ts";
+import { kernelCases } from "./kernel_cases.ts";
+import { SW_SYNC_PATH } from "../../src/uapi/sync_file.ts";
+import { v4l2Cases } from "./v4l2_cases.ts";
+import { findVideoDevice } from "../../src/v4l2/mod.ts";
 import { type ConformanceCase, type Observations, openFds } from "./harness.ts";
 import { unusable } from "../_helpers.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
@@ -20,6 +25,9 @@ export const cases: ConformanceCase[] = [
   ...mappingCases,
   ...udmabufCases,
   ...drmCases,
+  ...syncFileCases,
+  ...kernelCases,
+  ...v4l2Cases,
 ];
 
 /** Why a case cannot run on this kernel, or undefined when it can. */
@@ -36,6 +44,15 @@ export function missing(k: Kernel, c: ConformanceCase): string | undefined {
       return undefined;
     } catch {
       return "no vgem DRM device (modprobe vgem)";
+    }
+  }
+  if (c.needs === "sw_sync") return unusable(k, SW_SYNC_PATH);
+  if (c.needs === "vivid") {
+    try {
+      findVideoDevice({ driver: "vivid", kernel: k }).close();
+      return undefined;
+    } catch {
+      return "no vivid video node (modprobe vivid)";
     }
   }
   return undefined;

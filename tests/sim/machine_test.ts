@@ -35,6 +35,8 @@ Deno.test("the default machine boots like the seed's board", () => {
     "null",
     "pts",
     "udmabuf",
+    "video0",
+    "video1",
   ]);
 });
 
@@ -48,6 +50,7 @@ Deno.test("config: several CMA areas get a heap each; drivers can be left out", 
     testDriver: false,
     udmabuf: false,
     vgem: false,
+    vivid: false,
   });
   const k = m.process();
   assert.deepEqual(k.readDir("/dev/dma_heap"), ["camera@49000000", "reserved", "system"]);

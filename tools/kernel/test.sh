@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # deno task test:kernel — run the project's tests inside real Linux 6.12 guests:
-#   debian  the stock Debian kernel (system heap, udmabuf, vgem loaded)
+#   debian  the stock Debian kernel (system heap, udmabuf, vgem and vivid loaded)
 #   custom  tinyconfig + custom.config (CMA heap "reserved" at 0x68000000, sw_sync, DMABUF_DEBUG)
 # In each guest: `deno test -A tests/` with DMABUF_KERNEL=linux, then examples/two_drivers.ts and
-# examples/pipeline.ts (and, in the Debian guest, which has vgem, examples/drm_prime.ts). The host type-checks tests/ first (run.sh --host-precheck) and ships the cache, so
-# the guest does not spend its slow TCG cycles on tsc. Locally a stage that cannot run on this
+# examples/pipeline.ts (debian: also examples/drm_prime.ts on vgem, and examples/camera.ts and
+# examples/loopback.ts on vivid). The host type-checks tests/ first (run.sh --host-precheck) and
+# ships the cache, so the guest does not spend its slow TCG cycles on tsc. Locally a stage that cannot run on this
 # machine is skipped with its reason; with CI=true every skip is a failure. Prints the time of
 # every stage and each guest's `deno test` summary at the end.
 # Usage: test.sh [debian|custom]...   (default: both)
@@ -39,6 +40,10 @@ cmds=(--env DMABUF_KERNEL=linux --env DMABUF_CONFORMANCE_OUT=/tmp/conformance.js
 # The examples run unchanged on the real kernel: the seed's experiment, and the §2.6 pipeline
 # (a few 1080p frames through three stages of the module's queues, every byte verified).
 cmds+=(--cmd "deno run -A examples/two_drivers.ts" --cmd "deno run -A examples/pipeline.ts 6 3")
+# Real importers nobody here wrote (debian guest, vivid loaded): frames from vivid's capture
+# queue into system-heap buffers, and a CPU-written frame through vivid's output and back.
+v4l2_cmds=(--modprobe vivid --cmd "deno run -A examples/camera.ts 8"
+  --cmd "deno run -A examples/loopback.ts 4")
 
 # guest KERNEL ARGS...: boot a guest, keep its console for the pass/fail summary.
 guest() {
@@ -52,7 +57,9 @@ for k in "${kernels[@]}"; do
     debian) stage prepare-debian "$KERNEL_TOOLS_DIR/prepare.sh" >/dev/null || continue
             # Last: the issue-10 set-ups (non-root with 0600 heaps, no heaps, no nodes) remove
             # device nodes, so they run after everything else.
-            stage guest-debian guest debian --modprobe vgem "${cmds[@]}" \
+            # Last: the issue-10 set-ups (non-root with 0600 heaps, no heaps, no nodes) remove
+            # device nodes, so they run after everything else.
+            stage guest-debian guest debian --modprobe vgem "${cmds[@]}" "${v4l2_cmds[@]}" \
               --cmd "deno run -A examples/drm_prime.ts" \
               --cmd "sh tools/kernel/trust-scenarios.sh" \
               --collect "/tmp/conformance.json:$results/conformance-debian.json" \
