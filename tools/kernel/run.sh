@@ -16,7 +16,7 @@
 # (tens of seconds under TCG) into a cache hit.
 source "$(dirname "$0")/lib.sh"
 
-kernel='' timeout_s=${DMABUF_GUEST_TIMEOUT:-900} with_module=1
+kernel='' timeout_s=${DMABUF_GUEST_TIMEOUT:-1800} with_module=1
 cmds=() collects=() envs=() modprobes=() prechecks=()
 while [[ $# -gt 0 ]]; do
   case $1 in
