@@ -27,7 +27,7 @@ if [[ $mode == all ]]; then
   bash tools/kernel/test.sh 2>&1 | tee -a "$log"
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
   echo "== simulated kernel vs real kernels"
-  for k in debian custom; do
+  for k in debian custom arm64; do
     real="$results/conformance-$k.json"
     if [[ -f $real ]]; then
       deno run --allow-read tests/conformance/compare.ts \

@@ -3,6 +3,7 @@ import { heapCases } from "./heap_cases.ts";
 import { bufferCases } from "./buffer_cases.ts";
 import { mappingCases } from "./mapping_cases.ts";
 import { udmabufCases } from "./udmabuf_cases.ts";
+import { boardCases, SEED_CMA_HEAP } from "./board_cases.ts";
 import { type ConformanceCase, type Observations, openFds } from "./harness.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
 import { listHeaps } from "../../mod.ts";
@@ -16,6 +17,7 @@ export const cases: ConformanceCase[] = [
   ...bufferCases,
   ...mappingCases,
   ...udmabufCases,
+  ...boardCases,
 ];
 
 /** Why a case cannot run on this kernel, or undefined when it can. */
@@ -24,6 +26,16 @@ export function missing(k: Kernel, c: ConformanceCase): string | undefined {
     return listHeaps({ kernel: k }).some((h) => h.role === "contiguous" && h.accessible)
       ? undefined
       : "no accessible contiguous (CMA) heap";
+  }
+  if (c.needs === "seedBoard") {
+    for (const dev of [`/dev/dma_heap/${SEED_CMA_HEAP}`, "/dev/driverA"]) {
+      try {
+        k.close(k.open(dev, 2 | 0o2000000));
+      } catch {
+        return `not the seed's board (no usable ${dev})`;
+      }
+    }
+    return undefined;
   }
   if (c.needs === "udmabuf") {
     try {
