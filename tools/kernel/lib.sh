@@ -118,7 +118,7 @@ arm64_dir() { echo "$CACHE/arm64/$(arm64_id)"; }
 # arguments must boot it. 1 GiB at 0x40000000 is the simulated default board's RAM
 # (src/sim/machine.ts); it decides the size of the atomic DMA pools taken from the CMA area.
 # DMABUF_ARM64_CPU overrides the CPU model (measured: see README).
-arm64_cpu() { echo "${DMABUF_ARM64_CPU:-cortex-a57}"; }
+arm64_cpu() { echo "${DMABUF_ARM64_CPU:-max,pauth-impdef=on}"; }
 arm64_qemu_args() {
   printf '%s\n' -cpu "$(arm64_cpu)" -m 1024 -smp 2 -accel tcg,thread=multi
 }
