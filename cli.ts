@@ -10,7 +10,7 @@
  *
  * @example Running the tool in-process
  * ```ts
- * import { main } from "./cli.ts";
+ * import { main } from "@dmabuf/dmabuf/cli";
  * import assert from "node:assert/strict";
  *
  * let out = "";

@@ -3,8 +3,19 @@
  * coherent and share them zero-copy — on real Linux through libc FFI, or on a simulated kernel
  * written in TypeScript that runs anywhere (and needs no permissions).
  *
+ * This entry holds what a device script needs: heaps ({@linkcode openHeap}), buffers
+ * ({@linkcode DmaBuf}), mappings ({@linkcode DmaBufMapping}), fences ({@linkcode SyncFile}),
+ * udmabuf ({@linkcode openUdmabuf}), the allocator ({@linkcode openAllocator}), the error types,
+ * and the kernel choice ({@linkcode kernelSelection}, {@linkcode setKernel}). The rest lives
+ * behind named entries: `@dmabuf/dmabuf/share` (sockets, `pidfd_getfd`, Workers),
+ * `@dmabuf/dmabuf/pipeline` (driver stages and buffer pools), `@dmabuf/dmabuf/accounting`
+ * (`dmabuf_dump`), `@dmabuf/dmabuf/kernel` (the syscall seam, for writing a kernel),
+ * `@dmabuf/dmabuf/sim` (the simulated kernel), `@dmabuf/dmabuf/uapi` (constants and structs)
+ * and `@dmabuf/dmabuf/cli`.
+ *
+ * @example Allocate, name and fill a buffer
  * ```ts
- * import { openHeap } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
@@ -14,26 +25,32 @@
  * assert.equal(buf.info().name, "frame-0");
  * ```
  *
- * Fences: `buf.exportSyncFile()` / `buf.importSyncFile()` ({@linkcode SyncFile}) and
- * `await buf.wait("read" | "write")` wait for drivers without blocking the thread. Pipelines of
- * driver stages (the seed's §2.6): {@linkcode openStage}, {@linkcode createBufferPool},
- * {@linkcode Pipeline} — buffers pass from driver to driver by fd, never copied.
+ * Fences: `buf.exportSyncFile()` / `buf.importSyncFile()` ({@linkcode SyncFile}, with `merge()`
+ * and `info()`) and
+ * `await buf.wait("read" | "write")` wait for drivers without blocking the thread.
  *
- * The kernel underneath is chosen on first use: Linux when `/dev/dma_heap` has a heap this
- * process can open (with `--allow-ffi --allow-read`), otherwise the simulated kernel.
- * `DMABUF_KERNEL=linux|simulated` or {@linkcode setKernel} override the choice, and
- * {@linkcode kernelSelection} says which one is in use and why.
+ * The kernel underneath is chosen on first use and never simulated on a machine with dma-buf
+ * devices: Linux whenever `/dev/dma_heap/*` or `/dev/udmabuf` exists (openable or not), the
+ * simulated kernel only when there is none or off Linux; on Linux without `--allow-ffi` the first
+ * call throws `Deno.errors.NotCapable` naming the flag. `DMABUF_KERNEL=linux|simulated` or
+ * {@linkcode setKernel} override the choice, and {@linkcode kernelSelection} says which one is
+ * in use and why.
  *
  * @module
  */
-export * from "./src/errors.ts";
-export type * from "./src/kernel/types.ts";
 export {
-  getKernel,
-  type KernelSelection,
-  kernelSelection,
-  setKernel,
-} from "./src/kernel/select.ts";
+  BadResourceError,
+  BusyError,
+  type ErrnoDetails,
+  ErrnoError,
+  type ErrnoErrorClass,
+  type ErrnoErrorOptions,
+  InterruptedError,
+  NotFoundError,
+  PermissionDeniedError,
+  TimedOutError,
+} from "./src/errors.ts";
+export { type KernelSelection, kernelSelection, setKernel } from "./src/kernel/select.ts";
 export {
   type AllocateOptions,
   DmaHeap,
@@ -41,49 +58,19 @@ export {
   type HeapOptions,
   listHeaps,
   openHeap,
-  UDEV_HINT,
 } from "./src/heaps/heap.ts";
-export { CONTIGUOUS_ALIASES, type HeapRole, heapRole, pickHeap } from "./src/heaps/roles.ts";
+export type { HeapRole } from "./src/heaps/roles.ts";
 export { DmaBuf, type DmaBufFromOptions, type MapOptions } from "./src/dmabuf/buffer.ts";
 export { type CpuAccess, DmaBufMapping } from "./src/dmabuf/mapping.ts";
-export { type FenceAccess, SyncFile, type SyncFileFromOptions } from "./src/dmabuf/fence.ts";
+export {
+  type FenceAccess,
+  type SyncFenceInfo,
+  SyncFile,
+  type SyncFileFromOptions,
+  type SyncFileInfo,
+} from "./src/dmabuf/fence.ts";
 export type { WaitOptions } from "./src/dmabuf/wait.ts";
-export { type DmaBufInfo, parseFdinfo } from "./src/dmabuf/fdinfo.ts";
-export { leakedCount } from "./src/dmabuf/_lifetime.ts";
-export { type MemfdRange, openUdmabuf, Udmabuf, UDMABUF_PATH } from "./src/heaps/udmabuf.ts";
+export type { DmaBufInfo } from "./src/dmabuf/fdinfo.ts";
+export { leakedCount, type LeakReport, setLeakWarnings } from "./src/dmabuf/_lifetime.ts";
+export { type MemfdRange, openUdmabuf, Udmabuf } from "./src/heaps/udmabuf.ts";
 export { type Allocator, openAllocator, type OpenAllocatorOptions } from "./src/heaps/allocator.ts";
-export {
-  type DmaBufHandle,
-  type FromHandleOptions,
-  fromWorkerHandle,
-  type Received,
-  receiveDmaBuf,
-  type ReceiveOptions,
-  sendDmaBuf,
-  SHARE_HEADER_SIZE,
-  type SocketOptions,
-  type SocketType,
-  takeDmaBuf,
-  type TakeOptions,
-  toWorkerHandle,
-  UnixListener,
-  UnixSocket,
-} from "./src/share/mod.ts";
-export {
-  BufferPool,
-  type BufferPoolOptions,
-  createBufferPool,
-  openStage,
-  Pipeline,
-  type PipelineFrame,
-  type PipelineRunOptions,
-  type PipelineStats,
-  type PoolAllocator,
-  type PooledBuffer,
-  Stage,
-  type StageOp,
-  type StageOptions,
-  type StageReadiness,
-  type StageResult,
-} from "./src/pipeline/mod.ts";
-export { FdResource } from "./src/fd_resource.ts";

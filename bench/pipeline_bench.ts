@@ -13,7 +13,8 @@
  * No payload is produced or checked here (the example does that): this measures the drivers and
  * the library's queue/poll/dequeue round trips.
  */
-import { createBufferPool, listHeaps, openHeap, openStage, Pipeline } from "../mod.ts";
+import { createBufferPool, openStage, Pipeline } from "../src/pipeline/mod.ts";
+import { listHeaps, openHeap } from "../mod.ts";
 
 const FRAME = 1920 * 1080 * 4;
 const contiguous = listHeaps().some((h) => h.role === "contiguous" && h.accessible);

@@ -22,6 +22,10 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+# The C reference is linked statically: gcc and libc6-dev's libc.a, installed when missing.
+source tools/kernel/lib.sh
+need_cmds gcc:gcc || die "gcc is needed for the C reference"
+[[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || need_pkgs libc6-dev || die "libc6-dev is needed"
 gcc -O2 -Wall -Wextra -static -o bench/c/dmabuf_bench bench/c/dmabuf_bench.c
 out=$(mktemp -d)
 # The guest's /project holds the tracked and the untracked-but-not-ignored files; the built

@@ -6,7 +6,7 @@
  *
  * On a machine without /dev/dma_heap it runs on the simulated kernel.
  */
-import { kernelSelection, listHeaps, openHeap } from "../mod.ts";
+import { kernelSelection, listHeaps, openHeap } from "@dmabuf/dmabuf";
 
 const heapName = Deno.args[0] ?? "system";
 const size = Number(Deno.args[1] ?? 1 << 20);

@@ -1,5 +1,5 @@
 /**
- * The seed's §2.6: a pipeline of driver stages over a pool of 1920×1080 RGBA frames. User space
+ * A zero-copy pipeline of driver stages over a pool of 1920×1080 RGBA frames. User space
  * fills a frame, queues its fd on driver A (invert), takes it back when `poll` says it is done,
  * queues it on driver B (+1), then on driver A again (invert) — each driver reaches the same
  * physical pages through the dma-buf, so no byte of a frame is copied between user and kernel
@@ -10,16 +10,9 @@
  *
  *   deno run --allow-ffi --allow-read --allow-env examples/pipeline.ts [frames] [pool]
  */
-import {
-  createBufferPool,
-  getKernel,
-  kernelSelection,
-  listHeaps,
-  openHeap,
-  openStage,
-  Pipeline,
-  type PooledBuffer,
-} from "../mod.ts";
+import { createBufferPool, openStage, Pipeline, type PooledBuffer } from "@dmabuf/dmabuf/pipeline";
+import { getKernel } from "@dmabuf/dmabuf/kernel";
+import { kernelSelection, listHeaps, openHeap } from "@dmabuf/dmabuf";
 
 const WIDTH = 1920, HEIGHT = 1080, FRAME = WIDTH * HEIGHT * 4;
 const frames = Number(Deno.args[0] ?? 30);

@@ -15,17 +15,18 @@
  * On the simulated kernel there is no second OS process that could share the simulated machine,
  * so the parent role runs both sides as two processes of one `SimMachine` instead.
  */
+import { getKernel } from "@dmabuf/dmabuf/kernel";
+import { openHeap } from "@dmabuf/dmabuf";
 import {
-  getKernel,
-  openHeap,
   receiveDmaBuf,
   sendDmaBuf,
   takeDmaBuf,
   UnixListener,
   UnixSocket,
-} from "../mod.ts";
-import type { DmaBuf, Kernel } from "../mod.ts";
-import { createSimMachine } from "../src/sim/mod.ts";
+} from "@dmabuf/dmabuf/share";
+import type { DmaBuf } from "@dmabuf/dmabuf";
+import type { Kernel } from "@dmabuf/dmabuf/kernel";
+import { createSimMachine } from "@dmabuf/dmabuf/sim";
 
 /** What a child reports. */
 export interface ChildReport {

@@ -18,7 +18,10 @@ export interface ErrnoDetails {
   readonly errno: number;
   /** The errno name, e.g. `"EINVAL"`. */
   readonly code: string;
-  /** The system call (and ioctl) that failed, e.g. `"ioctl(DMA_HEAP_IOCTL_ALLOC)"`. */
+  /**
+   * The system call (and ioctl) that failed, e.g. `"ioctl(DMA_HEAP_IOCTL_ALLOC)"`; `""` when
+   * none was made (a method called on a closed object).
+   */
   readonly syscall: string;
   /** The file, heap or buffer involved, when there is one. */
   readonly path?: string;
@@ -37,6 +40,8 @@ export interface ErrnoErrorOptions {
 }
 
 function message(errno: number, syscall: string, o: ErrnoErrorOptions): string {
+  // No system call was made (a method of a closed object): the detail is the whole message.
+  if (syscall === "" && o.detail) return o.detail;
   let m = `${syscall} failed with ${errnoName(errno)}`;
   if (o.path) m += ` on ${o.path}`;
   m += `: ${o.detail ?? strerror(errno)}`;
@@ -60,7 +65,8 @@ function brand(e: Error, errno: number, syscall: string, o: ErrnoErrorOptions): 
  *
  * @example Recognising an errno error
  * ```ts
- * import { ErrnoError, errnoError } from "./errors.ts";
+ * import { ErrnoError } from "@dmabuf/dmabuf";
+ * import { errnoError } from "./errors.ts";
  * import assert from "node:assert/strict";
  *
  * const err = errnoError(22, "ioctl(DMA_BUF_IOCTL_SYNC)");
@@ -170,6 +176,10 @@ export function errnoError(
   syscall: string,
   options: ErrnoErrorOptions = {},
 ): ErrnoError {
+  return withoutFrames(() => makeErrno(errno, syscall, options));
+}
+
+function makeErrno(errno: number, syscall: string, options: ErrnoErrorOptions): ErrnoError {
   switch (errno) {
     case Errno.ENOENT:
       return new NotFoundError(errno, syscall, options) as ErrnoError;
@@ -190,14 +200,198 @@ export function errnoError(
 }
 
 /**
- * The error for a method called on a closed object: `EBADF`, `Deno.errors.BadResource`.
+ * The error for a method called on a closed object: `EBADF`, `Deno.errors.BadResource`, no
+ * `syscall` (none was made), and the message "Cannot <action> a closed <what>".
  *
  * @param action What was attempted, e.g. `"sync"`.
  * @param what The object, e.g. `"DmaBuf"`.
  * @returns The error to throw.
  */
 export function closedError(action: string, what: string): ErrnoError {
-  return errnoError(Errno.EBADF, action, {
-    detail: `Cannot ${action} a closed ${what}`,
+  return errnoError(Errno.EBADF, "", { detail: `Cannot ${action} a closed ${what}` });
+}
+
+/**
+ * The error for a bad argument to a public call, thrown before any system call is made: a
+ * `TypeError` (wrong type, `null` options) or a `RangeError` (right type, value out of range),
+ * carrying `code: "EINVAL"`, `errno: 22` and the argument's name in `argument`. It is not an
+ * {@linkcode ErrnoError}: no system call failed, so it has no `syscall`.
+ */
+export interface ArgumentError extends Error {
+  /** Always `"EINVAL"`. */
+  readonly code: "EINVAL";
+  /** Always 22 (`EINVAL`). */
+  readonly errno: number;
+  /** The argument, e.g. `"size"` or `"options.access"`. */
+  readonly argument: string;
+}
+
+/**
+ * Makes the error for a bad argument (see {@linkcode ArgumentError}).
+ *
+ * @param kind `"type"` for a `TypeError`, `"range"` for a `RangeError`.
+ * @param where The public call, e.g. `"DmaHeap.allocate"`.
+ * @param argument The argument's name, e.g. `"size"`.
+ * @param detail What was expected and what came, e.g. `"must be a safe integer > 0, got NaN"`.
+ * @returns The error to throw.
+ *
+ * @example A bad size
+ * ```ts
+ * import { argumentError, ErrnoError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const err = argumentError("range", "DmaHeap.allocate", "size", "must be > 0, got 0");
+ * assert.ok(err instanceof RangeError);
+ * assert.ok(!(err instanceof ErrnoError));
+ * assert.equal(err.code, "EINVAL");
+ * assert.equal(err.message, "DmaHeap.allocate: size must be > 0, got 0");
+ * ```
+ */
+export function argumentError(
+  kind: "type" | "range",
+  where: string,
+  argument: string,
+  detail: string,
+): ArgumentError {
+  const Ctor = kind === "type" ? TypeError : RangeError;
+  const e = withoutFrames(() => new Ctor(`${where}: ${argument} ${detail}`));
+  Object.defineProperties(e, {
+    code: { value: "EINVAL", enumerable: true },
+    errno: { value: Errno.EINVAL, enumerable: true },
+    argument: { value: argument, enumerable: true },
   });
+  return e as ArgumentError;
+}
+
+/**
+ * Makes an error whose stack is only a string. A V8 error keeps the structured call sites of
+ * its stack — each frame's receiver and function — for as long as the error lives, even after
+ * `stack` was read (measured on Deno 2.9.6 / V8 15.0), so a kept error would keep alive the
+ * object whose method threw it (a DmaBuf and its fd). So the error is built with no frames
+ * captured, and gets the text of a stack captured by a throwaway error instead.
+ */
+function withoutFrames<E extends Error>(make: () => E): E {
+  const limit = Error.stackTraceLimit;
+  let e: E;
+  Error.stackTraceLimit = 0;
+  try {
+    e = make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  const trace = new Error().stack ?? "";
+  // Drop the first line (the throwaway's name) and the frame of this function.
+  const frames = trace.split("\n").slice(2).join("\n");
+  Object.defineProperty(e, "stack", {
+    value: `${e.name}: ${e.message}${frames ? "\n" + frames : ""}`,
+    writable: true,
+    configurable: true,
+  });
+  return e;
+}
+
+/** Describes a value for an error message without calling user code. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value).replace(
+        /[\u007f-\u009f]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+      );
+    case "number":
+    case "boolean":
+    case "undefined":
+      return String(value);
+    case "bigint":
+      return `${value}n`;
+    case "symbol":
+      return "a symbol";
+    case "function":
+      return "a function";
+    default:
+      return Array.isArray(value) ? "an array" : "an object";
+  }
+}
+
+/**
+ * Checks an options argument: `undefined` or an object (not `null`, not a primitive).
+ *
+ * @param where The public call.
+ * @param value The options.
+ * @param argument Its name; default `"options"`.
+ * @returns The options, `{}` for `undefined`.
+ * @throws {TypeError} {@linkcode ArgumentError} otherwise.
+ */
+export function optionsArg<T extends object>(
+  where: string,
+  value: T | undefined,
+  argument = "options",
+): Partial<T> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null) {
+    throw argumentError("type", where, argument, `must be an object, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Checks an integer argument.
+ *
+ * @param where The public call.
+ * @param argument Its name.
+ * @param value The value.
+ * @param min The least value allowed.
+ * @param max The greatest value allowed; default `Number.MAX_SAFE_INTEGER`.
+ * @returns The value.
+ * @throws {TypeError} {@linkcode ArgumentError} if not a number.
+ * @throws {RangeError} {@linkcode ArgumentError} if not an integer in `[min, max]`.
+ */
+export function intArg(
+  where: string,
+  argument: string,
+  value: unknown,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+): number {
+  if (typeof value !== "number") {
+    throw argumentError("type", where, argument, `must be a number, got ${describe(value)}`);
+  }
+  if (!Number.isSafeInteger(value) || value < min || value > max || Object.is(value, -0)) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in [${min}, ${max}]`;
+    throw argumentError(
+      "range",
+      where,
+      argument,
+      `must be an integer ${range}, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks a string argument against a set of allowed values.
+ *
+ * @param where The public call.
+ * @param argument Its name.
+ * @param value The value.
+ * @param allowed The values allowed.
+ * @returns The value.
+ * @throws {TypeError} {@linkcode ArgumentError} if not one of `allowed`.
+ */
+export function oneOf<T extends string>(
+  where: string,
+  argument: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    throw argumentError(
+      "type",
+      where,
+      argument,
+      `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, got ${describe(value)}`,
+    );
+  }
+  return value as T;
 }

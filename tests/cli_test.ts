@@ -1,9 +1,8 @@
 /**
  * The command-line tool, run in-process through `main(args, io)` with captured output.
  *
- * Tests marked [sim] need the simulated kernel (`src/sim/`); they are ignored, with the reason,
- * while it is missing. The others run on any kernel: usage errors, help, sizes, and `dump` on
- * the synthetic tree in `fixtures/accounting/basic`.
+ * Tests marked [sim] run on the simulated kernel (`src/sim/`). The others run on any kernel:
+ * usage errors, help, sizes, and `dump` on the synthetic tree in `fixtures/accounting/basic`.
  */
 import assert from "node:assert/strict";
 import { main } from "../cli.ts";
@@ -16,19 +15,10 @@ import { Errno } from "../src/uapi/errno.ts";
 import { openHeap, UDEV_HINT } from "../src/heaps/heap.ts";
 import type { Kernel } from "../src/kernel/types.ts";
 
-function simOrWhyNot(): string | undefined {
-  try {
-    simulatedKernel();
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-const NO_SIM = simOrWhyNot();
-const sim = (name: string) => ({ name: `[sim] ${name}`, ignore: NO_SIM !== undefined });
+const sim = (name: string) => ({ name: `[sim] ${name}` });
 
-/** A kernel for the tests that do not allocate: the simulated one, else Linux for the header. */
-const ANY_KERNEL = NO_SIM === undefined ? "simulated" : "linux";
+/** The kernel for the tests that do not allocate. */
+const ANY_KERNEL = "simulated";
 
 interface Run {
   code: number;
@@ -158,7 +148,7 @@ Deno.test("main() usage errors exit 2 with one line", async () => {
     [["dump", "1", "2"], /at most one pid/],
     [["bench", "--iterations", "0"], /--iterations must be an integer/],
     [["bench", "--sizes", "4k,,1M"], /Invalid size ""/],
-    [["heaps", "--kernel", "windows"], /--kernel must be linux or simulated/],
+    [["heaps", "--kernel", "windows"], /--kernel must be linux, simulated or auto/],
   ];
   for (const [args, pattern] of cases) {
     const r = await run(args);
@@ -318,7 +308,9 @@ Deno.test(sim("heaps lists the system heap, shows the kernel, exits 0"), () =>
     assert.ok(r.out.startsWith(`Kernel: ${k.description}`));
     assert.match(r.out, /\nsystem\s+\/dev\/dma_heap\/system\s+system\s+yes\n/);
     const j = JSON.parse((await run(["heaps", "--json"])).out);
-    assert.deepEqual(Object.keys(j), ["kernel", "heaps", "hint"]);
+    assert.deepEqual(Object.keys(j), ["kernel", "heaps", "hint", "udmabuf"]);
+    assert.deepEqual(j.udmabuf, { path: "/dev/udmabuf", accessible: true, error: null });
+    assert.match(r.out, /\nudmabuf: \/dev\/udmabuf opens\n$/);
     const system = j.heaps.find((h: { name: string }) => h.name === "system");
     assert.deepEqual(system, {
       name: "system",
@@ -338,7 +330,7 @@ Deno.test(
       assert.equal(r.code, ExitCode.PERMISSION);
       assert.match(r.out, /no \(EACCES\)/);
       assert.equal(r.out.split(UDEV_HINT).length - 1, 1);
-    }, NO_SIM ? undefined : rootOnlyHeaps(simulatedKernel())),
+    }, rootOnlyHeaps(simulatedKernel())),
 );
 
 Deno.test(
@@ -348,7 +340,7 @@ Deno.test(
       const r = await run(["alloc", "--size", "4k"]);
       assert.equal(r.code, ExitCode.PERMISSION);
       oneLine(r, /EACCES.*udev rule/);
-    }, NO_SIM ? undefined : rootOnlyHeaps(simulatedKernel())),
+    }, rootOnlyHeaps(simulatedKernel())),
 );
 
 Deno.test(
@@ -507,7 +499,7 @@ Deno.test(
     onSim(async () => {
       const j = JSON.parse((await run(["heaps", "--json", "--kernel", "simulated"])).out);
       assert.equal(j.kernel.kind, "simulated");
-      assert.equal(j.kernel.reason, 'setKernel("simulated")');
+      assert.equal(j.kernel.reason, "--kernel simulated");
       assert.equal(getKernel().kind, "simulated");
     }),
 );
@@ -597,16 +589,80 @@ async function holdAndRelease(release: (child: Deno.ChildProcess) => Promise<voi
 
 Deno.test({
   ...sim("alloc --hold as a process releases at end of standard input"),
-  ignore: NO_SIM !== undefined || !CAN_RUN,
+  ignore: !CAN_RUN,
   fn: () => holdAndRelease((child) => child.stdin.close()),
 });
 
 Deno.test({
   ...sim("alloc --hold as a process releases on SIGINT (Ctrl-C)"),
-  ignore: NO_SIM !== undefined || !CAN_RUN,
+  ignore: !CAN_RUN,
   fn: () =>
     holdAndRelease((child) => {
       child.kill("SIGINT"); // standard input stays open: only the signal can release
       return Promise.resolve();
     }),
 });
+
+// ---- issue 10 / 12 §7: version, JSON errors, the kernel as chosen, --hold explained -------------
+
+Deno.test("--version prints the package version; with --json as JSON", async () => {
+  const denoJson = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
+  const r = await run(["--version"]);
+  assert.equal(r.code, 0);
+  assert.match(r.out, new RegExp(`^dmabuf ${denoJson.version.replaceAll(".", "\\.")} \\(`));
+  assert.deepEqual(JSON.parse((await run(["--version", "--json"])).out), {
+    version: denoJson.version,
+  });
+});
+
+Deno.test("errors under --json are { error: { code, errno, message } } on stdout", async () => {
+  const usage = await run(["alloc", "--json"]);
+  assert.equal(usage.code, ExitCode.USAGE);
+  assert.deepEqual(JSON.parse(usage.out), {
+    error: { code: "USAGE", errno: null, message: "alloc needs --size <size>" },
+  });
+  oneLine(usage, /alloc needs --size/);
+  await onSim(async () => {
+    const missing = await run(["alloc", "--heap", "nope", "--size", "4k", "--json"]);
+    assert.equal(missing.code, ExitCode.NOT_FOUND);
+    const j = JSON.parse(missing.out);
+    assert.deepEqual(Object.keys(j), ["error"]);
+    assert.equal(j.error.code, "ENOENT");
+    assert.equal(j.error.errno, 2);
+    assert.match(j.error.message, /no heap named "nope"/);
+  });
+});
+
+Deno.test(sim("--kernel is reported as chosen, --kernel auto chooses again"), async () => {
+  try {
+    const j = JSON.parse((await run(["heaps", "--json", "--kernel", "simulated"])).out);
+    assert.equal(j.kernel.reason, "--kernel simulated");
+    const text = await run(["heaps", "--kernel", "simulated"]);
+    assert.match(text.out, /^Kernel: .*\[simulated; --kernel simulated\]\n/);
+    const auto = JSON.parse((await run(["heaps", "--json", "--kernel", "auto"])).out);
+    assert.notEqual(auto.kernel.reason, "--kernel simulated");
+  } finally {
+    setKernel(null);
+  }
+});
+
+Deno.test(
+  sim("alloc --hold on the simulated kernel says only this process sees it"),
+  () =>
+    onSim(async () => {
+      const r = await run(["alloc", "--size", "4k", "--hold"]);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, /in the simulated kernel of this process .*only this process sees it/);
+    }),
+);
+
+Deno.test(
+  sim("heaps exits 3 when any heap is refused, even if another opens"),
+  () =>
+    onSim(async () => {
+      const r = await run(["heaps"]);
+      assert.equal(r.code, ExitCode.PERMISSION, r.out);
+      assert.match(r.out, /global_cma@68000000 .* no \(EACCES\)/);
+      assert.match(r.out, /\nsystem .* yes\n/);
+    }, refusing(simulatedKernel(), "/dev/dma_heap/global")),
+);

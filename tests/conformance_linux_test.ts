@@ -5,20 +5,9 @@
 import { registerConformance } from "./conformance/mod.ts";
 import { recordResults } from "./conformance/record.ts";
 import { linuxKernel } from "../src/kernel/linux.ts";
-import { O_CLOEXEC, O_RDONLY } from "../src/uapi/constants.ts";
+import { unusable } from "./_helpers.ts";
 
-function usable(): string | undefined {
-  if (Deno.build.os !== "linux") return `not Linux (${Deno.build.os})`;
-  try {
-    const k = linuxKernel();
-    k.close(k.open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC));
-    return undefined;
-  } catch (e) {
-    return `/dev/dma_heap/system is not usable: ${(e as Error).message}`;
-  }
-}
-
-const why = usable();
+const why = unusable(linuxKernel(), "/dev/dma_heap/system");
 if (why) {
   console.log(`Real-kernel conformance skipped: ${why}`);
   Deno.test({ name: `[linux] conformance suite (skipped: ${why})`, ignore: true, fn() {} });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { closedError, ErrnoError, errnoError } from "../src/errors.ts";
 import { Errno, errnoName } from "../src/uapi/errno.ts";
+import { openHeap } from "../mod.ts";
+import { createSimMachine } from "../src/sim/mod.ts";
 
 Deno.test("errnoError() picks the Deno.errors class that fits the errno", () => {
   const cases: [number, unknown][] = [
@@ -49,7 +51,18 @@ Deno.test("closedError() reads like libclang_deno's closed guards", () => {
   const e = closedError("sync", "DmaBuf");
   assert.ok(e instanceof Deno.errors.BadResource);
   assert.equal(e.code, "EBADF");
-  assert.match(e.message, /Cannot sync a closed DmaBuf$/);
+  assert.equal(e.message, "Cannot sync a closed DmaBuf");
+  assert.equal(e.syscall, "", "no system call was made");
+});
+
+Deno.test("a closed DmaBuf's methods throw BadResource that names the method, not a syscall", () => {
+  const heap = openHeap("system", { kernel: createSimMachine().process() });
+  const buf = heap.allocate(4096);
+  heap.close();
+  buf.close();
+  assert.throws(() => buf.map(), { name: "BadResource", message: "Cannot map a closed DmaBuf" });
+  assert.throws(() => buf.fd, { message: "Cannot use a closed DmaBuf" });
+  assert.throws(() => buf.intoFd(), { message: "Cannot give up the fd of a closed DmaBuf" });
 });
 
 Deno.test("errnoName() names unknown values E<n>", () => {

@@ -3,8 +3,10 @@
  * timeout and abort, DmaBuf.wait, the readiness of a buffer a stage is writing.
  */
 import assert from "node:assert/strict";
-import { DmaBuf, openHeap, openStage, SyncFile } from "../mod.ts";
+import { DmaBuf, openHeap, SyncFile } from "../mod.ts";
+import { openStage } from "../src/pipeline/mod.ts";
 import { SimMachine } from "../src/sim/mod.ts";
+import { SwSyncTimeline } from "../src/sync/sw_sync.ts";
 
 function setup() {
   const m = new SimMachine();
@@ -128,3 +130,55 @@ Deno.test("DmaBuf.from() wraps a buffer a stage holds; closing our fd keeps it a
   stage.close();
   heap.close();
 });
+
+Deno.test("SyncFile.info() names a stage's fence and reports -ECANCELED when the stage is closed", () => {
+  const { heap, stage } = setup();
+  using buf = heap.allocate(4096);
+  stage.queue(buf, 1);
+  using fence = buf.exportSyncFile("write");
+  const before = fence.info();
+  assert.equal(before.status, 0);
+  assert.deepEqual(
+    before.fences.map((f) => [f.driver, f.timeline, f.status, f.timestamp]),
+    [["test_driver", "driverA", 0, 0]],
+  );
+  assert.match(before.name, /^test_driver-driverA\d+-1$/);
+  stage.close(); // the queued buffer's fence signals with -ECANCELED
+  const after = fence.info();
+  assert.equal(after.status, -125);
+  assert.equal(after.fences[0].status, -125);
+  assert.ok(after.fences[0].timestamp > 0);
+  heap.close();
+});
+
+Deno.test("SyncFile.merge() waits for both fences and keeps only the later point of one timeline", async () => {
+  const { kernel, heap, stage } = setup();
+  const t = new SwSyncTimeline(kernel);
+  using buf = heap.allocate(4096);
+  using sw = SyncFile.from(t.createFence(1), { kernel });
+  stage.queue(buf, 1);
+  using staged = buf.exportSyncFile("write");
+  using both = sw.merge(staged, "both");
+  assert.equal(both.info().fences.length, 2);
+  assert.deepEqual(both.info().fences.map((f) => f.driver).sort(), ["sw_sync", "test_driver"]);
+  await staged.wait({ timeout: 5000 });
+  assert.equal(both.poll(), false, "the sw_sync fence is still pending");
+  t.inc(1);
+  assert.equal(both.poll(), true);
+  assert.equal(both.info().status, 1);
+  // Errors: a merge that was waited on takes its members' first error.
+  using a = SyncFile.from(t.createFence(5), { kernel });
+  using b = SyncFile.from(t.createFence(6), { kernel });
+  using ab = a.merge(b);
+  assert.match(ab.info().name, /^sw_sync-deno\d+-6$/, "one timeline: the later point only");
+  assert.equal(ab.poll(), false);
+  t.close();
+  assert.deepEqual([a.info().status, b.info().status, ab.info().status], [-2, -2, -2]);
+  assertThrows(() => a.merge(ab, "x".repeat(32)), "EINVAL");
+  stage.close();
+  heap.close();
+});
+
+function assertThrows(fn: () => unknown, code: string) {
+  assert.throws(fn, (e: unknown) => (e as { code?: string }).code === code);
+}

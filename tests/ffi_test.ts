@@ -45,7 +45,7 @@ Deno.test({
     import * as mod from "${new URL("mod.ts", root)}";
     import * as linux from "${new URL("src/kernel/linux.ts", root)}";
     import * as load from "${new URL("src/ffi/load.ts", root)}";
-    console.log("imported", typeof mod.errnoError, typeof linux.linuxKernel, typeof load.loadLibc);
+    console.log("imported", typeof mod.openHeap, typeof linux.linuxKernel, typeof load.loadLibc);
     try {
       linux.linuxKernel();
       console.log("no error");

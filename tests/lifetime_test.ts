@@ -3,7 +3,8 @@
  * Needs `--v8-flags=--expose-gc` (set by `deno task test`); skipped with a note otherwise.
  */
 import assert from "node:assert/strict";
-import { getKernel, leakedCount, openHeap } from "../mod.ts";
+import { getKernel } from "../src/kernel/mod.ts";
+import { leakedCount, openHeap } from "../mod.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 

@@ -41,21 +41,9 @@ import {
 import { UDMABUF_CREATE, udmabuf_create, UDMABUF_FLAGS_CLOEXEC } from "../src/uapi/udmabuf.ts";
 import { FIONREAD } from "../src/ffi/libc.ts";
 
-const k = linuxKernel();
+import { assertErrno, openFds, unusable } from "./_helpers.ts";
 
-/** Asserts that `fn` throws the errno error `code` for `syscall`, and returns it. */
-function assertErrno(fn: () => unknown, code: string, syscall: string): ErrnoError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof ErrnoError, `expected ${code}, got ${caught}`);
-  assert.equal(caught.code, code, caught.message);
-  assert.equal(caught.syscall, syscall);
-  return caught;
-}
+const k = linuxKernel();
 
 /** A memfd of `size` bytes, closed after `fn`. */
 function withMemfd<T>(size: number, fn: (fd: number) => T, flags = MFD_CLOEXEC): T {
@@ -66,10 +54,6 @@ function withMemfd<T>(size: number, fn: (fd: number) => T, flags = MFD_CLOEXEC):
   } finally {
     k.close(fd);
   }
-}
-
-function openFds(): string[] {
-  return k.readDir("/proc/self/fd");
 }
 
 Deno.test("linuxKernel() returns one LinuxKernel describing this system", () => {
@@ -361,7 +345,7 @@ Deno.test("LinuxKernel.readDir() lists names sorted, without . and ..", () => {
 });
 
 Deno.test("LinuxKernel leaks no fd, on success or failure", () => {
-  const before = openFds();
+  const before = openFds(k);
   for (let i = 0; i < 20; i++) {
     withMemfd(8192, (fd) => {
       const r = k.mmap(fd, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
@@ -378,7 +362,7 @@ Deno.test("LinuxKernel leaks no fd, on success or failure", () => {
       } catch { /* expected EISDIR after open succeeded: the fd must still be closed */ }
     });
   }
-  assert.deepEqual(openFds(), before);
+  assert.deepEqual(openFds(k), before);
 });
 
 let syslogSkip: string | undefined;
@@ -405,16 +389,7 @@ Deno.test({
 // ---------------------------------------------------------------------------------------------
 // Real dma-buf devices: only where the kernel has them (the qemu harness).
 
-function probe(path: string): string | undefined {
-  try {
-    k.close(k.open(path, O_RDWR | O_CLOEXEC));
-    return undefined;
-  } catch (e) {
-    return `${path} does not open here (${e instanceof ErrnoError ? e.code : e})`;
-  }
-}
-
-const heapSkip = probe("/dev/dma_heap/system");
+const heapSkip = unusable(k, "/dev/dma_heap/system");
 if (heapSkip) console.log(`linux_kernel_test: skipping the dma-heap allocation test: ${heapSkip}`);
 
 Deno.test({
@@ -472,7 +447,7 @@ Deno.test({
   },
 });
 
-const udmabufSkip = probe("/dev/udmabuf");
+const udmabufSkip = unusable(k, "/dev/udmabuf");
 if (udmabufSkip) console.log(`linux_kernel_test: skipping the udmabuf test: ${udmabufSkip}`);
 
 Deno.test({

@@ -4,7 +4,8 @@
  * leaks (fds, pool, buffers, pages), abort mid-run.
  */
 import assert from "node:assert/strict";
-import { createBufferPool, openHeap, openStage, Pipeline, type Stage } from "../mod.ts";
+import { createBufferPool, openStage, Pipeline, type Stage } from "../src/pipeline/mod.ts";
+import { openHeap } from "../mod.ts";
 import { SimMachine } from "../src/sim/mod.ts";
 
 function setup() {

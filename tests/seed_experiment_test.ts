@@ -6,7 +6,8 @@
  * the seed's CMA region (CMA heap) or page chunks that add up to the buffer (system heap).
  */
 import assert from "node:assert/strict";
-import { getKernel, type Kernel, listHeaps, openHeap } from "../mod.ts";
+import { getKernel, type Kernel } from "../src/kernel/mod.ts";
+import { listHeaps, openHeap } from "../mod.ts";
 import {
   buf_info,
   DRIVER_A_STRING,
@@ -17,15 +18,14 @@ import {
   TEST_DRIVERB,
 } from "../src/uapi/mod.ts";
 
+import { unusable } from "./_helpers.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function available(k: Kernel): string | undefined {
-  try {
-    k.close(k.open("/dev/driverA", O_RDWR | O_CLOEXEC));
-  } catch (e) {
-    return `no /dev/driverA (${(e as Error).message})`;
-  }
+  const why = unusable(k, "/dev/driverA");
+  if (why) return why;
   try {
     k.syslog();
   } catch (e) {

@@ -26,14 +26,14 @@ import { F_GETFD, FD_CLOEXEC } from "../src/uapi/constants.ts";
 import { dmabufDump } from "../src/accounting/mod.ts";
 import {
   fromWorkerHandle,
-  openHeap,
   receiveDmaBuf,
   sendDmaBuf,
   takeDmaBuf,
   toWorkerHandle,
   UnixListener,
   UnixSocket,
-} from "../mod.ts";
+} from "../src/share/mod.ts";
+import { openHeap } from "../mod.ts";
 
 function linuxOrWhyNot(): string | undefined {
   if (Deno.build.os !== "linux") return "not Linux";

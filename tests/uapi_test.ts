@@ -25,6 +25,7 @@ import * as heap from "../src/uapi/dma_heap.ts";
 import * as buf from "../src/uapi/dma_buf.ts";
 import * as udma from "../src/uapi/udmabuf.ts";
 import * as drv from "../src/uapi/test_driver.ts";
+import * as sync from "../src/uapi/sync_file.ts";
 import * as k from "../src/uapi/constants.ts";
 import { Errno } from "../src/uapi/errno.ts";
 
@@ -42,6 +43,12 @@ const REQUESTS: [string, number, number][] = [
   ["UDMABUF_CREATE_LIST", udma.UDMABUF_CREATE_LIST, 0x40087543],
   ["TEST_DRIVERA", drv.TEST_DRIVERA, 0x4018540A],
   ["TEST_DRIVERB", drv.TEST_DRIVERB, 0x4018540B],
+  ["SYNC_IOC_MERGE", sync.SYNC_IOC_MERGE, 0xC0303E03],
+  ["SYNC_IOC_FILE_INFO", sync.SYNC_IOC_FILE_INFO, 0xC0383E04],
+  ["SYNC_IOC_SET_DEADLINE", sync.SYNC_IOC_SET_DEADLINE, 0x40103E05],
+  ["SW_SYNC_IOC_CREATE_FENCE", sync.SW_SYNC_IOC_CREATE_FENCE, 0xC0285700],
+  ["SW_SYNC_IOC_INC", sync.SW_SYNC_IOC_INC, 0x40045701],
+  ["SW_SYNC_GET_DEADLINE", sync.SW_SYNC_GET_DEADLINE, 0xC0105702],
 ];
 
 for (const [name, actual, expected] of REQUESTS) {
@@ -129,7 +136,49 @@ const LAYOUTS: [string, Record<string, number>, Record<string, number>][] = [
   }],
   ["udmabuf_create_list", udma.udmabuf_create_list, { size: 8, flags: 0, count: 4, list: 8 }],
   ["buf_info", drv.buf_info, { size: 24, fd: 0, buf: 8, size_: 16 }],
+  ["sync_merge_data", sync.sync_merge_data, {
+    size: 48,
+    name: 0,
+    fd2: 32,
+    fence: 36,
+    flags: 40,
+    pad: 44,
+  }],
+  ["sync_fence_info", sync.sync_fence_info, {
+    size: 80,
+    obj_name: 0,
+    driver_name: 32,
+    status: 64,
+    flags: 68,
+    timestamp_ns: 72,
+  }],
+  ["sync_file_info", sync.sync_file_info, {
+    size: 56,
+    name: 0,
+    status: 32,
+    flags: 36,
+    num_fences: 40,
+    pad: 44,
+    sync_fence_info: 48,
+  }],
+  ["sw_sync_create_fence_data", sync.sw_sync_create_fence_data, {
+    size: 40,
+    value: 0,
+    name: 4,
+    fence: 36,
+  }],
+  ["sw_sync_get_deadline", sync.sw_sync_get_deadline, {
+    size: 16,
+    deadline_ns: 0,
+    pad: 8,
+    fence_fd: 12,
+  }],
 ];
+
+// Not in linux-libc-dev before 6.6, so only pinned as literals (from 6.12's sync_file.h).
+Deno.test("struct sync_set_deadline has size 16 and the kernel's offsets", () => {
+  assert.deepEqual({ ...sync.sync_set_deadline }, { size: 16, deadline_ns: 0, pad: 8 });
+});
 
 for (const [name, layout, expected] of LAYOUTS) {
   Deno.test(`struct ${name} has size ${expected.size} and the kernel's offsets`, () => {
@@ -153,6 +202,8 @@ Deno.test("dma-heap and dma-buf flag constants match the headers", () => {
     [1, 2, 3, 0, 4, 7, 32],
   );
   assert.equal(udma.UDMABUF_FLAGS_CLOEXEC, 1);
+  // include/uapi/linux/memfd.h and fcntl.h of 6.12 (newer than this machine's headers).
+  assert.deepEqual([k.MFD_HUGETLB, k.MFD_NOEXEC_SEAL, k.MFD_EXEC, k.F_SEAL_EXEC], [4, 8, 16, 32]);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +242,7 @@ function cSkipReason(): string | undefined {
   if (Deno.permissions.querySync({ name: "write", path: "/tmp" }).state !== "granted") {
     return "needs --allow-write=/tmp (a temporary directory for gcc)";
   }
-  for (const h of ["dma-heap.h", "dma-buf.h", "udmabuf.h"]) {
+  for (const h of ["dma-heap.h", "dma-buf.h", "udmabuf.h", "sync_file.h"]) {
     try {
       Deno.statSync(`/usr/include/linux/${h}`);
     } catch {
@@ -256,6 +307,11 @@ Deno.test({
         UDMABUF_CREATE_LIST: udma.UDMABUF_CREATE_LIST,
         TEST_DRIVERA: drv.TEST_DRIVERA,
         TEST_DRIVERB: drv.TEST_DRIVERB,
+        SYNC_IOC_MERGE: sync.SYNC_IOC_MERGE,
+        SYNC_IOC_FILE_INFO: sync.SYNC_IOC_FILE_INFO,
+        SW_SYNC_IOC_CREATE_FENCE: sync.SW_SYNC_IOC_CREATE_FENCE,
+        SW_SYNC_IOC_INC: sync.SW_SYNC_IOC_INC,
+        SW_SYNC_GET_DEADLINE: sync.SW_SYNC_GET_DEADLINE,
         DMA_HEAP_VALID_FD_FLAGS: heap.DMA_HEAP_VALID_FD_FLAGS,
         DMA_HEAP_VALID_HEAP_FLAGS: heap.DMA_HEAP_VALID_HEAP_FLAGS,
         DMA_BUF_SYNC_READ: buf.DMA_BUF_SYNC_READ,

@@ -73,7 +73,7 @@ function malformed(line: number, text: string): Error {
  *
  * @example A buffer with one attached device
  * ```ts
- * import { parseBufinfo } from "./bufinfo.ts";
+ * import { parseBufinfo } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const info = parseBufinfo(
@@ -154,7 +154,7 @@ export interface DebugfsOptions {
  *
  * @example A missing debugfs is ENOENT
  * ```ts
- * import { readBufinfo } from "./bufinfo.ts";
+ * import { readBufinfo } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => readBufinfo({ debugfsRoot: "/nonexistent" }), { code: "ENOENT" });

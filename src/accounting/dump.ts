@@ -268,7 +268,7 @@ function finish(
  *
  * @example Two processes sharing one buffer
  * ```ts
- * import { dmabufDump } from "./dump.ts";
+ * import { dmabufDump } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const fdinfo = "pos:\t0\nflags:\t02\nmnt_id:\t9\nino:\t5\nsize:\t8192\ncount:\t2\nexp_name:\tsystem\n";

@@ -45,7 +45,7 @@ export interface ExporterTotal {
  *
  * @example A kernel-only buffer
  * ```ts
- * import { exportedBuffers } from "./exported.ts";
+ * import { exportedBuffers } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const out = exportedBuffers([{ inode: 3, exporter: "system", size: 4096 }], undefined, new Map());
@@ -97,7 +97,7 @@ export function exportedBuffers(
  *
  * @example Two exporters
  * ```ts
- * import { exporterTotals } from "./exported.ts";
+ * import { exporterTotals } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const t = exporterTotals([

@@ -49,7 +49,7 @@ export function procError(e: unknown, syscall: string, path: string): Error {
  *
  * @example Reading a synthetic process
  * ```ts
- * import { readFdRefs } from "./fdrefs.ts";
+ * import { readFdRefs } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const files: Record<string, string> = {

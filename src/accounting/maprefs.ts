@@ -36,7 +36,7 @@ const LINE = /^([0-9a-f]+)-([0-9a-f]+)\s+(\S+)\s+([0-9a-f]+)\s+\S+\s+(\d+)\s+(\/
  *
  * @example One named mapping among others
  * ```ts
- * import { parseMaps } from "./maprefs.ts";
+ * import { parseMaps } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const refs = parseMaps(
@@ -80,7 +80,7 @@ export function parseMaps(text: string): MapRef[] {
  *
  * @example A synthetic maps file
  * ```ts
- * import { readMapRefs } from "./maprefs.ts";
+ * import { readMapRefs } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const reader = {

@@ -20,7 +20,7 @@
  *   are skipped.
  *
  * ```ts
- * import { dmabufDump } from "./mod.ts";
+ * import { dmabufDump } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const reader = { readDir: () => [], readText: () => "" };
@@ -31,7 +31,7 @@
  * @module
  */
 export { denoFsReader, type FsReader } from "./reader.ts";
-export type { DmaBufInfo } from "../dmabuf/fdinfo.ts";
+export { type DmaBufInfo, parseFdinfo } from "../dmabuf/fdinfo.ts";
 export { type FdRef, type ProcOptions, PTRACE_HINT, readFdRefs } from "./fdrefs.ts";
 export { type MapRef, parseMaps, readMapRefs } from "./maprefs.ts";
 export {

@@ -48,7 +48,7 @@ function mapped(e: unknown, syscall: string, path: string): Error {
  *
  * @example Reading a missing file gives ENOENT
  * ```ts
- * import { denoFsReader } from "./reader.ts";
+ * import { denoFsReader } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const fs = denoFsReader();

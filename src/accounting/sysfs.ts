@@ -36,7 +36,7 @@ export interface SysfsOptions {
  *
  * @example A synthetic sysfs tree
  * ```ts
- * import { readSysfsBuffers } from "./sysfs.ts";
+ * import { readSysfsBuffers } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const files: Record<string, string> = {

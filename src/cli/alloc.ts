@@ -71,7 +71,7 @@ Allocates a zero-filled dma-buf and prints its fd, size (page-rounded) and inode
                   then invokes the OOM killer, which may kill this process or others
   --hold          keep the buffer until Ctrl-C or end of standard input, so that
                   "dmabuf dump" in another shell sees it (real kernel only: a simulated
-                  kernel lives inside this process)
+                  kernel lives inside this process, and the tool says so when holding)
 
 Exit codes: 0 allocated, 1 the heap refused (EINVAL, ENOMEM), 2 bad size,
 3 permission denied, 4 no such heap.
@@ -127,8 +127,13 @@ Exit codes: 0 allocated, 1 the heap refused (EINVAL, ENOMEM), 2 bad size,
     if (hold) {
       // Listen for Ctrl-C before saying so: a signal right after the message must release.
       const released = ctx.io.waitForRelease();
+      const where = ctx.kernel.kind === "simulated"
+        ? `in the simulated kernel of this process (pid ${Deno.pid}): only this process ` +
+          `sees it, no other process or "dmabuf dump" in another shell can (use the Linux ` +
+          `kernel for that)`
+        : `in pid ${selfPid(ctx.kernel)}`;
       ctx.io.stderr(
-        `Holding fd ${buf.fd} (inode ${info.inode}) in pid ${selfPid(ctx.kernel)}; ` +
+        `Holding fd ${buf.fd} (inode ${info.inode}) ${where}; ` +
           `press Ctrl-C or close standard input to release\n`,
       );
       await released;

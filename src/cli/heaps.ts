@@ -4,12 +4,26 @@
  * @module
  */
 import { listHeaps, UDEV_HINT } from "../heaps/heap.ts";
+import { UDMABUF_PATH } from "../heaps/udmabuf.ts";
+import type { Kernel } from "../kernel/types.ts";
+import type { ErrnoError } from "../errors.ts";
+import { O_CLOEXEC, O_RDWR } from "../uapi/constants.ts";
 import { DMA_HEAP_DIR } from "../uapi/dma_heap.ts";
 import { type Command, kernelLine, printJson } from "./command.ts";
 import { ExitCode, UsageError } from "./errors.ts";
 import { renderTable } from "./table.ts";
 
 const denied = (code: string | undefined) => code === "EACCES" || code === "EPERM";
+
+/** Whether `/dev/udmabuf` opens read-write here: `null` when it does, else the errno name. */
+function udmabufError(kernel: Kernel): string | null {
+  try {
+    kernel.close(kernel.open(UDMABUF_PATH, O_RDWR | O_CLOEXEC));
+    return null;
+  } catch (e) {
+    return (e as ErrnoError).code ?? (e as Error).name;
+  }
+}
 
 /** The `heaps` command. */
 export const heapsCommand: Command = {
@@ -18,9 +32,10 @@ export const heapsCommand: Command = {
   help: `Usage: dmabuf heaps [--json]
 
 Lists the heaps in ${DMA_HEAP_DIR} with their role (system, contiguous) and whether this user
-can open them. Rows refused with EACCES come with the udev rule that fixes it.
+can open them. Rows refused with EACCES come with the udev rule that fixes it. The last line
+says whether ${UDMABUF_PATH} (openAllocator()'s stand-in for the system heap) opens.
 
-Exit codes: 0 at least one heap opens, 3 every heap is refused, 4 no heaps at all.
+Exit codes: 0 every heap opens, 3 a heap is refused (EACCES/EPERM), 4 no heaps at all.
 `,
   options: {},
   run(ctx, _values, positionals) {
@@ -28,10 +43,11 @@ Exit codes: 0 at least one heap opens, 3 every heap is refused, 4 no heaps at al
       throw new UsageError(`heaps takes no argument, got ${positionals[0]}`);
     }
     const heaps = listHeaps({ kernel: ctx.kernel });
+    const udmabuf = udmabufError(ctx.kernel);
     const refused = heaps.some((h) => denied(h.error));
     const code = heaps.length === 0
       ? ExitCode.NOT_FOUND
-      : heaps.every((h) => !h.accessible) && refused
+      : refused
       ? ExitCode.PERMISSION
       : ExitCode.OK;
     if (ctx.json) {
@@ -44,6 +60,7 @@ Exit codes: 0 at least one heap opens, 3 every heap is refused, 4 no heaps at al
           error: h.error ?? null,
         })),
         hint: refused ? UDEV_HINT : null,
+        udmabuf: { path: UDMABUF_PATH, accessible: udmabuf === null, error: udmabuf },
       });
       return code;
     }
@@ -62,6 +79,9 @@ Exit codes: 0 at least one heap opens, 3 every heap is refused, 4 no heaps at al
       );
       if (refused) out += `\nHint: ${UDEV_HINT}\n`;
     }
+    out += `\nudmabuf: ${UDMABUF_PATH} ${
+      udmabuf === null ? "opens" : `does not open (${udmabuf})`
+    }\n`;
     ctx.io.stdout(out);
     return code;
   },

@@ -5,7 +5,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { kernelSelection, setKernel } from "../kernel/select.ts";
+import { kernelSelection, selectKernel } from "../kernel/select.ts";
+import { ErrnoError } from "../errors.ts";
+import denoJson from "../../deno.json" with { type: "json" };
 import { UDEV_HINT } from "../heaps/heap.ts";
 import type { Command, OptionSpec, Values } from "./command.ts";
 import { errorLine, ExitCode, exitCodeOf, UsageError } from "./errors.ts";
@@ -29,7 +31,13 @@ const COMMON: Record<string, OptionSpec> = {
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   kernel: { type: "string" },
+  version: { type: "boolean" },
 };
+
+/** The tool's version line: the package version and the Deno running it. */
+export function versionLine(): string {
+  return `dmabuf ${denoJson.version} (${denoJson.name}; Deno ${Deno.version.deno}, V8 ${Deno.version.v8})\n`;
+}
 
 /** The top-level help. */
 export function globalHelp(): string {
@@ -44,8 +52,13 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
 
 Options for every command:
   --json             one JSON document on stdout (stable keys) instead of text
-  --kernel <kind>    linux or simulated (default: DMABUF_KERNEL, else automatic)
+  --kernel <kind>    linux, simulated or auto (default: DMABUF_KERNEL, else auto: Linux
+                     whenever /dev/dma_heap/* or /dev/udmabuf exists, simulated otherwise)
   -h, --help         help for the command
+  --version          the tool's version
+
+Errors go to stderr as one line; with --json, stdout also gets
+{ "error": { "code", "errno", "message" } }.
 
 Sizes take binary units: 4096, 64k, 4MiB, "1.5 MiB". Exit codes: 0 ok, 1 operation failed,
 2 usage error, 3 permission denied, 4 not found. "dmabuf <command> --help" says more.
@@ -82,10 +95,28 @@ function parse(cmd: Command, args: string[]): { values: Values; positionals: str
 
 function chooseKernel(kind: unknown): void {
   if (kind === undefined) return;
-  if (kind !== "linux" && kind !== "simulated") {
-    throw new UsageError(`--kernel must be linux or simulated, got ${JSON.stringify(kind)}`);
+  if (kind !== "linux" && kind !== "simulated" && kind !== "auto") {
+    throw new UsageError(
+      `--kernel must be linux, simulated or auto, got ${JSON.stringify(kind)}`,
+    );
   }
-  setKernel(kind);
+  selectKernel(kind === "auto" ? null : kind, `--kernel ${kind}`);
+}
+
+/** The error as `--json` prints it: `{ "error": { "code", "errno", "message" } }`. */
+export function errorJson(
+  e: unknown,
+): { error: { code: string; errno: number | null; message: string } } {
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof ErrnoError) return { error: { code: e.code, errno: e.errno, message } };
+  const code = e instanceof UsageError
+    ? "USAGE"
+    : e instanceof Deno.errors.NotCapable
+    ? "NOT_CAPABLE"
+    : e instanceof Error
+    ? e.name
+    : "ERROR";
+  return { error: { code, errno: null, message } };
 }
 
 /**
@@ -98,7 +129,7 @@ function chooseKernel(kind: unknown): void {
  *
  * @example An unknown command is a usage error
  * ```ts
- * import { main } from "./main.ts";
+ * import { main } from "@dmabuf/dmabuf/cli";
  * import assert from "node:assert/strict";
  *
  * let err = "";
@@ -115,8 +146,13 @@ export async function main(args: string[], io: Partial<CliIo> = {}): Promise<num
     stderrIsTerminal: io.stderrIsTerminal ?? base?.stderrIsTerminal ?? false,
     waitForRelease: io.waitForRelease ?? base?.waitForRelease ?? (() => Promise.resolve()),
   };
+  const json = args.includes("--json");
   try {
     const [name, rest] = splitCommand(args);
+    if (name === undefined && rest.includes("--version")) {
+      full.stdout(json ? JSON.stringify({ version: denoJson.version }) + "\n" : versionLine());
+      return ExitCode.OK;
+    }
     if (name === undefined || name === "help") {
       const topic = name === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
       if (topic) full.stdout(topic.help);
@@ -133,6 +169,10 @@ export async function main(args: string[], io: Partial<CliIo> = {}): Promise<num
     const { values, positionals } = parse(cmd, rest);
     if (values.help) {
       full.stdout(cmd.help);
+      return ExitCode.OK;
+    }
+    if (values.version) {
+      full.stdout(versionLine());
       return ExitCode.OK;
     }
     chooseKernel(values.kernel);
@@ -155,6 +195,7 @@ export async function main(args: string[], io: Partial<CliIo> = {}): Promise<num
     if (code === ExitCode.PERMISSION && path.startsWith("/dev/") && !line.includes(UDEV_HINT)) {
       line += `. ${UDEV_HINT}`;
     }
+    if (json) full.stdout(JSON.stringify(errorJson(e), null, 2) + "\n");
     full.stderr(line + "\n");
     return code;
   }

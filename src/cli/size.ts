@@ -26,7 +26,7 @@ const SIZE = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(?:([bkmgt])(?:i?b)?)?\s*$/i;
  *
  * @example Sizes with and without units
  * ```ts
- * import { parseSize } from "./size.ts";
+ * import { parseSize } from "@dmabuf/dmabuf/cli";
  * import assert from "node:assert/strict";
  *
  * assert.equal(parseSize("4MiB"), 4 * 1024 * 1024);
@@ -61,7 +61,7 @@ export function parseSize(text: string): number {
  *
  * @example Formatting
  * ```ts
- * import { formatSize } from "./size.ts";
+ * import { formatSize } from "@dmabuf/dmabuf/cli";
  * import assert from "node:assert/strict";
  *
  * assert.equal(formatSize(4 * 1024 * 1024), "4.0 MiB");

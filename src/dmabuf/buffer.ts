@@ -3,9 +3,18 @@
  *
  * @module
  */
-import type { Kernel, UserBuffer } from "../kernel/types.ts";
+import type { Kernel, MappedRegion, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { closedError, type ErrnoError, errnoError } from "../errors.ts";
+import {
+  argumentError,
+  describe,
+  type ErrnoError,
+  errnoError,
+  intArg,
+  oneOf,
+  optionsArg,
+} from "../errors.ts";
+import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import {
   F_DUPFD_CLOEXEC,
@@ -13,6 +22,7 @@ import {
   MAP_SHARED,
   O_ACCMODE,
   O_RDONLY,
+  O_RDWR,
   POLLIN,
   POLLOUT,
   PROT_READ,
@@ -29,17 +39,19 @@ import {
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_START,
 } from "../uapi/dma_buf.ts";
-import { backstop, type BufferRecord } from "./_lifetime.ts";
 import { type DmaBufInfo, parseFdinfo } from "./fdinfo.ts";
 import { type CpuAccess, DmaBufMapping, syncDirection } from "./mapping.ts";
-import { type FenceAccess, fenceFlags, SyncFile } from "./fence.ts";
+import { adoptSyncFile, type FenceAccess, fenceFlags, SyncFile } from "./fence.ts";
 import { waitForEvents, type WaitOptions } from "./wait.ts";
 
 /** Options for {@linkcode DmaBuf.from}. */
 export interface DmaBufFromOptions {
   /**
-   * Whether the DmaBuf owns the fd and closes it on `close()`. Default `true`. A borrowed fd
-   * (`false`) stays open; the caller keeps closing it.
+   * Whether the DmaBuf takes the fd. Default `true`: `close()` closes it. With `false` the fd
+   * is borrowed: the DmaBuf works on its own close-on-exec duplicate (`F_DUPFD_CLOEXEC`), made
+   * at once, and never touches the caller's fd again — the caller keeps closing its fd, and
+   * closing it early (or the number being reused by another file) does not affect the DmaBuf,
+   * whose `fd` is the duplicate's number.
    */
   owned?: boolean;
   /** The kernel the fd belongs to; default: the kernel in use. */
@@ -53,9 +65,10 @@ export interface MapOptions {
   /** How many bytes; default: to the end of the buffer. Rounded up to pages by the kernel. */
   length?: number;
   /**
-   * What the CPU will do. Default `"readwrite"`. The mapping is writable whenever the fd is
-   * (`O_RDWR`), so a stray write is a coherence bug rather than a fault; only a buffer whose fd
-   * is `O_RDONLY` is mapped read-only — writing through such a view faults, as in C.
+   * What the CPU will do: `"read"`, `"write"` or `"readwrite"` (default). A `"read"` mapping
+   * refuses `write`/`readWrite`. The memory is mapped writable whenever the fd is (`O_RDWR`), so
+   * a stray store is a coherence bug rather than a fault; a buffer whose fd is `O_RDONLY` is
+   * mapped `PROT_READ` and its mapping hands out only copies (see {@linkcode DmaBufMapping}).
    */
   access?: CpuAccess;
 }
@@ -63,6 +76,34 @@ export interface MapOptions {
 const encoder = new TextEncoder();
 const kAdopt = Symbol("adopt");
 const SYNC_RETRIES = 1000;
+
+/**
+ * One set of small ioctl arguments per kernel, shared by every buffer: the sync flags, a name,
+ * a sync_file request. The ioctls that use them are synchronous, so no two calls can share one
+ * at the same time. A buffer of its own per DmaBuf cost an `ArrayBuffer` and an FFI pointer
+ * object for every buffer that was ever synced or named; at hundreds of thousands of buffers
+ * those kept the process's RSS about 100 MB above what the live objects need (see the leak soak
+ * in the README).
+ */
+interface Scratch {
+  sync: UserBuffer;
+  name: UserBuffer;
+  fence: UserBuffer;
+}
+const scratchOf = new WeakMap<Kernel, Scratch>();
+
+function scratch(kernel: Kernel): Scratch {
+  let s = scratchOf.get(kernel);
+  if (s === undefined) {
+    s = {
+      sync: kernel.userBuffer(8),
+      name: kernel.userBuffer(DMA_BUF_NAME_LEN),
+      fence: kernel.userBuffer(8),
+    };
+    scratchOf.set(kernel, s);
+  }
+  return s;
+}
 
 function isRetryable(e: unknown): boolean {
   const code = (e as ErrnoError)?.errno;
@@ -84,35 +125,26 @@ function asciiInto(s: string, out: Uint8Array): number {
   return n;
 }
 
-function checkSize(value: unknown, what: string, syscall: string, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw errnoError(Errno.EINVAL, syscall, {
-      detail: `${what} must be a safe integer ≥ ${min}, got ${String(value)}`,
-    });
-  }
-  return value;
-}
+const ACCESS: readonly CpuAccess[] = ["read", "write", "readwrite"];
 
 /**
  * A dma-buf: a buffer that devices and processes share through an fd.
  *
  * Made by {@linkcode DmaHeap.allocate}, {@linkcode DmaBuf.dup}, or {@linkcode DmaBuf.from} for
- * an fd that came from elsewhere (a camera, a GPU driver). `close()` is idempotent, unmaps
- * every mapping made from this object (detaching their views), and closes the fd if owned.
- * A buffer that is garbage-collected without `close()` has its fd closed by a best-effort
- * backstop.
+ * an fd that came from elsewhere (a camera, a GPU driver). It has `fd`, `kernel` and `closed`;
+ * `close()` (or `using`) is idempotent, unmaps every mapping made from this object (detaching
+ * their views), and closes the fd if owned; every other method of a closed buffer throws
+ * `Deno.errors.BadResource` ("Cannot map a closed DmaBuf"). A buffer that is garbage-collected
+ * without `close()` has its mappings unmapped and its fd closed by a best-effort backstop
+ * (counted by {@linkcode leakedCount}).
  */
-export class DmaBuf {
-  #kernel: Kernel;
-  #fd: number;
-  #owned: boolean;
-  #closed = false;
+export class DmaBuf extends FdResource {
+  // The base holds the truth; these copies keep the hot paths free of getter calls.
+  readonly #kernel: Kernel;
+  readonly #fd: number;
   #size: number | undefined;
-  #sync: UserBuffer | undefined;
-  #name: UserBuffer | undefined;
   #fdinfo: string | undefined;
   #mappings: Set<DmaBufMapping> | undefined;
-  #held: BufferRecord | undefined;
 
   /**
    * Internal: use {@linkcode DmaBuf.from} or a heap's `allocate()`.
@@ -131,47 +163,28 @@ export class DmaBuf {
     owned: boolean,
   ) {
     if (token !== kAdopt) throw new TypeError("Use DmaBuf.from(fd) to wrap a dma-buf fd");
+    super(kernel, fd, "DmaBuf", owned);
     this.#kernel = kernel;
     this.#fd = fd;
     this.#size = size;
-    this.#owned = owned;
-    if (owned) {
-      this.#held = { kind: "buffer", kernel, fd, regions: undefined };
-      backstop.register(this, this.#held, this);
-    }
-  }
-
-  /**
-   * @internal Wraps a fresh fd the library just got from the kernel and, when `name` is given,
-   * names it; if naming fails the buffer is closed before the error is rethrown, so a failed
-   * allocation leaves no fd behind.
-   */
-  static adopt(kernel: Kernel, fd: number, size?: number, name?: string): DmaBuf {
-    const buf = new DmaBuf(kAdopt, kernel, fd, size, true);
-    if (name !== undefined) {
-      try {
-        buf.setName(name);
-      } catch (e) {
-        buf.close();
-        throw e;
-      }
-    }
-    return buf;
+    if (size !== undefined) this.leakDetails({ size });
   }
 
   /**
    * Wraps a dma-buf fd that came from elsewhere, after checking (through
-   * `/proc/self/fdinfo/<fd>`) that it is one.
+   * `/proc/self/fdinfo/<fd>`) that it is one. With `owned: false` the DmaBuf holds its own
+   * close-on-exec duplicate of the fd (see {@linkcode DmaBufFromOptions.owned}).
    *
    * @param fd The fd.
    * @param options Ownership and kernel.
    * @returns The buffer.
    * @throws {Deno.errors.BadResource} `EBADF` if the fd is not open.
    * @throws {ErrnoError} `EINVAL` if the fd is not a dma-buf.
+   * @throws {RangeError} `EINVAL` for an fd that is not an integer ≥ 0 (no system call made).
    *
    * @example Borrowing an fd
    * ```ts
-   * import { DmaBuf, openHeap } from "../../mod.ts";
+   * import { DmaBuf, openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -180,50 +193,56 @@ export class DmaBuf {
    * assert.equal(view.size, 8192);
    * ```
    */
-  static from(fd: number, options: DmaBufFromOptions = {}): DmaBuf {
-    const kernel = options.kernel ?? getKernel();
-    checkSize(fd, "fd", "DmaBuf.from", 0);
+  static from(fd: number, options?: DmaBufFromOptions): DmaBuf {
+    const where = "DmaBuf.from";
+    intArg(where, "fd", fd, 0, 2 ** 31 - 1);
+    const o = optionsArg(where, options);
+    const kernel = o.kernel ?? getKernel();
+    const owned = o.owned ?? true;
+    if (typeof owned !== "boolean") {
+      throw argumentError(
+        "type",
+        where,
+        "options.owned",
+        `must be a boolean, got ${describe(owned)}`,
+      );
+    }
+    // A borrowed fd is duplicated at once: from then on only the duplicate is used, so the
+    // caller closing its fd (and the number going to another file) cannot reach this object.
+    let own = fd;
+    if (!owned) {
+      try {
+        own = kernel.fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      } catch (e) {
+        if ((e as ErrnoError).errno === Errno.EBADF) {
+          throw errnoError(Errno.EBADF, where, { detail: `fd ${fd} is not open` });
+        }
+        throw e;
+      }
+    }
     let text: string;
     try {
-      text = kernel.readText(`/proc/self/fdinfo/${fd}`);
+      text = kernel.readText(`/proc/self/fdinfo/${own}`);
     } catch (e) {
+      if (own !== fd) kernel.close(own);
       if ((e as ErrnoError).errno === Errno.ENOENT) {
-        throw errnoError(Errno.EBADF, "DmaBuf.from", { detail: `fd ${fd} is not open` });
+        throw errnoError(Errno.EBADF, where, { detail: `fd ${fd} is not open` });
       }
       throw e;
     }
     const info = parseFdinfo(text);
     if (info === undefined) {
-      throw errnoError(Errno.EINVAL, "DmaBuf.from", {
+      if (own !== fd) kernel.close(own);
+      throw errnoError(Errno.EINVAL, where, {
         detail: `fd ${fd} is not a dma-buf (its fdinfo has no exp_name)`,
       });
     }
-    return new DmaBuf(kAdopt, kernel, fd, info.size, options.owned ?? true);
-  }
-
-  #guard(action: string): void {
-    if (this.#closed) throw closedError(action, "DmaBuf");
-  }
-
-  /** The fd. */
-  get fd(): number {
-    this.#guard("use");
-    return this.#fd;
-  }
-
-  /** True once closed. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** The kernel the fd belongs to. */
-  get kernel(): Kernel {
-    return this.#kernel;
+    return new DmaBuf(kAdopt, kernel, own, info.size, true);
   }
 
   /** The size in bytes (the kernel's, i.e. rounded up to pages). */
   get size(): number {
-    this.#guard("size");
+    this.checkOpen("size");
     return this.#size ??= this.#kernel.lseek(this.#fd, 0, SEEK_END);
   }
 
@@ -244,7 +263,7 @@ export class DmaBuf {
    * @throws {ErrnoError} If fdinfo cannot be read.
    */
   info(): DmaBufInfo {
-    this.#guard("inspect");
+    this.checkOpen("inspect");
     const info = parseFdinfo(
       this.#kernel.readText(this.#fdinfo ??= `/proc/self/fdinfo/${this.#fd}`),
     );
@@ -264,14 +283,22 @@ export class DmaBuf {
    * @throws {ErrnoError} `EINVAL` if the name is 32 bytes or longer or contains NUL.
    */
   setName(name: string): void {
-    this.#guard("name");
+    this.checkOpen("name");
     const syscall = "ioctl(DMA_BUF_SET_NAME_B)";
-    if (typeof name !== "string" || name.includes("\0")) {
+    if (typeof name !== "string") {
+      throw argumentError(
+        "type",
+        "DmaBuf.setName",
+        "name",
+        `must be a string, got ${describe(name)}`,
+      );
+    }
+    if (name.includes("\0")) {
       throw errnoError(Errno.EINVAL, syscall, { detail: "the name must be a string without NUL" });
     }
-    // One 32-byte argument per buffer, reused: encodeInto stops at 32 bytes, so a name that
+    // One 32-byte argument per kernel, reused: encodeInto stops at 32 bytes, so a name that
     // does not fit is detected without encoding it whole.
-    const arg = this.#name ??= this.#kernel.userBuffer(DMA_BUF_NAME_LEN);
+    const arg = scratch(this.#kernel).name;
     let written = asciiInto(name, arg.bytes);
     let read = name.length;
     if (written < 0) ({ read, written } = encoder.encodeInto(name, arg.bytes));
@@ -283,6 +310,7 @@ export class DmaBuf {
     }
     arg.bytes[written] = 0;
     this.#kernel.ioctl(this.#fd, DMA_BUF_SET_NAME_B, arg, "DMA_BUF_SET_NAME_B");
+    this.leakDetails({ name });
   }
 
   /**
@@ -291,7 +319,7 @@ export class DmaBuf {
    * @returns A new DmaBuf that owns the new fd.
    */
   dup(): DmaBuf {
-    this.#guard("dup");
+    this.checkOpen("dup");
     const fd = this.#kernel.fcntl(this.#fd, F_DUPFD_CLOEXEC, 0);
     return new DmaBuf(kAdopt, this.#kernel, fd, this.#size, true);
   }
@@ -301,47 +329,95 @@ export class DmaBuf {
    *
    * @param options Range and access.
    * @returns The mapping; unmap it, or let `using` or `close()` do it.
-   * @throws {ErrnoError} `EINVAL` for a range outside the buffer or an unaligned offset,
-   * `EACCES` for write access to a read-only fd.
+   * @throws {RangeError} `EINVAL` for an unaligned offset or a range outside the buffer, and
+   *   a `TypeError` (`EINVAL`) for options that are not an object or an unknown
+   *   `access` — all before any system call.
+   * @throws {ErrnoError} `EACCES` for write access to a read-only fd (the message says to map
+   *   with `{ access: "read" }`).
    */
-  map(options: MapOptions = {}): DmaBufMapping {
-    this.#guard("map");
-    const syscall = "mmap";
+  map(options?: MapOptions): DmaBufMapping {
+    this.checkOpen("map");
+    const where = "DmaBuf.map";
+    const o = optionsArg(where, options);
     const page = this.#kernel.pageSize;
-    const offset = checkSize(options.offset ?? 0, "offset", syscall, 0);
+    const size = this.size;
+    const offset = intArg(where, "options.offset", o.offset ?? 0, 0);
     if (offset % page !== 0) {
-      throw errnoError(Errno.EINVAL, syscall, {
-        detail: `offset ${offset} is not a multiple of the page size ${page}`,
-      });
+      throw argumentError(
+        "range",
+        where,
+        "options.offset",
+        `must be a multiple of the page size ${page}, got ${offset}`,
+      );
     }
-    const length = checkSize(options.length ?? this.size - offset, "length", syscall, 1);
-    const access = options.access ?? "readwrite";
-    syncDirection(access); // validates
+    if (offset >= size) {
+      throw argumentError(
+        "range",
+        where,
+        "options.offset",
+        `is past the end of the ${size}-byte buffer, got ${offset}`,
+      );
+    }
+    const length = intArg(where, "options.length", o.length ?? size - offset, 1);
+    if (length > size - offset) {
+      throw argumentError(
+        "range",
+        where,
+        "options.length",
+        `reaches past the end of the ${size}-byte buffer (offset ${offset} + length ${length})`,
+      );
+    }
+    const access = oneOf(where, "options.access", o.access ?? "readwrite", ACCESS);
     let prot = PROT_READ | PROT_WRITE;
     if (access === "read" && (this.#kernel.fcntl(this.#fd, F_GETFL, 0) & O_ACCMODE) === O_RDONLY) {
       prot = PROT_READ;
     }
-    const region = this.#kernel.mmap(this.#fd, length, prot, MAP_SHARED, offset);
-    // The buffer's backstop record also unmaps its mappings (a borrowed fd registers on first map).
-    let held = this.#held;
-    if (held === undefined) {
-      held = this.#held = {
-        kind: "buffer",
-        kernel: this.#kernel,
-        fd: undefined,
-        regions: undefined,
-      };
-      backstop.register(this, held, this);
+    let region: MappedRegion;
+    try {
+      region = this.#kernel.mmap(this.#fd, length, prot, MAP_SHARED, offset);
+    } catch (e) {
+      throw this.#mmapError(e, access);
     }
-    const regions = held.regions ??= new Set();
-    regions.add(region);
+    // The backstop unmaps it too if this buffer is collected without close().
+    const untrack = this.trackMapping(region);
     const mappings = this.#mappings ??= new Set();
-    const mapping = new DmaBufMapping(this, this.#kernel, region, (m) => {
-      mappings.delete(m);
-      regions.delete(region);
-    });
+    const mapping = new DmaBufMapping(
+      this,
+      this.#kernel,
+      region,
+      (m) => {
+        mappings.delete(m);
+        untrack();
+      },
+      access,
+      prot !== PROT_READ,
+    );
     mappings.add(mapping);
     return mapping;
+  }
+
+  /** The mmap error with its cause and fix, when the library knows them. */
+  #mmapError(e: unknown, access: string): unknown {
+    const err = e as ErrnoError;
+    if (err.errno !== Errno.EACCES) return e;
+    let mode: number;
+    try {
+      mode = this.#kernel.fcntl(this.#fd, F_GETFL, 0) & O_ACCMODE;
+    } catch {
+      return e;
+    }
+    if (mode === O_RDWR) return e;
+    // mm/mmap.c do_mmap(): MAP_SHARED with PROT_WRITE needs FMODE_WRITE, and any mapping
+    // needs FMODE_READ.
+    const which = mode === O_RDONLY ? "read-only (O_RDONLY)" : "write-only (O_WRONLY)";
+    return errnoError(Errno.EACCES, err.syscall ?? "mmap", {
+      path: `dma-buf fd ${this.#fd}`,
+      detail: `the fd is ${which} and the mapping asked for ${access} access`,
+      hint: mode === O_RDONLY
+        ? 'Map it with { access: "read" }, or allocate with fdFlags O_RDWR to write'
+        : "A write-only fd cannot be mapped; allocate or dup it with O_RDWR",
+      cause: e,
+    });
   }
 
   /**
@@ -351,6 +427,7 @@ export class DmaBuf {
    * @param access The direction; END must use the same.
    */
   beginCpuAccess(access: CpuAccess = "readwrite"): void {
+    oneOf("DmaBuf.beginCpuAccess", "access", access, ACCESS);
     this.#syncIoctl(DMA_BUF_SYNC_START | syncDirection(access), "begin CPU access to");
   }
 
@@ -360,12 +437,13 @@ export class DmaBuf {
    * @param access The direction used at START.
    */
   endCpuAccess(access: CpuAccess = "readwrite"): void {
+    oneOf("DmaBuf.endCpuAccess", "access", access, ACCESS);
     this.#syncIoctl(DMA_BUF_SYNC_END | syncDirection(access), "end CPU access to");
   }
 
   #syncIoctl(flags: number, action: string): void {
-    this.#guard(action);
-    const arg = this.#sync ??= this.#kernel.userBuffer(8);
+    this.checkOpen(action);
+    const arg = scratch(this.#kernel).sync;
     arg.view.setUint32(0, flags, true);
     for (let attempt = 0;; attempt++) {
       try {
@@ -383,37 +461,30 @@ export class DmaBuf {
    * now on — to hand it to a Worker, another process or another library.
    *
    * @returns The fd, still open.
-   * @throws {ErrnoError} `EINVAL` if this object borrows its fd (`owned: false`): it has no
-   * ownership to give; `EBADF` (`Deno.errors.BadResource`) if it is closed.
+   * A DmaBuf made with `DmaBuf.from(fd, { owned: false })` gives away its own duplicate, never
+   * the caller's fd.
+   *
+   * @throws {Deno.errors.BadResource} `EBADF` if it is closed.
    *
    * @example Handing the fd on
    * ```ts
-   * import { DmaBuf, openHeap } from "../../mod.ts";
+   * import { DmaBuf, openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
    * const buf = heap.allocate(4096);
-   * const fd = buf.release();
+   * const fd = buf.intoFd();
    * assert.equal(buf.closed, true);
    * using again = DmaBuf.from(fd); // owns the fd now
    * assert.equal(again.size, 4096);
    * ```
    */
-  release(): number {
-    this.#guard("release");
-    if (!this.#owned) {
-      throw errnoError(Errno.EINVAL, "DmaBuf.release", {
-        detail: `fd ${this.#fd} is borrowed (owned: false); only its owner can give it away`,
-      });
-    }
-    this.#closed = true;
-    this.#unmapAll();
-    if (this.#held !== undefined) backstop.unregister(this);
-    return this.#fd;
+  intoFd(): number {
+    return this.giveUpFd("DmaBuf.intoFd");
   }
 
-  // Unmaps every mapping made from this object; a failure does not stop the others.
-  #unmapAll(): void {
+  /** Unmaps every mapping made from this object; a failure does not stop the others. */
+  protected override onClose(): void {
     if (!this.#mappings?.size) return;
     for (const m of [...this.#mappings]) {
       try {
@@ -436,7 +507,7 @@ export class DmaBuf {
    *
    * @example Waiting for a buffer's writers through a sync_file
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -447,13 +518,13 @@ export class DmaBuf {
    * ```
    */
   exportSyncFile(access: FenceAccess = "write"): SyncFile {
-    this.#guard("export a fence of");
+    this.checkOpen("export a fence of");
     const name = "DMA_BUF_IOCTL_EXPORT_SYNC_FILE";
-    const arg = this.#kernel.userBuffer(8);
-    arg.view.setUint32(0, fenceFlags(access, `ioctl(${name})`), true);
+    const arg = scratch(this.#kernel).fence;
+    arg.view.setUint32(0, fenceFlags(access, "DmaBuf.exportSyncFile"), true);
     arg.view.setInt32(4, -1, true);
     this.#kernel.ioctl(this.#fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, arg, name);
-    return SyncFile.adopt(this.#kernel, arg.view.getInt32(4, true));
+    return adoptSyncFile(this.#kernel, arg.view.getInt32(4, true));
   }
 
   /**
@@ -469,7 +540,7 @@ export class DmaBuf {
    *
    * @example Making one buffer wait for another's fences
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -482,13 +553,18 @@ export class DmaBuf {
    * ```
    */
   importSyncFile(syncFile: SyncFile, access: FenceAccess = "write"): void {
-    this.#guard("import a fence into");
+    this.checkOpen("import a fence into");
     const name = "DMA_BUF_IOCTL_IMPORT_SYNC_FILE";
-    const flags = fenceFlags(access, `ioctl(${name})`);
+    const flags = fenceFlags(access, "DmaBuf.importSyncFile");
     if (!(syncFile instanceof SyncFile)) {
-      throw errnoError(Errno.EINVAL, `ioctl(${name})`, { detail: "Not a SyncFile" });
+      throw argumentError(
+        "type",
+        "DmaBuf.importSyncFile",
+        "syncFile",
+        `must be a SyncFile, got ${describe(syncFile)}`,
+      );
     }
-    const arg = this.#kernel.userBuffer(8);
+    const arg = scratch(this.#kernel).fence;
     arg.view.setUint32(0, flags, true);
     arg.view.setInt32(4, syncFile.fd, true);
     this.#kernel.ioctl(this.#fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, arg, name);
@@ -506,7 +582,7 @@ export class DmaBuf {
    *
    * @example Waiting before reading
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    *
    * using heap = openHeap("system");
    * using buf = heap.allocate(4096);
@@ -514,26 +590,32 @@ export class DmaBuf {
    * ```
    */
   async wait(access: FenceAccess = "write", options: WaitOptions = {}): Promise<void> {
-    this.#guard("wait on");
-    const events = fenceFlags(access, "poll") === DMA_BUF_SYNC_READ ? POLLIN : POLLOUT;
+    this.checkOpen("wait on");
+    const events = fenceFlags(access, "DmaBuf.wait") === DMA_BUF_SYNC_READ ? POLLIN : POLLOUT;
     await waitForEvents(this.#kernel, this.#fd, events, options, `dma-buf ${access} access`);
   }
+}
 
-  /**
-   * Unmaps every mapping made from this object and closes the fd if owned. Idempotent.
-   *
-   * @throws {ErrnoError} If `close(2)` fails; the object is closed all the same.
-   */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#unmapAll();
-    if (this.#held !== undefined) backstop.unregister(this);
-    if (this.#owned) this.#kernel.close(this.#fd);
+/**
+ * Wraps a fresh fd the library just got from the kernel (an allocation) and, when `name` is
+ * given, names it; if naming fails the buffer is closed before the error is rethrown, so a
+ * failed allocation leaves no fd behind. Internal to the library (heaps, udmabuf).
+ *
+ * @param kernel The kernel.
+ * @param fd The new dma-buf fd, now owned by the buffer.
+ * @param size The size if known.
+ * @param name A name to set.
+ * @returns The buffer.
+ */
+export function adoptDmaBuf(kernel: Kernel, fd: number, size?: number, name?: string): DmaBuf {
+  const buf = new DmaBuf(kAdopt, kernel, fd, size, true);
+  if (name !== undefined) {
+    try {
+      buf.setName(name);
+    } catch (e) {
+      buf.close();
+      throw e;
+    }
   }
-
-  /** Same as {@linkcode close}. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
+  return buf;
 }

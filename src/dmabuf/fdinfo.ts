@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { argumentError, describe } from "../errors.ts";
 
 /** What the kernel reports about one dma-buf fd. */
 export interface DmaBufInfo {
@@ -33,7 +34,7 @@ export interface DmaBufInfo {
  *
  * @example Parsing the fdinfo of a system-heap buffer
  * ```ts
- * import { parseFdinfo } from "./fdinfo.ts";
+ * import { parseFdinfo } from "@dmabuf/dmabuf/accounting";
  * import assert from "node:assert/strict";
  *
  * const info = parseFdinfo(
@@ -46,6 +47,9 @@ export interface DmaBufInfo {
  * ```
  */
 export function parseFdinfo(text: string): DmaBufInfo | undefined {
+  if (typeof text !== "string") {
+    throw argumentError("type", "parseFdinfo", "text", `must be a string, got ${describe(text)}`);
+  }
   let exporter: string | undefined;
   let name: string | undefined;
   let size = 0, count = 0, inode = 0, flags = 0, mntId = 0, pos = 0;

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Kernel, MappedRegion } from "../kernel/types.ts";
-import { closedError } from "../errors.ts";
+import { argumentError, closedError } from "../errors.ts";
 import { DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_WRITE } from "../uapi/dma_buf.ts";
 
 /** The direction of CPU access: what the CPU will do with the bytes. */
@@ -31,12 +31,20 @@ export interface MappingOwner {
 }
 
 // A view handed out keeps its mapping (and so its buffer) reachable, so the GC backstop does
-// not unmap memory that a view the user holds still shows. The key is the view object, not its
-// ArrayBuffer: the backstop's own record holds the ArrayBuffer, and keying on it would keep
-// every mapping alive forever. A view the user derives (`subarray`, `.buffer`) does not keep
-// the mapping alive; when the backstop unmaps, such views are detached (length 0), never
-// left pointing at unmapped memory.
-const keepAlive = new WeakMap<Uint8Array, DmaBufMapping>();
+// not unmap memory that a view the user holds still shows. The view holds its mapping in a
+// hidden (non-enumerable, symbol-keyed) property: a plain strong edge, so a dead mapping and its
+// view are an ordinary garbage cycle that the young-generation GC collects. (A WeakMap from view
+// to mapping — the mapping holding the view and the map's entry holding the mapping — is an
+// ephemeron cycle that only a full mark-compact can break: every mapping whose bytes were ever
+// taken survived into the old generation, about 100 MB of RSS over 10^5 map/unmap cycles; see
+// the leak soak in the README.) A view the user derives (`subarray`, `.buffer`) does not keep
+// the mapping alive; when the backstop unmaps, such views are detached (length 0), never left
+// pointing at unmapped memory.
+const kMapping = Symbol("dmabuf.mapping");
+
+function name(access: CpuAccess): string {
+  return access === "readwrite" ? "readWrite" : access;
+}
 
 function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
   return typeof v === "object" && v !== null && typeof (v as any).then === "function";
@@ -52,6 +60,24 @@ function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
  * CPU access belongs inside {@linkcode read}, {@linkcode write} or {@linkcode readWrite}, which
  * send `DMA_BUF_IOCTL_SYNC` START before and END after the callback with the same direction,
  * END even when the callback throws or its promise rejects.
+ *
+ * A mapping made with `access: "read"` is read-only: {@linkcode write} and
+ * {@linkcode readWrite} throw a `TypeError` before any sync or access. When the fd itself is
+ * read-only (`O_RDONLY`) the memory is mapped `PROT_READ`, where a store would kill the process
+ * with SIGSEGV (JavaScript has no read-only typed array); such a mapping never hands out a view
+ * of that memory: {@linkcode bytes} and the views given to {@linkcode read} are copies, so a
+ * stray store changes only the copy. That costs one copy of the mapped length per call; what
+ * remains unguarded is {@linkcode address}, which FFI code can still write through.
+ *
+ * **Moved buffers.** User code can move a view's ArrayBuffer away (`view.buffer.transfer()`,
+ * `structuredClone(x, { transfer })`, `postMessage(x, [buffer])`); the view the library handed
+ * out is then detached, and the moved ArrayBuffer is out of the library's reach. The mapping
+ * keeps working (the next {@linkcode bytes} is a new view over the same memory). On Linux the
+ * moved ArrayBuffer aliases the mapping until it is unmapped and reads zeros afterwards (the
+ * library puts anonymous zero pages in place of the dma-buf pages instead of unmapping, because
+ * JavaScript cannot tell when the moved ArrayBuffer is collected, so that range of address space
+ * is kept for the life of the process). On the simulated kernel the bytes leave with the moved
+ * ArrayBuffer: it keeps them, and the buffer reads zeros from then on. Nothing faults on either.
  */
 export class DmaBufMapping {
   #owner: MappingOwner;
@@ -65,6 +91,13 @@ export class DmaBufMapping {
   readonly length: number;
   /** The user-space address of the mapping, as C would see it (for ioctl structs). */
   readonly address: number;
+  /** The access the mapping was made for; `"read"` makes it read-only. */
+  readonly access: CpuAccess;
+  /**
+   * Whether the memory is mapped writable (`PROT_WRITE`). False only for a read-only fd; then
+   * every view this mapping hands out is a copy.
+   */
+  readonly writable: boolean;
 
   /**
    * Used by {@linkcode DmaBuf.map}; not meant to be called directly.
@@ -73,12 +106,16 @@ export class DmaBufMapping {
    * @param kernel The kernel that made the mapping.
    * @param region The mapping.
    * @param onUnmap Called once when the mapping goes away.
+   * @param access The access asked for; default `"readwrite"`.
+   * @param writable Whether the memory is mapped `PROT_WRITE`; default true.
    */
   constructor(
     owner: MappingOwner,
     kernel: Kernel,
     region: MappedRegion,
     onUnmap: (m: DmaBufMapping) => void,
+    access: CpuAccess = "readwrite",
+    writable = true,
   ) {
     this.#owner = owner;
     this.#kernel = kernel;
@@ -87,6 +124,8 @@ export class DmaBufMapping {
     this.offset = region.offset;
     this.length = region.length;
     this.address = region.address;
+    this.access = access;
+    this.writable = writable;
   }
 
   /** True once unmapped. */
@@ -96,17 +135,21 @@ export class DmaBufMapping {
 
   /**
    * The mapped bytes, without any cache maintenance. Prefer {@linkcode read} and
-   * {@linkcode write}; use this between your own `beginCpuAccess`/`endCpuAccess`.
+   * {@linkcode write}; use this between your own `beginCpuAccess`/`endCpuAccess`. For a
+   * mapping that is not {@linkcode writable}, a copy taken now.
    *
    * @throws {Deno.errors.BadResource} If the mapping was unmapped.
    */
   get bytes(): Uint8Array {
     const region = this.#region;
     if (region === undefined) throw closedError("access", "DmaBufMapping");
+    if (!this.writable) {
+      return new Uint8Array(region.buffer, region.byteOffset, region.length).slice();
+    }
     let view = this.#view;
     if (view === undefined || view.byteLength === 0) {
       view = new Uint8Array(region.buffer, region.byteOffset, region.length);
-      keepAlive.set(view, this);
+      Object.defineProperty(view, kMapping, { value: this });
       this.#view = view;
     }
     return view;
@@ -121,7 +164,7 @@ export class DmaBufMapping {
    *
    * @example Reading a buffer
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -140,10 +183,11 @@ export class DmaBufMapping {
    * @param fn Writes the bytes; may be async.
    * @returns What `fn` returns (a promise if `fn` returns one).
    * @throws {ErrnoError} If a sync ioctl fails, or the mapping was unmapped.
+   * @throws {TypeError} `EINVAL` on a read-only mapping (`access: "read"`), before any access.
    *
    * @example Filling a buffer
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -163,10 +207,11 @@ export class DmaBufMapping {
    * @param fn Reads and writes the bytes; may be async.
    * @returns What `fn` returns (a promise if `fn` returns one).
    * @throws {ErrnoError} If a sync ioctl fails, or the mapping was unmapped.
+   * @throws {TypeError} `EINVAL` on a read-only mapping (`access: "read"`), before any access.
    *
    * @example Incrementing every byte
    * ```ts
-   * import { openHeap } from "../../mod.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -181,11 +226,24 @@ export class DmaBufMapping {
   }
 
   #scoped<T>(access: CpuAccess, fn: (bytes: Uint8Array) => T): T {
-    const bytes = this.bytes;
+    if (typeof fn !== "function") {
+      throw argumentError("type", `DmaBufMapping.${name(access)}`, "fn", "must be a function");
+    }
+    if (this.#region === undefined) throw closedError("access", "DmaBufMapping");
+    if (access !== "read" && this.access === "read") {
+      throw argumentError(
+        "type",
+        `DmaBufMapping.${name(access)}`,
+        "this",
+        'is a read-only mapping (access: "read"); map with access "write" or "readwrite" to write',
+      );
+    }
+    // A copy of read-only memory is taken after START, so it shows what the device wrote.
+    const bytes = this.writable ? this.bytes : undefined;
     this.#owner.beginCpuAccess(access);
     let result: T;
     try {
-      result = fn(bytes);
+      result = fn(bytes ?? this.bytes);
     } catch (e) {
       this.#endQuietly(access);
       throw e;

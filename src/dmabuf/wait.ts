@@ -6,7 +6,7 @@
  * @module
  */
 import type { Kernel } from "../kernel/types.ts";
-import { errnoError } from "../errors.ts";
+import { argumentError, describe, errnoError, optionsArg } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { POLLERR, POLLNVAL } from "../uapi/constants.ts";
 
@@ -35,17 +35,28 @@ export async function waitForEvents(
   kernel: Kernel,
   fd: number,
   events: number,
-  options: WaitOptions = {},
+  options: WaitOptions | undefined = {},
   what = "fd",
 ): Promise<number> {
-  const { signal, timeout } = options;
+  const { signal, timeout } = optionsArg("wait", options);
   if (
     timeout !== undefined &&
     (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0)
   ) {
-    throw errnoError(Errno.EINVAL, "poll", {
-      detail: `The timeout must be a number of milliseconds ≥ 0, got ${String(timeout)}`,
-    });
+    throw argumentError(
+      "range",
+      "wait",
+      "options.timeout",
+      `must be a number of milliseconds ≥ 0, got ${describe(timeout)}`,
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw argumentError(
+      "type",
+      "wait",
+      "options.signal",
+      `must be an AbortSignal, got ${describe(signal)}`,
+    );
   }
   signal?.throwIfAborted();
   const deadline = timeout === undefined ? Infinity : performance.now() + timeout;

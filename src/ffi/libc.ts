@@ -30,6 +30,12 @@ export const symbols = {
     ],
     result: "i32",
   },
+  unlink: {
+    parameters: [
+      "pointer", // const char *pathname
+    ],
+    result: "i32",
+  },
   ioctl: {
     parameters: [
       "i32", // int fd

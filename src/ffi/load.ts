@@ -42,6 +42,41 @@ export interface LoadedLibc {
 
 let loaded: LoadedLibc | undefined;
 
+/**
+ * Whether Deno lets this process `dlopen` `path`: `--allow-ffi` (any library) or
+ * `--allow-ffi=<path>` naming it. Never prompts.
+ *
+ * @param path A candidate, as {@linkcode LIBC_CANDIDATES} lists them.
+ * @returns True when granted.
+ */
+export function ffiGranted(path: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "ffi", path }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `--allow-ffi` is granted without a path. */
+export function ffiUnscoped(): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether some libc the library would open may be opened: `--allow-ffi`, or `--allow-ffi=` with
+ * the path of one of the candidates (or of `DMABUF_LIBC`).
+ *
+ * @returns True when {@linkcode loadLibc} is permitted to try at least one candidate.
+ */
+export function libcPermitted(): boolean {
+  const override = envOverride();
+  return (override ? [override] : LIBC_CANDIDATES).some(ffiGranted);
+}
+
 function envOverride(): string | undefined {
   // querySync never prompts; a missing --allow-env just means "no override".
   const status = Deno.permissions.querySync({ name: "env", variable: LIBC_ENV });
@@ -64,7 +99,10 @@ function open(path: string): LoadedLibc {
  * Opens libc once and returns it; later calls return the same library.
  *
  * With `DMABUF_LIBC` set (and readable), that path is the only candidate: an explicit choice
- * never falls back silently. Otherwise {@linkcode LIBC_CANDIDATES} are tried in order.
+ * never falls back silently. Otherwise {@linkcode LIBC_CANDIDATES} are tried in order. Only
+ * candidates the FFI permission covers are tried. A path-scoped `--allow-ffi=<libc>` is refused
+ * with an error saying why: Deno (2.9.6) allows `dlopen` of that path but no pointer operation,
+ * and the library needs them (errno, mmap views).
  *
  * @returns The symbols, the path that opened and an errno reader.
  * @throws {Deno.errors.PermissionDenied} `EACCES` from `dlopen` without `--allow-ffi`.
@@ -76,7 +114,33 @@ export function loadLibc(): LoadedLibc {
   const override = envOverride();
   const candidates = override ? [override] : LIBC_CANDIDATES;
   const failures: string[] = [];
+  const permitted = candidates.filter(ffiGranted);
+  if (permitted.length > 0 && !ffiUnscoped()) {
+    // Measured with Deno 2.9.6: a path-scoped --allow-ffi permits dlopen of that path only;
+    // UnsafePointer.of/value/create and UnsafePointerView (getArrayBuffer of a mapping, errno)
+    // all throw NotCapable unless --allow-ffi is given without a path.
+    throw errnoError(Errno.EACCES, "dlopen", {
+      path: permitted[0],
+      detail: "--allow-ffi=<path> lets Deno open that library, but Deno " + Deno.version.deno +
+        " refuses every pointer operation (UnsafePointer, UnsafePointerView: errno, mmap views) " +
+        "unless --allow-ffi is given without a path",
+      hint: "Run with --allow-ffi (no path)",
+    });
+  }
+  if (permitted.length === 0) {
+    throw errnoError(Errno.EACCES, "dlopen", {
+      path: candidates[0],
+      detail: "Loading libc needs the FFI permission",
+      hint: `Run with --allow-ffi, or with --allow-ffi=<path of libc> (one of: ${
+        candidates.filter((c) => c.startsWith("/")).join(", ") || candidates.join(", ")
+      })`,
+    });
+  }
   for (const path of candidates) {
+    if (!permitted.includes(path)) {
+      failures.push(`${path} (not covered by --allow-ffi)`);
+      continue;
+    }
     try {
       loaded = open(path);
       return loaded;

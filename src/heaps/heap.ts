@@ -5,7 +5,15 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { type ErrnoError, errnoError } from "../errors.ts";
+import {
+  argumentError,
+  describe,
+  type ErrnoError,
+  errnoError,
+  intArg,
+  optionsArg,
+} from "../errors.ts";
+import { heapCannotFit } from "./_limits.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import { O_CLOEXEC, O_RDONLY, O_RDWR } from "../uapi/constants.ts";
@@ -14,8 +22,8 @@ import {
   DMA_HEAP_DIR,
   DMA_HEAP_IOCTL_ALLOC,
 } from "../uapi/dma_heap.ts";
-import { DmaBuf } from "../dmabuf/buffer.ts";
-import { type HeapRole, heapRole, pickHeap } from "./roles.ts";
+import { adoptDmaBuf, type DmaBuf } from "../dmabuf/buffer.ts";
+import { checkRole, type HeapRole, heapRole, pickHeap } from "./roles.ts";
 
 /** Options shared by the heap functions. */
 export interface HeapOptions {
@@ -47,6 +55,12 @@ export interface AllocateOptions {
   name?: string;
 }
 
+/** What makes a kernel have a contiguous (CMA) heap. */
+export const CMA_HINT =
+  "A contiguous heap needs CONFIG_DMABUF_HEAPS_CMA and a CMA area (cma=<size> on the kernel " +
+  "command line, CONFIG_CMA_SIZE_MBYTES, or a shared-dma-pool reserved-memory node); udmabuf " +
+  "and the system heap give scattered pages and do not stand in for it";
+
 /** The udev rule that lets a group use the heaps. */
 export const UDEV_HINT =
   'Give your user access with a udev rule such as SUBSYSTEM=="dma_heap", GROUP="video", MODE="0660" and add the user to that group, or run as root';
@@ -68,15 +82,15 @@ function names(kernel: Kernel): string[] {
  *
  * @example Listing heaps
  * ```ts
- * import { listHeaps } from "./heap.ts";
+ * import { listHeaps } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * const heaps = listHeaps();
  * assert.ok(heaps.some((h) => h.name === "system"));
  * ```
  */
-export function listHeaps(options: HeapOptions = {}): HeapInfo[] {
-  const kernel = options.kernel ?? getKernel();
+export function listHeaps(options?: HeapOptions): HeapInfo[] {
+  const kernel = optionsArg("listHeaps", options).kernel ?? getKernel();
   return names(kernel).map((name) => {
     const path = `${DMA_HEAP_DIR}/${name}`;
     const info: HeapInfo = { name, path, role: heapRole(name), accessible: true };
@@ -91,14 +105,28 @@ export function listHeaps(options: HeapOptions = {}): HeapInfo[] {
 }
 
 function validateName(name: unknown): string {
+  if (typeof name !== "string") {
+    throw argumentError(
+      "type",
+      "openHeap",
+      "heap",
+      `must be a string or { role }, got ${describe(name)}`,
+    );
+  }
+  // Control characters (C0, DEL, C1) never name a heap, and would land raw in messages.
   if (
-    typeof name !== "string" || name === "" || name === "." || name.includes("/") ||
-    name.includes("..") || name.includes("\0")
+    name === "" || name === "." || name.includes("/") || name.includes("..") ||
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u001f\u007f-\u009f]/.test(name)
   ) {
-    throw errnoError(Errno.EINVAL, "open", {
-      path: `${DMA_HEAP_DIR}/${String(name)}`,
-      detail: "a heap name is a non-empty file name without '/', '..' or NUL",
-    });
+    throw argumentError(
+      "range",
+      "openHeap",
+      "heap",
+      `must be a non-empty file name without '/', '..' or control characters, got ${
+        describe(name)
+      }`,
+    );
   }
   return name;
 }
@@ -110,13 +138,19 @@ function validateName(name: unknown): string {
  * @param heap A name or a role.
  * @param options The kernel.
  * @returns The open heap.
- * @throws {Deno.errors.NotFound} `ENOENT`, listing the heaps that do exist.
+ * @throws {Deno.errors.NotFound} `ENOENT`, listing the heaps that do exist (also for a role no
+ * heap plays: no other heap stands in for the contiguous one).
+ * @throws {TypeError} For a selector without a valid role (`{}`, `{ role: "bogus" }`), listing
+ * the valid roles.
  * @throws {Deno.errors.PermissionDenied} `EACCES`, with the udev rule that fixes it.
- * @throws {ErrnoError} `EINVAL` for a name with `/`, `..` or NUL (checked before any I/O).
+ * @throws {RangeError} `EINVAL` for a name with `/`, `..`, NUL or another control character,
+ *   `TypeError` for a name that is not a string, an unknown role or options that are not an
+ *   object (checked before any I/O).
+ * @throws {ErrnoError} `ENAMETOOLONG` from `open` for a name longer than 255 bytes.
  *
  * @example Allocating from the system heap
  * ```ts
- * import { openHeap } from "./heap.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
@@ -125,16 +159,18 @@ function validateName(name: unknown): string {
  * assert.equal(buf.info().name, "tiny");
  * ```
  */
-export function openHeap(heap: string | { role: HeapRole }, options: HeapOptions = {}): DmaHeap {
-  const kernel = options.kernel ?? getKernel();
+export function openHeap(heap: string | { role: HeapRole }, options?: HeapOptions): DmaHeap {
+  const kernel = optionsArg("openHeap", options).kernel ?? getKernel();
   let name: string;
   if (typeof heap === "object" && heap !== null) {
+    const role = checkRole(heap.role, "openHeap({ role })");
     const present = names(kernel);
-    const found = pickHeap(present, heap.role);
+    const found = pickHeap(present, role);
     if (found === undefined) {
       throw errnoError(Errno.ENOENT, "open", {
         path: DMA_HEAP_DIR,
-        detail: `no ${heap.role} heap; heaps present: ${present.join(", ") || "none"}`,
+        detail: `no ${role} heap; heaps present: ${present.join(", ") || "none"}`,
+        hint: role === "contiguous" ? CMA_HINT : undefined,
       });
     }
     name = found;
@@ -168,6 +204,10 @@ export function openHeap(heap: string | { role: HeapRole }, options: HeapOptions
 /**
  * An open dma-heap. Allocates buffers; `close()` (or `using`) closes the heap's fd, which does
  * not affect buffers already allocated.
+ *
+ * Like every fd owner of the library, a DmaHeap has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed DmaHeap").
  */
 export class DmaHeap extends FdResource {
   #arg: UserBuffer;
@@ -177,6 +217,8 @@ export class DmaHeap extends FdResource {
   readonly path: string;
   /** What it is for, when the name tells. */
   readonly role: HeapRole | undefined;
+  /** Whether its buffers are physically contiguous (the CMA heap). */
+  readonly contiguous: boolean;
 
   /**
    * Use {@linkcode openHeap}.
@@ -190,6 +232,7 @@ export class DmaHeap extends FdResource {
     this.name = name;
     this.path = `${DMA_HEAP_DIR}/${name}`;
     this.role = heapRole(name);
+    this.contiguous = this.role === "contiguous";
     this.#arg = kernel.userBuffer(D.size);
   }
 
@@ -200,12 +243,17 @@ export class DmaHeap extends FdResource {
    * @param size Bytes wanted: a safe integer > 0.
    * @param options fd flags, heap flags, a name.
    * @returns The buffer, owning its fd.
-   * @throws {ErrnoError} `EINVAL` for a bad size or flags, `ENOMEM` when the heap is out of
-   * memory, `EBADF` if the heap was closed.
+   * @throws {RangeError} `EINVAL` for a size that is not a safe integer > 0, `fdFlags` outside
+   *   32 bits, negative `heapFlags` (`TypeError` for wrong types or options that are not an
+   *   object) — before any system call.
+   * @throws {ErrnoError} `EINVAL` for flags the kernel refuses; `ENOMEM` when the heap is out of
+   *   memory, or, before the ioctl, for a size above the machine's RAM (`MemTotal`) or, for a CMA
+   *   heap, above the CMA area (`CmaTotal`): the kernel would call the OOM killer rather than
+   *   fail; `EBADF` if the heap was closed.
    *
    * @example Allocating 1 MiB
    * ```ts
-   * import { openHeap } from "./heap.ts";
+   * import { openHeap } from "@dmabuf/dmabuf";
    * import assert from "node:assert/strict";
    *
    * using heap = openHeap("system");
@@ -213,19 +261,39 @@ export class DmaHeap extends FdResource {
    * assert.equal(buf.info().size, 1 << 20);
    * ```
    */
-  allocate(size: number, options: AllocateOptions = {}): DmaBuf {
+  allocate(size: number, options?: AllocateOptions): DmaBuf {
     this.checkOpen("allocate from");
-    const syscall = "ioctl(DMA_HEAP_IOCTL_ALLOC)";
-    if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0) {
-      throw errnoError(Errno.EINVAL, syscall, {
+    const where = "DmaHeap.allocate";
+    intArg(where, "size", size, 1);
+    const o = optionsArg(where, options);
+    const fdFlags = intArg(
+      where,
+      "options.fdFlags",
+      o.fdFlags ?? (O_RDWR | O_CLOEXEC),
+      0,
+      2 ** 32 - 1,
+    );
+    const heapFlags = intArg(where, "options.heapFlags", o.heapFlags ?? 0, 0);
+    if (o.name !== undefined && typeof o.name !== "string") {
+      throw argumentError(
+        "type",
+        where,
+        "options.name",
+        `must be a string, got ${describe(o.name)}`,
+      );
+    }
+    const page = this.kernel.pageSize;
+    const why = heapCannotFit(
+      this.kernel,
+      this.role === "contiguous",
+      size,
+    );
+    if (why !== undefined) {
+      throw errnoError(Errno.ENOMEM, "ioctl(DMA_HEAP_IOCTL_ALLOC)", {
         path: this.path,
-        detail: `size must be a safe integer > 0, got ${String(size)}`,
+        detail: why,
       });
     }
-    const fdFlags = options.fdFlags ?? (O_RDWR | O_CLOEXEC);
-    const heapFlags = options.heapFlags ?? 0;
-    this.#checkFlags("fdFlags", fdFlags);
-    this.#checkFlags("heapFlags", heapFlags);
     const view = this.#arg.view;
     view.setUint32(D.len, size >>> 0, true);
     view.setUint32(D.len + 4, Math.floor(size / 2 ** 32), true);
@@ -245,21 +313,11 @@ export class DmaHeap extends FdResource {
         cause: e,
       });
     }
-    const page = this.kernel.pageSize;
-    return DmaBuf.adopt(
+    return adoptDmaBuf(
       this.kernel,
       view.getInt32(D.fd, true),
       Math.ceil(size / page) * page,
-      options.name,
+      o.name,
     );
-  }
-
-  #checkFlags(what: string, v: unknown): void {
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-      throw errnoError(Errno.EINVAL, "ioctl(DMA_HEAP_IOCTL_ALLOC)", {
-        path: this.path,
-        detail: `${what} must be a non-negative safe integer, got ${String(v)}`,
-      });
-    }
   }
 }

@@ -7,9 +7,44 @@
  *
  * @module
  */
+import { argumentError, describe } from "../errors.ts";
 
 /** What a heap is for. */
 export type HeapRole = "system" | "contiguous";
+
+/** Every {@linkcode HeapRole}. */
+export const HEAP_ROLES: readonly HeapRole[] = ["system", "contiguous"];
+
+/**
+ * Checks a role given by a caller.
+ *
+ * @param role The value to check.
+ * @param where The call, for the message, e.g. `"openHeap({ role })"`.
+ * @returns The role.
+ * @throws {TypeError} For anything but a {@linkcode HeapRole}, listing the valid roles.
+ *
+ * @example An unknown role is a TypeError
+ * ```ts
+ * import { checkRole } from "./roles.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(checkRole("contiguous", "openHeap"), "contiguous");
+ * assert.throws(() => checkRole("bogus", "openHeap"), TypeError);
+ * ```
+ */
+export function checkRole(role: unknown, where: string): HeapRole {
+  if (typeof role === "string" && (HEAP_ROLES as readonly string[]).includes(role)) {
+    return role as HeapRole;
+  }
+  throw argumentError(
+    "type",
+    where,
+    "role",
+    `${role === undefined ? "is missing" : `${describe(role)} is not a role`}; valid roles: ${
+      HEAP_ROLES.join(", ")
+    }`,
+  );
+}
 
 /** CMA heap names, most specific first. */
 export const CONTIGUOUS_ALIASES: readonly string[] = [
@@ -52,6 +87,7 @@ export function heapRole(name: string): HeapRole | undefined {
  * @param names Heap names present.
  * @param role The role wanted.
  * @returns The chosen name, or `undefined`.
+ * @throws {TypeError} For an unknown role.
  *
  * @example The canonical CMA name wins
  * ```ts
@@ -62,6 +98,15 @@ export function heapRole(name: string): HeapRole | undefined {
  * ```
  */
 export function pickHeap(names: readonly string[], role: HeapRole): string | undefined {
+  if (!Array.isArray(names)) {
+    throw argumentError(
+      "type",
+      "pickHeap",
+      "names",
+      `must be an array of heap names, got ${describe(names)}`,
+    );
+  }
+  checkRole(role, "pickHeap()");
   if (role === "system") return names.includes("system") ? "system" : undefined;
   for (const alias of CONTIGUOUS_ALIASES) if (names.includes(alias)) return alias;
   return [...names].sort().find((n) => heapRole(n) === "contiguous");

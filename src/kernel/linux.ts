@@ -7,15 +7,7 @@
  *
  * @module
  */
-import type {
-  Kernel,
-  KernelKind,
-  MappedRegion,
-  PollRequest,
-  ReceivedMessage,
-  UserBuffer,
-} from "./types.ts";
-export type { Kernel, KernelKind, MappedRegion, PollRequest, ReceivedMessage, UserBuffer };
+import type { Kernel, MappedRegion, PollRequest, ReceivedMessage, UserBuffer } from "./types.ts";
 import { errnoError } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { type LoadedLibc, loadLibc } from "../ffi/load.ts";
@@ -25,6 +17,7 @@ import {
   SYSLOG_ACTION_READ_ALL,
   SYSLOG_ACTION_SIZE_BUFFER,
 } from "../ffi/libc.ts";
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../uapi/constants.ts";
 import { cString, readDir, readLink, readText } from "./_linux_fs.ts";
 import { LinuxSockets } from "./_linux_socket.ts";
 
@@ -63,19 +56,42 @@ export class LinuxUserBuffer implements UserBuffer {
   }
 }
 
-/** A live mapping; the pointer munmap needs stays private to this module. */
+/**
+ * A live mapping; the pointer munmap needs stays private to this module.
+ *
+ * `buffer` is the ArrayBuffer over the mapping. User code can move it away (`transfer()`,
+ * `structuredClone(…, { transfer })`, `postMessage(…, [ab])`): the old object is then detached
+ * and a new one, out of our reach, aliases the mapping. Reading `buffer` after such a move
+ * gives a fresh ArrayBuffer over the same memory and marks the region `moved`, so that
+ * `munmap` knows an alias it cannot revoke may exist.
+ */
 class LinuxMappedRegion implements MappedRegion {
   readonly byteOffset = 0;
   #pointer: Deno.PointerObject | null;
+  #buffer: ArrayBuffer;
+  #moved = false;
 
   constructor(
     pointer: Deno.PointerObject,
     readonly address: number,
     readonly length: number,
     readonly offset: number,
-    readonly buffer: ArrayBuffer,
+    buffer: ArrayBuffer,
   ) {
     this.#pointer = pointer;
+    this.#buffer = buffer;
+  }
+
+  /** The memory; a new ArrayBuffer if user code moved the previous one away. */
+  get buffer(): ArrayBuffer {
+    const p = this.#pointer;
+    if (this.#buffer.detached && p !== null) {
+      this.#moved = true;
+      // SAFETY: the range is still mapped (`#pointer` is cleared by munmap), and this buffer is
+      // detached in munmap like the first one.
+      this.#buffer = Deno.UnsafePointerView.getArrayBuffer(p, this.length);
+    }
+    return this.#buffer;
   }
 
   /** The mapping's pointer, `null` once unmapped, `undefined` for a foreign region. */
@@ -83,10 +99,31 @@ class LinuxMappedRegion implements MappedRegion {
     return #pointer in region ? (region as LinuxMappedRegion).#pointer : undefined;
   }
 
+  /**
+   * Detaches the region's own ArrayBuffer; returns whether another ArrayBuffer may still alias
+   * the memory (the buffer was moved away at some point).
+   */
+  static revoke(region: LinuxMappedRegion): boolean {
+    const buffer = region.#buffer;
+    if (buffer.detached) region.#moved = true;
+    else buffer.transfer(0);
+    return region.#moved;
+  }
+
   /** Marks `region` unmapped. */
   static forget(region: LinuxMappedRegion | MappedRegion): void {
     (region as LinuxMappedRegion).#pointer = null;
   }
+}
+
+let quarantined = 0;
+
+/**
+ * Bytes of address space this process keeps as anonymous zero pages because a mapping's
+ * ArrayBuffer had been moved away when it was unmapped (see {@linkcode LinuxKernel.munmap}).
+ */
+export function quarantinedBytes(): number {
+  return quarantined;
 }
 
 /** Longest time a `pollAsync` with an AbortSignal leaves its thread in one `poll(2)`. */
@@ -127,7 +164,7 @@ function isSize(x: number): boolean {
  *
  * @example Errors carry errno, its name and the call
  * ```ts
- * import { linuxKernel } from "./linux.ts";
+ * import { linuxKernel } from "@dmabuf/dmabuf/kernel";
  * import assert from "node:assert/strict";
  *
  * const k = linuxKernel();
@@ -252,6 +289,16 @@ export class LinuxKernel implements Kernel {
   /**
    * Detaches `region.buffer`, then `munmap(2)`. A region that is not mapped (unmapped already,
    * or not made by this kernel) throws `EINVAL` and touches no memory.
+   *
+   * If the region's ArrayBuffer was ever moved away by user code (`transfer()`,
+   * `structuredClone` or `postMessage` with a transfer list), an ArrayBuffer this kernel cannot
+   * detach may still alias the range, and unmapping it would turn the next access through that
+   * alias into SIGSEGV. Then the range is not unmapped: an anonymous private zero-filled
+   * mapping replaces the dma-buf mapping in place (`MAP_FIXED`, atomic), which drops the
+   * mapping's reference to the dma-buf as `munmap` would. The stale alias reads zeros and its
+   * writes land in those anonymous pages; the address range stays reserved for the life of the
+   * process (JavaScript cannot observe when the alias is collected), costing address space and
+   * only the pages the alias writes. {@linkcode quarantinedBytes} counts it.
    */
   munmap(region: MappedRegion): void {
     const p = LinuxMappedRegion.pointerOf(region);
@@ -263,7 +310,22 @@ export class LinuxKernel implements Kernel {
     }
     // Revoke every view first: `transfer(0)` detaches the buffer (typed arrays over it become
     // empty). A plain `transfer()` would hand the mapping to a new buffer instead.
-    if (!region.buffer.detached) region.buffer.transfer(0);
+    if (LinuxMappedRegion.revoke(region as LinuxMappedRegion)) {
+      // SAFETY: `p` and `region.length` are exactly what mmap returned; MAP_FIXED replaces
+      // only that range, with memory that stays valid for any alias.
+      const q = this.#c.mmap(
+        p,
+        BigInt(region.length),
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+        -1,
+        0n,
+      );
+      if (q === null || Deno.UnsafePointer.value(q) === MAP_FAILED) throw this.#fail("munmap");
+      quarantined += region.length;
+      LinuxMappedRegion.forget(region);
+      return;
+    }
     // SAFETY: `p` and `region.length` are exactly what mmap returned and mapped, and no
     // ArrayBuffer aliases the range any more.
     if (this.#c.munmap(p, BigInt(region.length)) < 0) throw this.#fail("munmap");
@@ -387,6 +449,13 @@ export class LinuxKernel implements Kernel {
     return fd;
   }
 
+  /** `unlink(2)`. */
+  unlink(path: string): void {
+    const p = cString(path, "unlink");
+    // SAFETY: `p` is a NUL-terminated buffer kept alive by this frame during the call.
+    if (this.#c.unlink(Deno.UnsafePointer.of(p)) < 0) throw this.#fail("unlink", path);
+  }
+
   /** Names in a directory without `.` and `..`, sorted (libc `opendir`/`readdir`). */
   readDir(path: string): string[] {
     return readDir(this.#libc, path);
@@ -499,8 +568,8 @@ let kernel: LinuxKernel | undefined;
  *
  * @example Sharing a memfd's page between two mappings
  * ```ts
- * import { linuxKernel } from "./linux.ts";
- * import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE } from "../uapi/constants.ts";
+ * import { linuxKernel } from "@dmabuf/dmabuf/kernel";
+ * import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE } from "@dmabuf/dmabuf/uapi";
  * import assert from "node:assert/strict";
  *
  * const k = linuxKernel();

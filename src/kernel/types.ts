@@ -118,6 +118,11 @@ export interface Kernel {
   ftruncate(fd: number, length: number): void;
   /** `memfd_create(2)`; returns the new fd. */
   memfdCreate(name: string, flags: number): number;
+  /**
+   * `unlink(2)`: removes a name (the socket file a `bind` made). Optional so that wrappers of
+   * the seam need not add it; both kernels of the library have it.
+   */
+  unlink?(path: string): void;
 
   /** Names in a directory (`getdents`), without `.` and `..`, sorted. */
   readDir(path: string): string[];

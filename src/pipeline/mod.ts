@@ -1,12 +1,12 @@
 /**
- * Zero-copy driver pipelines (the seed's §2.6): stages on devices that implement the queue ABI
+ * Zero-copy driver pipelines: stages on devices that implement the queue ABI
  * of `src/uapi/queue_driver.ts`, a fixed pool of dma-bufs, and a runner that passes each buffer
  * from stage to stage by fd — the drivers reach the same physical pages, no byte is copied.
  *
  * @example One buffer through one stage
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { openStage } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { openStage } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
@@ -21,6 +21,8 @@
  */
 export {
   openStage,
+  type PipelineStage,
+  type PipelineStageResult,
   Stage,
   type StageOp,
   type StageOptions,

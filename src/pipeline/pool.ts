@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { closedError, errnoError } from "../errors.ts";
+import { argumentError, closedError, describe, errnoError, intArg, optionsArg } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import type { DmaBuf } from "../dmabuf/buffer.ts";
 import type { DmaBufMapping } from "../dmabuf/mapping.ts";
@@ -37,7 +37,7 @@ export interface BufferPoolOptions {
 
 /**
  * A fixed pool of mapped buffers. `acquire()` waits (no polling) until one is free;
- * `release()` gives one back; `close()` unmaps and closes them all.
+ * `recycle()` gives one back; `close()` unmaps and closes them all.
  */
 export class BufferPool {
   /** Number of buffers. */
@@ -91,7 +91,7 @@ export class BufferPool {
   }
 
   /**
-   * A free buffer, waiting for a {@linkcode release} when none is.
+   * A free buffer, waiting for a {@linkcode recycle} when none is.
    *
    * @param signal Stops waiting (rejects with its reason).
    * @returns The buffer.
@@ -118,14 +118,14 @@ export class BufferPool {
   }
 
   /**
-   * Gives a buffer back.
+   * Gives a buffer back to the pool (it is not closed: the pool reuses it).
    *
    * @param b A buffer this pool handed out.
    * @throws {ErrnoError} `EINVAL` for a buffer that is not out of this pool.
    */
-  release(b: PooledBuffer): void {
+  recycle(b: PooledBuffer): void {
     if (!this.#out.delete(b)) {
-      throw errnoError(Errno.EINVAL, "BufferPool.release", {
+      throw errnoError(Errno.EINVAL, "BufferPool.recycle", {
         detail: "The buffer is not out of this pool",
       });
     }
@@ -159,26 +159,45 @@ export class BufferPool {
  *
  * @example A pool of four 64 KiB buffers
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { createBufferPool } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { createBufferPool } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
  * using pool = createBufferPool(heap, { count: 4, size: 65536 });
  * const b = pool.tryAcquire()!;
  * assert.equal(pool.available, 3);
- * pool.release(b);
+ * pool.recycle(b);
  * assert.equal(pool.available, 4);
  * ```
  */
 export function createBufferPool(allocator: PoolAllocator, options: BufferPoolOptions): BufferPool {
-  const { count, size } = options;
-  if (!Number.isSafeInteger(count) || count < 1) {
-    throw errnoError(Errno.EINVAL, "createBufferPool", {
-      detail: `count must be a safe integer ≥ 1, got ${count}`,
-    });
+  const where = "createBufferPool";
+  if (
+    typeof allocator !== "object" || allocator === null || typeof allocator.allocate !== "function"
+  ) {
+    throw argumentError(
+      "type",
+      where,
+      "allocator",
+      `must be a heap or allocator, got ${describe(allocator)}`,
+    );
   }
-  const name = options.name ?? "pool";
+  if (options === undefined) {
+    throw argumentError(
+      "type",
+      where,
+      "options",
+      "must be an object with count and size, got undefined",
+    );
+  }
+  const o = optionsArg(where, options);
+  const count = intArg(where, "options.count", o.count, 1, 1 << 20);
+  const size = intArg(where, "options.size", o.size, 1);
+  const name = o.name ?? "pool";
+  if (typeof name !== "string") {
+    throw argumentError("type", where, "options.name", `must be a string, got ${describe(name)}`);
+  }
   const buffers: PooledBuffer[] = [];
   try {
     for (let index = 0; index < count; index++) {

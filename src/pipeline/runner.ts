@@ -1,5 +1,5 @@
 /**
- * Chains stages into a pipeline (the seed's §2.6): buffers from a {@linkcode BufferPool} go
+ * Chains stages into a pipeline: buffers from a {@linkcode BufferPool} go
  * through every stage in order — queued on one, taken back when done, queued on the next — and
  * return to the pool. Readiness comes from one `pollAsync` over the stages' fds, so the thread
  * is free while the drivers work, and an `AbortSignal` stops the run.
@@ -7,26 +7,26 @@
  * @module
  */
 import type { Kernel, PollRequest } from "../kernel/types.ts";
-import { errnoError } from "../errors.ts";
+import { argumentError, describe, errnoError, intArg, optionsArg } from "../errors.ts";
 import { Errno, errnoName } from "../uapi/errno.ts";
 import { POLLERR, POLLIN, POLLNVAL, POLLOUT } from "../uapi/constants.ts";
-import type { Stage, StageResult } from "./stage.ts";
-import type { BufferPool, PooledBuffer } from "./pool.ts";
+import { type PipelineStage, type PipelineStageResult, Stage, type StageResult } from "./stage.ts";
+import { BufferPool, type PooledBuffer } from "./pool.ts";
 
 /** A buffer that went through every stage. */
-export interface PipelineFrame {
+export interface PipelineFrame<R extends PipelineStageResult = StageResult> {
   /** Frame number, 0 … frames − 1, in the order they were produced. */
   readonly frame: number;
   /** The pool buffer carrying it (given back to the pool after `consume`). */
   readonly buffer: PooledBuffer;
   /** What each stage reported, in stage order (its DMA address, checksum). */
-  readonly results: readonly StageResult[];
+  readonly results: readonly R[];
   /** Milliseconds from queueing on the first stage to dequeueing from the last. */
   readonly latencyMs: number;
 }
 
 /** Options for {@linkcode Pipeline.run}. */
-export interface PipelineRunOptions {
+export interface PipelineRunOptions<R extends PipelineStageResult = StageResult> {
   /** How many frames to push through. */
   frames: number;
   /** Stops the run: in-flight buffers are drained back into the pool, then `run` rejects. */
@@ -34,7 +34,7 @@ export interface PipelineRunOptions {
   /** Fills a buffer before it enters the first stage (use its mapping's `write`); awaited. */
   produce?(buffer: PooledBuffer, frame: number): unknown;
   /** Sees each finished frame, in completion order, before its buffer returns to the pool. */
-  consume?(frame: PipelineFrame): unknown;
+  consume?(frame: PipelineFrame<R>): unknown;
 }
 
 /** What a run measured. */
@@ -49,10 +49,16 @@ export interface PipelineStats {
   readonly latencyMs: { readonly min: number; readonly mean: number; readonly max: number };
 }
 
-interface Trip {
+/**
+ * After its signal aborts, how long a run still waits for the stages to give buffers back
+ * before it rejects: one poll interval (the Linux kernel's `POLL_SLICE_MS`).
+ */
+export const DRAIN_GRACE_MS = 50;
+
+interface Trip<R> {
   readonly frame: number;
   readonly buffer: PooledBuffer;
-  readonly results: StageResult[];
+  readonly results: R[];
   t0: number;
 }
 
@@ -62,8 +68,8 @@ interface Trip {
  *
  * @example Three stages over four buffers
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { createBufferPool, openStage, Pipeline } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { createBufferPool, openStage, Pipeline } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
@@ -80,9 +86,9 @@ interface Trip {
  * assert.equal(pool.available, 4);
  * ```
  */
-export class Pipeline {
+export class Pipeline<R extends PipelineStageResult = StageResult> {
   /** The stages, in order. */
-  readonly stages: readonly Stage[];
+  readonly stages: readonly PipelineStage<R>[];
   /** The pool buffers come from. */
   readonly pool: BufferPool;
   readonly #kernel: Kernel;
@@ -90,13 +96,47 @@ export class Pipeline {
   /**
    * Chains `stages`, fed from `pool`.
    *
-   * @param stages At least one stage, all on the same kernel.
+   * @param stages At least one stage, all on the same kernel, each at most once.
    * @param pool Where buffers come from and go back to.
-   * @throws {ErrnoError} `EINVAL` without stages.
+   * @throws {TypeError} `EINVAL` without stages, for a stage given twice (a buffer cannot be in
+   *   one stage twice at once), for stages on different kernels, or a `pool` that is not a
+   *   BufferPool.
    */
-  constructor(stages: readonly Stage[], pool: BufferPool) {
-    if (stages.length === 0) {
-      throw errnoError(Errno.EINVAL, "Pipeline", { detail: "A pipeline needs a stage" });
+  constructor(stages: readonly PipelineStage<R>[], pool: BufferPool) {
+    const where = "new Pipeline";
+    if (!Array.isArray(stages) || stages.length === 0) {
+      throw argumentError(
+        "type",
+        where,
+        "stages",
+        `must be a non-empty array of Stage, got ${describe(stages)}`,
+      );
+    }
+    stages.forEach((stage, i) => {
+      if (!isPipelineStage(stage)) {
+        throw argumentError(
+          "type",
+          where,
+          `stages[${i}]`,
+          `must be a Stage (or another PipelineStage), got ${describe(stage)}`,
+        );
+      }
+      if (stages.indexOf(stage) !== i) {
+        throw argumentError(
+          "type",
+          where,
+          `stages[${i}]`,
+          `is the same Stage as stages[${
+            stages.indexOf(stage)
+          }]; open the device again for a second stage`,
+        );
+      }
+      if (stage.kernel !== stages[0].kernel) {
+        throw argumentError("type", where, `stages[${i}]`, "is on another kernel than stages[0]");
+      }
+    });
+    if (!(pool instanceof BufferPool)) {
+      throw argumentError("type", where, "pool", `must be a BufferPool, got ${describe(pool)}`);
     }
     this.stages = [...stages];
     this.pool = pool;
@@ -113,17 +153,35 @@ export class Pipeline {
    * @throws {DOMException} The signal's reason when aborted.
    * @throws {ErrnoError} A stage's failure (`status` of DEQUEUE) or a syscall's.
    */
-  async run(options: PipelineRunOptions): Promise<PipelineStats> {
-    const { frames, signal, produce, consume } = options;
-    if (!Number.isSafeInteger(frames) || frames < 0) {
-      throw errnoError(Errno.EINVAL, "Pipeline.run", {
-        detail: `frames must be a safe integer ≥ 0, got ${frames}`,
-      });
+  async run(options: PipelineRunOptions<R>): Promise<PipelineStats> {
+    const where = "Pipeline.run";
+    if (options === undefined) {
+      throw argumentError("type", where, "options", "must be an object with frames, got undefined");
+    }
+    const { signal, produce, consume } = optionsArg(where, options);
+    const frames = intArg(where, "options.frames", options.frames, 0);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw argumentError(
+        "type",
+        where,
+        "options.signal",
+        `must be an AbortSignal, got ${describe(signal)}`,
+      );
+    }
+    for (const [name, fn] of [["produce", produce], ["consume", consume]] as const) {
+      if (fn !== undefined && typeof fn !== "function") {
+        throw argumentError(
+          "type",
+          where,
+          `options.${name}`,
+          `must be a function, got ${describe(fn)}`,
+        );
+      }
     }
     signal?.throwIfAborted();
     const stages = this.stages, n = stages.length;
-    const pending: Trip[][] = stages.map(() => []); // ready for stage i, not yet queued
-    const inStage: Map<number, Trip>[] = stages.map(() => new Map());
+    const pending: Trip<R>[][] = stages.map(() => []); // ready for stage i, not yet queued
+    const inStage: Map<number, Trip<R>>[] = stages.map(() => new Map());
     const latencies: number[] = [];
     let next = 0, completed = 0;
     const start = performance.now();
@@ -133,11 +191,11 @@ export class Pipeline {
         while (next < frames && pending[0].length === 0) {
           const buffer = this.pool.tryAcquire();
           if (!buffer) break;
-          const trip: Trip = { frame: next++, buffer, results: [], t0: 0 };
+          const trip: Trip<R> = { frame: next++, buffer, results: [], t0: 0 };
           try {
-            await produce?.(buffer, trip.frame);
+            if (produce) await untilAborted(produce(buffer, trip.frame), signal);
           } catch (e) {
-            this.pool.release(buffer);
+            this.pool.recycle(buffer);
             throw e;
           }
           pending[0].push(trip);
@@ -157,8 +215,8 @@ export class Pipeline {
             progressed = true;
             const trip = take(inStage[i], r, stages[i]);
             if (r.status < 0) {
-              this.pool.release(trip.buffer);
-              throw errnoError(-r.status, "ioctl(TEST_DEQUEUE)", {
+              this.pool.recycle(trip.buffer);
+              throw errnoError(-r.status, "dequeue", {
                 path: stages[i].path,
                 detail: `The stage failed on frame ${trip.frame}: ${errnoName(-r.status)}`,
               });
@@ -170,27 +228,43 @@ export class Pipeline {
             const latencyMs = performance.now() - trip.t0;
             latencies.push(latencyMs);
             try {
-              await consume?.({
-                frame: trip.frame,
-                buffer: trip.buffer,
-                results: trip.results,
-                latencyMs,
-              });
+              if (consume) {
+                await untilAborted(
+                  consume({
+                    frame: trip.frame,
+                    buffer: trip.buffer,
+                    results: trip.results,
+                    latencyMs,
+                  }),
+                  signal,
+                );
+              }
             } finally {
-              this.pool.release(trip.buffer);
+              this.pool.recycle(trip.buffer);
             }
             completed++;
           }
         }
         if (progressed || completed >= frames) continue;
+        // Nothing more enters stage i: let a stage that keeps its last buffer give it back.
+        let upstreamEmpty = next >= frames, flushed = false;
+        for (let i = 0; i < n; i++) {
+          if (upstreamEmpty && pending[i].length === 0 && inStage[i].size > 0) {
+            flushed = stages[i].flush?.() === true || flushed;
+          }
+          upstreamEmpty &&= pending[i].length === 0 && inStage[i].size === 0;
+        }
+        if (flushed) continue;
         const set: PollRequest[] = [];
         for (let i = 0; i < n; i++) {
-          const events = (inStage[i].size > 0 ? POLLIN : 0) | (pending[i].length > 0 ? POLLOUT : 0);
-          if (events) set.push({ fd: stages[i].fd, events });
+          const s = stages[i];
+          const events = (inStage[i].size > 0 ? s.doneEvents ?? POLLIN : 0) |
+            (pending[i].length > 0 ? s.roomEvents ?? POLLOUT : 0);
+          if (events) set.push({ fd: s.fd, events });
         }
         if (set.length === 0) {
           throw errnoError(Errno.EINVAL, "Pipeline.run", {
-            detail: "Nothing in flight and no buffer free (a pool buffer was not released?)",
+            detail: "Nothing in flight and no buffer free (a pool buffer was not recycled?)",
           });
         }
         const revents = await this.#kernel.pollAsync(set, -1, signal);
@@ -203,7 +277,7 @@ export class Pipeline {
         });
       }
     } finally {
-      await this.#drain(pending, inStage);
+      await this.#drain(pending, inStage, signal);
     }
     const elapsedMs = performance.now() - start;
     return {
@@ -218,40 +292,86 @@ export class Pipeline {
     };
   }
 
-  /** Takes every buffer back from the stages (waiting for them) and returns all to the pool. */
-  async #drain(pending: Trip[][], inStage: Map<number, Trip>[]): Promise<void> {
-    for (const list of pending) for (const trip of list.splice(0)) this.pool.release(trip.buffer);
+  /**
+   * Takes every buffer back from the stages (waiting for them) and returns all to the pool.
+   * Once `signal` has aborted, the waiting lasts at most {@linkcode DRAIN_GRACE_MS} more: what
+   * the stages still hold then stays out of the pool (a device may still be writing it; the
+   * stage's close takes it back), so `run` never outlives its signal by more than that.
+   */
+  async #drain(
+    pending: Trip<R>[][],
+    inStage: Map<number, Trip<R>>[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    for (const list of pending) for (const trip of list.splice(0)) this.pool.recycle(trip.buffer);
+    let deadline: number | undefined;
     for (;;) {
       const set: PollRequest[] = [];
       for (let i = 0; i < this.stages.length; i++) {
         if (inStage[i].size === 0) continue;
         if (this.stages[i].closed) {
           // Closed under the run: the driver dropped its references at release.
-          for (const trip of inStage[i].values()) this.pool.release(trip.buffer);
+          for (const trip of inStage[i].values()) this.pool.recycle(trip.buffer);
           inStage[i].clear();
           continue;
         }
-        set.push({ fd: this.stages[i].fd, events: POLLIN });
+        if (this.stages[i].flush?.()) {
+          set.length = 0;
+          break;
+        }
+        set.push({ fd: this.stages[i].fd, events: this.stages[i].doneEvents ?? POLLIN });
       }
-      if (set.length === 0) return;
-      await this.#kernel.pollAsync(set, -1);
+      if (set.length === 0 && inStage.every((m, i) => m.size === 0 || this.stages[i].closed)) {
+        return;
+      }
+      let timeout = -1;
+      if (signal?.aborted) {
+        deadline ??= performance.now() + DRAIN_GRACE_MS;
+        timeout = Math.ceil(deadline - performance.now());
+        if (timeout <= 0) return;
+      }
+      try {
+        if (set.length > 0) {
+          await this.#kernel.pollAsync(set, timeout, timeout < 0 ? signal : undefined);
+        }
+      } catch (e) {
+        if (!signal?.aborted) throw e;
+        // Aborted while waiting: one more grace period, then give up.
+      }
       for (let i = 0; i < this.stages.length; i++) {
         if (this.stages[i].closed) continue;
         for (let r = this.stages[i].dequeue(); r !== null; r = this.stages[i].dequeue()) {
           const trip = inStage[i].get(r.cookie);
           if (!trip) continue;
           inStage[i].delete(r.cookie);
-          this.pool.release(trip.buffer);
+          this.pool.recycle(trip.buffer);
         }
       }
     }
   }
 }
 
-function take(inStage: Map<number, Trip>, r: StageResult, stage: Stage): Trip {
+/** What user code returned, awaited — or `signal`'s reason as soon as it aborts. */
+function untilAborted<T>(value: T | PromiseLike<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return Promise.resolve(value);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    Promise.resolve(value).then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}
+
+function take<R extends PipelineStageResult>(
+  inStage: Map<number, Trip<R>>,
+  r: R,
+  stage: PipelineStage<R>,
+): Trip<R> {
   const trip = inStage.get(r.cookie);
   if (!trip) {
-    throw errnoError(Errno.EINVAL, "ioctl(TEST_DEQUEUE)", {
+    throw errnoError(Errno.EINVAL, "dequeue", {
       path: stage.path,
       detail: `The stage gave back cookie ${r.cookie}, which it was not given`,
     });
@@ -259,4 +379,13 @@ function take(inStage: Map<number, Trip>, r: StageResult, stage: Stage): Trip {
   inStage.delete(r.cookie);
   trip.results.push(r);
   return trip;
+}
+
+/** Whether `s` has the shape of a {@linkcode PipelineStage} (a `Stage`, a V4L2 queue stage, …). */
+function isPipelineStage(s: unknown): s is PipelineStage<PipelineStageResult> {
+  if (s instanceof Stage) return true;
+  const p = s as PipelineStage<PipelineStageResult> | null;
+  return typeof p === "object" && p !== null && typeof p.fd === "number" &&
+    typeof p.tryQueue === "function" && typeof p.dequeue === "function" &&
+    typeof p.kernel === "object" && p.kernel !== null;
 }

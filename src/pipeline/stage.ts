@@ -1,5 +1,5 @@
 /**
- * One processing stage of a driver pipeline (the seed's §2.6): an open file of a device that
+ * One processing stage of a driver pipeline: an open file of a device that
  * implements the queue ABI of `src/uapi/queue_driver.ts` (`TEST_QUEUE`, `TEST_DEQUEUE`, `poll`).
  * The library hands the driver the buffer's fd; the driver reaches the pages itself (DMA or
  * vmap), so no payload byte is copied.
@@ -8,7 +8,7 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { type ErrnoError, errnoError } from "../errors.ts";
+import { argumentError, describe, type ErrnoError, errnoError, optionsArg } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import { O_CLOEXEC, O_RDWR, POLLIN, POLLOUT } from "../uapi/constants.ts";
@@ -41,7 +41,7 @@ export interface StageOptions {
 }
 
 /** What `TEST_DEQUEUE` reports about a processed buffer. */
-export interface StageResult {
+export interface StageResult extends PipelineStageResult {
   /** The cookie given to {@linkcode Stage.queue}. */
   readonly cookie: number;
   /** DMA address of the buffer's first sg entry as the device saw it. */
@@ -50,6 +50,47 @@ export interface StageResult {
   readonly checksum: number;
   /** 0, or the negative errno of a failed processing. */
   readonly status: number;
+}
+
+/** What every stage reports about a buffer it gives back: the cookie and a status. */
+export interface PipelineStageResult {
+  /** The cookie given to `tryQueue`. */
+  readonly cookie: number;
+  /** 0, or the negative errno of a failed processing. */
+  readonly status: number;
+}
+
+/**
+ * What {@linkcode Pipeline} needs of a stage: the test driver's queue ({@linkcode Stage}) and a
+ * V4L2 queue (`VideoStage` of the `./v4l2` sub-export) both are one.
+ */
+export interface PipelineStage<R extends PipelineStageResult = PipelineStageResult> {
+  /** The device, for error messages. */
+  readonly path: string;
+  /** The fd the pipeline polls. */
+  readonly fd: number;
+  /** The kernel the fd belongs to. */
+  readonly kernel: Kernel;
+  /** True once closed. */
+  readonly closed: boolean;
+  /**
+   * The poll events that mean "a buffer can be taken back" (default `POLLIN`; a V4L2 output
+   * queue reports `POLLOUT`). Room for another buffer is awaited with `roomEvents`.
+   */
+  readonly doneEvents?: number;
+  /** The poll events that mean "room for another buffer" (default `POLLOUT`). */
+  readonly roomEvents?: number;
+  /** Queues `buffer` with `cookie`; false when the stage is full. */
+  tryQueue(buffer: DmaBuf, cookie: number): boolean;
+  /** The oldest finished buffer, or `null` when none is finished. */
+  dequeue(): R | null;
+  /**
+   * Optional: gives back buffers the device keeps until another one replaces them (vivid's
+   * output holds the last frame it shows). The pipeline calls it when nothing more will come.
+   *
+   * @returns Whether buffers became ready to dequeue.
+   */
+  flush?(): boolean;
 }
 
 /** Whether a stage can take a buffer / has one to give back (`poll` with timeout 0). */
@@ -66,8 +107,12 @@ const kOpen = Symbol("open");
  * An open stage: queue buffers, learn when they are done (`poll`, {@linkcode wait}), take them
  * back. Closing the stage makes the driver drop every buffer it still holds. Owns its fd:
  * `close()` is idempotent, `using` closes it.
+ *
+ * Like every fd owner of the library, a Stage has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed Stage").
  */
-export class Stage extends FdResource {
+export class Stage extends FdResource implements PipelineStage<StageResult> {
   /** The device path, e.g. `"/dev/driverA"`. */
   readonly path: string;
   /** The op applied to every buffer. */
@@ -205,8 +250,8 @@ export class Stage extends FdResource {
  *
  * @example Inverting a buffer on driver A
  * ```ts
- * import { openHeap } from "../../mod.ts";
- * import { openStage } from "./mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { openStage } from "@dmabuf/dmabuf/pipeline";
  * import assert from "node:assert/strict";
  *
  * using heap = openHeap("system");
@@ -219,6 +264,9 @@ export class Stage extends FdResource {
  * assert.equal(done.checksum, 0xff * 4096);
  * ```
  */
-export function openStage(path: string, options: StageOptions = {}): Stage {
-  return Stage.open(path, options);
+export function openStage(path: string, options?: StageOptions): Stage {
+  if (typeof path !== "string") {
+    throw argumentError("type", "openStage", "path", `must be a string, got ${describe(path)}`);
+  }
+  return Stage.open(path, optionsArg("openStage", options));
 }

@@ -8,10 +8,17 @@
  */
 import type { Kernel } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { type ErrnoError, errnoError } from "../errors.ts";
+import {
+  argumentError,
+  describe,
+  type ErrnoError,
+  errnoError,
+  intArg,
+  optionsArg,
+} from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { DmaBuf } from "../dmabuf/buffer.ts";
-import type { UnixSocket } from "./socket.ts";
+import { UnixSocket } from "./socket.ts";
 
 /** The 16-byte header sent with the fd: magic, version, size. */
 const MAGIC = [0x44, 0x4d, 0x41, 0x42, 0x55, 0x46]; // "DMABUF"
@@ -39,9 +46,9 @@ function header(size: number): Uint8Array {
  *
  * @example Two simulated processes
  * ```ts
- * import { receiveDmaBuf, sendDmaBuf, UnixListener, UnixSocket } from "../../mod.ts";
- * import { openHeap } from "../../mod.ts";
- * import { createSimMachine } from "../sim/mod.ts";
+ * import { receiveDmaBuf, sendDmaBuf, UnixListener, UnixSocket } from "@dmabuf/dmabuf/share";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { createSimMachine } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const m = createSimMachine();
@@ -61,6 +68,10 @@ function header(size: number): Uint8Array {
  * ```
  */
 export function sendDmaBuf(socket: UnixSocket, buf: DmaBuf): void {
+  socketArg("sendDmaBuf", socket);
+  if (!(buf instanceof DmaBuf)) {
+    throw argumentError("type", "sendDmaBuf", "buf", `must be a DmaBuf, got ${describe(buf)}`);
+  }
   socket.send(header(buf.size), [buf.fd]);
 }
 
@@ -71,16 +82,28 @@ export function sendDmaBuf(socket: UnixSocket, buf: DmaBuf): void {
  *
  * @param socket A connected socket.
  * @returns The buffer.
- * @throws {ErrnoError} `ECONNRESET` when the peer closed the socket; `EBADMSG` when the message
+ * @throws {ErrnoError} `ECONNRESET` when the peer closed the socket; `EMFILE` when this
+ * process's fd table was full and the kernel dropped the fd (`MSG_CTRUNC`); `EBADMSG` when the message
  * is not a dma-buf message (no fd, wrong header, or the fd is not a dma-buf — any fd received is
  * closed); `EAGAIN` as above.
  */
 export function receiveDmaBuf(socket: UnixSocket): DmaBuf {
+  socketArg("receiveDmaBuf", socket);
   const kernel = socket.kernel;
   const r = socket.receive({ maxBytes: SHARE_HEADER_SIZE, maxFds: 1 });
   const closeAll = () => r.fds.forEach((fd) => kernel.close(fd));
   if (r.data.length === 0 && r.fds.length === 0) {
     throw errnoError(Errno.ECONNRESET, "receiveDmaBuf", { detail: "The peer closed the socket" });
+  }
+  if (r.fdsTruncated && r.fds.length === 0) {
+    // net/core/scm.c scm_detach_fds(): an fd that cannot be installed in the receiver's table
+    // (EMFILE) is dropped and the message flagged MSG_CTRUNC. The sender did nothing wrong.
+    throw errnoError(Errno.EMFILE, "receiveDmaBuf", {
+      detail: "the kernel dropped the buffer's fd (MSG_CTRUNC) because this process's fd " +
+        "table is full (RLIMIT_NOFILE); the message is consumed and no fd was installed",
+      hint: "Close fds you no longer need or raise the limit (ulimit -n), then have the " +
+        "sender send the buffer again",
+    });
   }
   const bad = (detail: string): never => {
     closeAll();
@@ -107,6 +130,13 @@ export function receiveDmaBuf(socket: UnixSocket): DmaBuf {
   }
 }
 
+/** What lets {@linkcode takeDmaBuf} through when `pidfd_getfd` says `EPERM`. */
+export const TAKE_HINT =
+  "pidfd_getfd needs ptrace access to the owner: the same user and a dumpable process " +
+  "(not setuid, no prctl(PR_SET_DUMPABLE, 0)), or CAP_SYS_PTRACE; with Yama ptrace_scope=1 " +
+  "the owner must be an ancestor or call prctl(PR_SET_PTRACER, <taker pid>). Or have the owner " +
+  "pass the buffer with sendDmaBuf() over a Unix socket, which needs no ptrace access";
+
 /** Options for {@linkcode takeDmaBuf}. */
 export interface TakeOptions {
   /** The kernel; default: the kernel in use. */
@@ -123,14 +153,16 @@ export interface TakeOptions {
  * @param fd The fd number in the owner's table.
  * @param options The kernel.
  * @returns The buffer.
- * @throws {ErrnoError} `ESRCH` (no such process, or it exited), `EPERM` (no ptrace access),
+ * @throws {ErrnoError} `ESRCH` (no such process, or it exited), `EPERM` (no ptrace access; the
+ * message says what grants it, see {@linkcode TAKE_HINT}),
  * `EBADF` (`fd` is not open there), `EINVAL` (the fd is not a dma-buf, or pid ≤ 0; it is
  * closed again).
  *
  * @example Taking a buffer from another simulated process
  * ```ts
- * import { openHeap, takeDmaBuf } from "../../mod.ts";
- * import { createSimMachine } from "../sim/mod.ts";
+ * import { openHeap } from "@dmabuf/dmabuf";
+ * import { takeDmaBuf } from "@dmabuf/dmabuf/share";
+ * import { createSimMachine } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const m = createSimMachine();
@@ -142,12 +174,26 @@ export interface TakeOptions {
  * assert.equal(mine.info().count, 2);
  * ```
  */
-export function takeDmaBuf(pid: number, fd: number, options: TakeOptions = {}): DmaBuf {
-  const kernel = options.kernel ?? getKernel();
+export function takeDmaBuf(pid: number, fd: number, options?: TakeOptions): DmaBuf {
+  const kernel = optionsArg("takeDmaBuf", options).kernel ?? getKernel();
+  intArg("takeDmaBuf", "pid", pid, 1, 2 ** 31 - 1);
+  intArg("takeDmaBuf", "fd", fd, 0, 2 ** 31 - 1);
   const pidfd = kernel.pidfdOpen(pid, 0);
   let got: number;
   try {
     got = kernel.pidfdGetfd(pidfd, fd, 0);
+  } catch (e) {
+    const err = e as ErrnoError;
+    if (err.errno === Errno.EPERM || err.errno === Errno.EACCES) {
+      // kernel/pid.c pidfd_getfd(): ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS).
+      throw errnoError(err.errno, err.syscall ?? "pidfd_getfd", {
+        path: `/proc/${pid}/fd/${fd}`,
+        detail: `no ptrace access to process ${pid}`,
+        hint: TAKE_HINT,
+        cause: e,
+      });
+    }
+    throw e;
   } finally {
     kernel.close(pidfd);
   }
@@ -156,5 +202,11 @@ export function takeDmaBuf(pid: number, fd: number, options: TakeOptions = {}): 
   } catch (e) {
     kernel.close(got);
     throw e;
+  }
+}
+
+function socketArg(where: string, socket: unknown): void {
+  if (!(socket instanceof UnixSocket)) {
+    throw argumentError("type", where, "socket", `must be a UnixSocket, got ${describe(socket)}`);
   }
 }

@@ -8,7 +8,7 @@
  */
 import type { Kernel } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { errnoError } from "../errors.ts";
+import { argumentError, describe, type ErrnoError, errnoError, optionsArg } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import { POLLIN } from "../uapi/constants.ts";
@@ -66,10 +66,14 @@ const kAdopt = Symbol("adopt");
  * A connected AF_UNIX socket that owns its fd. Made by {@linkcode UnixSocket.pair},
  * {@linkcode UnixSocket.connect} or {@linkcode UnixListener.accept}.
  *
+ * Like every fd owner of the library, a UnixSocket has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed UnixSocket").
+ *
  * @example Passing a memfd between the two ends of a pair
  * ```ts
- * import { UnixSocket } from "./socket.ts";
- * import { simulatedKernel } from "../sim/mod.ts";
+ * import { UnixSocket } from "@dmabuf/dmabuf/share";
+ * import { simulatedKernel } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const kernel = simulatedKernel();
@@ -105,7 +109,8 @@ export class UnixSocket extends FdResource {
    * @returns The two ends.
    * @throws {ErrnoError} `EMFILE` when out of fds.
    */
-  static pair(options: SocketOptions = {}): [UnixSocket, UnixSocket] {
+  static pair(options?: SocketOptions): [UnixSocket, UnixSocket] {
+    options = optionsArg("UnixSocket.pair", options);
     const kernel = options.kernel ?? getKernel();
     const [a, b] = kernel.socketpair(AF_UNIX, typeOf(options.type) | SOCK_CLOEXEC, 0);
     return [new UnixSocket(kAdopt, kernel, a), new UnixSocket(kAdopt, kernel, b)];
@@ -120,7 +125,9 @@ export class UnixSocket extends FdResource {
    * @throws {ErrnoError} `ECONNREFUSED` (nobody listens), `ENOENT` (no such file), `EINVAL`
    * (name longer than 107 bytes), `EPROTOTYPE` (the listener's type differs).
    */
-  static connect(path: string, options: SocketOptions = {}): UnixSocket {
+  static connect(path: string, options?: SocketOptions): UnixSocket {
+    options = optionsArg("UnixSocket.connect", options);
+    pathArg("UnixSocket.connect", path);
     const kernel = options.kernel ?? getKernel();
     const fd = kernel.socket(AF_UNIX, typeOf(options.type) | SOCK_CLOEXEC, 0);
     try {
@@ -145,6 +152,22 @@ export class UnixSocket extends FdResource {
    */
   send(data: Uint8Array, fds: readonly number[] = []): number {
     this.checkOpen("send on");
+    if (!(data instanceof Uint8Array)) {
+      throw argumentError(
+        "type",
+        "UnixSocket.send",
+        "data",
+        `must be a Uint8Array, got ${describe(data)}`,
+      );
+    }
+    if (!Array.isArray(fds)) {
+      throw argumentError(
+        "type",
+        "UnixSocket.send",
+        "fds",
+        `must be an array of fds, got ${describe(fds)}`,
+      );
+    }
     return this.kernel.sendmsg(this.fd, data, fds, MSG_NOSIGNAL);
   }
 
@@ -158,8 +181,9 @@ export class UnixSocket extends FdResource {
    * @throws {ErrnoError} `EAGAIN` (nothing queued and the socket is non-blocking, or on the
    * simulated kernel), `ECONNRESET` (the peer closed with messages unread).
    */
-  receive(options: ReceiveOptions = {}): Received {
+  receive(options?: ReceiveOptions): Received {
     this.checkOpen("receive on");
+    options = optionsArg("UnixSocket.receive", options);
     const maxBytes = options.maxBytes ?? 4096;
     const maxFds = options.maxFds ?? 1;
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0 || maxBytes > 1 << 30) {
@@ -188,6 +212,12 @@ export class UnixSocket extends FdResource {
   }
 }
 
+function pathArg(where: string, path: unknown): void {
+  if (typeof path !== "string") {
+    throw argumentError("type", where, "path", `must be a string, got ${describe(path)}`);
+  }
+}
+
 /** Polls `fd` for POLLIN every few milliseconds without blocking the event loop. */
 async function waitReadable(kernel: Kernel, fd: number, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
@@ -199,13 +229,19 @@ async function waitReadable(kernel: Kernel, fd: number, timeoutMs: number): Prom
 }
 
 /**
- * A listening AF_UNIX socket bound to a name, owning its fd. The name of a filesystem path stays
- * on disk after close (remove it yourself); an abstract name (`"\0…"`) vanishes with the socket.
+ * A listening AF_UNIX socket bound to a name, owning its fd. `close()` removes the socket file
+ * that `listen` created for a filesystem name (`unlink`); an abstract name (`"\0…"`) vanishes
+ * with the socket. A listener that is garbage-collected without `close()` has its fd closed by
+ * the backstop, but its socket file stays.
+ *
+ * Like every fd owner of the library, a UnixListener has `fd`, `kernel` and `closed`, an idempotent
+ * `close()` and `[Symbol.dispose]` (`using`); its other methods throw `Deno.errors.BadResource`
+ * once it is closed ("Cannot … a closed UnixListener").
  *
  * @example A connection by name on the simulated kernel
  * ```ts
- * import { UnixListener, UnixSocket } from "./socket.ts";
- * import { createSimMachine } from "../sim/mod.ts";
+ * import { UnixListener, UnixSocket } from "@dmabuf/dmabuf/share";
+ * import { createSimMachine } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const m = createSimMachine();
@@ -220,9 +256,38 @@ async function waitReadable(kernel: Kernel, fd: number, timeoutMs: number): Prom
 export class UnixListener extends FdResource {
   #type: number;
 
-  private constructor(kernel: Kernel, fd: number, type: number) {
+  #path: string | undefined;
+
+  private constructor(kernel: Kernel, fd: number, type: number, path: string) {
     super(kernel, fd, "UnixListener");
     this.#type = type;
+    this.#path = path.startsWith("\0") ? undefined : path;
+  }
+
+  /**
+   * Closes the socket and removes the socket file `listen` made. Idempotent.
+   *
+   * @throws {ErrnoError} If `close(2)` fails; a file already gone is not an error.
+   */
+  override close(): void {
+    if (this.closed) return;
+    const path = this.#path;
+    this.#path = undefined;
+    const unlink = () => {
+      if (path === undefined) return;
+      try {
+        this.kernel.unlink?.(path);
+      } catch (e) {
+        if ((e as ErrnoError).errno !== Errno.ENOENT) throw e;
+      }
+    };
+    try {
+      super.close();
+    } catch (e) {
+      unlink();
+      throw e;
+    }
+    unlink();
   }
 
   /**
@@ -234,7 +299,9 @@ export class UnixListener extends FdResource {
    * @throws {ErrnoError} `EADDRINUSE` (the name is taken, or a stale socket file is left),
    * `EINVAL` (name longer than 107 bytes).
    */
-  static listen(path: string, options: SocketOptions = {}): UnixListener {
+  static listen(path: string, options?: SocketOptions): UnixListener {
+    options = optionsArg("UnixListener.listen", options);
+    pathArg("UnixListener.listen", path);
     const kernel = options.kernel ?? getKernel();
     const type = typeOf(options.type);
     const fd = kernel.socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
@@ -245,7 +312,7 @@ export class UnixListener extends FdResource {
       kernel.close(fd);
       throw e;
     }
-    return new UnixListener(kernel, fd, type);
+    return new UnixListener(kernel, fd, type, path);
   }
 
   /**

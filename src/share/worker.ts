@@ -14,7 +14,7 @@
  */
 import type { Kernel } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { errnoError } from "../errors.ts";
+import { argumentError, describe, errnoError, optionsArg } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { DmaBuf } from "../dmabuf/buffer.ts";
 
@@ -56,10 +56,13 @@ function refuseSimulated(kernel: Kernel, syscall: string): void {
  * ```
  */
 export function toWorkerHandle(buf: DmaBuf): DmaBufHandle {
+  if (!(buf instanceof DmaBuf)) {
+    throw argumentError("type", "toWorkerHandle", "buf", `must be a DmaBuf, got ${describe(buf)}`);
+  }
   refuseSimulated(buf.kernel, "toWorkerHandle");
   const size = buf.size;
   const pid = buf.kernel.getpid();
-  const fd = buf.release();
+  const fd = buf.intoFd();
   return { kind: "dmabuf-fd", fd, pid, size };
 }
 
@@ -80,8 +83,8 @@ export interface FromHandleOptions {
  * another process; `EINVAL` for something that is not a handle or whose fd is not a dma-buf;
  * `EBADF` when the fd is no longer open.
  */
-export function fromWorkerHandle(handle: DmaBufHandle, options: FromHandleOptions = {}): DmaBuf {
-  const kernel = options.kernel ?? getKernel();
+export function fromWorkerHandle(handle: DmaBufHandle, options?: FromHandleOptions): DmaBuf {
+  const kernel = optionsArg("fromWorkerHandle", options).kernel ?? getKernel();
   refuseSimulated(kernel, "fromWorkerHandle");
   if (
     typeof handle !== "object" || handle === null || handle.kind !== "dmabuf-fd" ||

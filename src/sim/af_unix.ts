@@ -15,7 +15,7 @@
 import { Errno, fail, KernelError } from "./errno.ts";
 import { file, FMODE_READ, FMODE_WRITE, fput } from "./file_table.ts";
 import type { file_operations, inode } from "./file_table.ts";
-import type { SimMachine } from "./machine.ts";
+import type { MachineContext } from "./context.ts";
 import type { files_struct } from "./file.ts";
 import {
   AF_UNIX,
@@ -30,6 +30,7 @@ import {
   SOCK_NONBLOCK,
   SOCK_SEQPACKET,
   SOCK_STREAM,
+  SOCKADDR_UN,
 } from "../uapi/socket.ts";
 import { O_NONBLOCK, O_RDWR, POLLERR, POLLHUP, POLLIN, POLLOUT } from "../uapi/constants.ts";
 
@@ -75,9 +76,9 @@ export class unix_sock {
   addr: string | null = null;
   /** The socket's file, once it has one. */
   file: file | null = null;
-  readonly machine: SimMachine;
+  readonly machine: MachineContext;
 
-  constructor(machine: SimMachine, type: number) {
+  constructor(machine: MachineContext, type: number) {
     this.machine = machine;
     this.type = type;
   }
@@ -89,8 +90,8 @@ export class unix_sock {
 }
 
 /** Bound names per machine: a socket, or `null` for a filesystem name whose socket closed. */
-const names = new WeakMap<SimMachine, Map<string, unix_sock | null>>();
-function namespace(m: SimMachine): Map<string, unix_sock | null> {
+const names = new WeakMap<MachineContext, Map<string, unix_sock | null>>();
+function namespace(m: MachineContext): Map<string, unix_sock | null> {
   let n = names.get(m);
   if (!n) names.set(m, n = new Map());
   return n;
@@ -187,9 +188,26 @@ function unix_create(domain: number, type: number, protocol: number, pair: boole
   }
 }
 
+const encoder = new TextEncoder();
+
+/**
+ * `unix_validate_addr()` + `unix_mkname()`: the checks both kernels make on an AF_UNIX name
+ * (see `_linux_socket.ts`): not empty, no NUL in a filesystem name, and it fits `sun_path` with
+ * its NUL.
+ *
+ * @throws {KernelError} EINVAL otherwise.
+ */
+export function unix_validate_addr(path: string): void {
+  if (typeof path !== "string" || path.length === 0) fail(Errno.EINVAL);
+  const abstract = path.startsWith("\0");
+  const bytes = encoder.encode(path);
+  if (!abstract && bytes.includes(0)) fail(Errno.EINVAL);
+  if (bytes.length + (abstract ? 0 : 1) > SOCKADDR_UN.pathMax) fail(Errno.EINVAL);
+}
+
 /** `socketpair(2)`: two connected sockets and their files. */
 export function unix_socketpair(
-  m: SimMachine,
+  m: MachineContext,
   domain: number,
   type: number,
   protocol: number,
@@ -203,7 +221,12 @@ export function unix_socketpair(
 }
 
 /** `socket(2)`. */
-export function unix_socket(m: SimMachine, domain: number, type: number, protocol: number): file {
+export function unix_socket(
+  m: MachineContext,
+  domain: number,
+  type: number,
+  protocol: number,
+): file {
   const t = unix_create(domain, type, protocol, false);
   return sock_alloc_file(new unix_sock(m, t), type);
 }
@@ -216,6 +239,16 @@ export function unix_bind(u: unix_sock, name: string): void {
   if (ns.has(key)) fail(Errno.EADDRINUSE);
   ns.set(key, u);
   u.addr = key;
+}
+
+/**
+ * `unlink(2)` of a socket file: the name goes (a socket still bound to it stays open but can no
+ * longer be found). An abstract name is not a file: ENOENT, as for any name never bound.
+ */
+export function unix_unlink(m: MachineContext, name: string): void {
+  const ns = namespace(m);
+  if (name.startsWith("\0") || !ns.has(name)) fail(Errno.ENOENT);
+  ns.delete(name);
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   OPEN_FMODE,
 } from "./file_table.ts";
 import type { Task } from "./sched.ts";
+import { O_ACCMODE, O_CLOEXEC, O_EXCL, O_RDONLY, O_WRONLY } from "../uapi/constants.ts";
 
 /** A device node (`struct cdev` + its devtmpfs inode). */
 export interface cdev {
@@ -32,8 +33,14 @@ export interface cdev {
   readonly data: unknown;
 }
 
+/** `O_CREAT`. */
+const O_CREAT = 0o100;
+/** `O_NOCTTY`. */
+const O_NOCTTY = 0o400;
+/** `O_TRUNC`. */
+const O_TRUNC = 0o1000;
 /** Flags `open(2)` drops from `f_flags` (`O_CREAT|O_EXCL|O_NOCTTY|O_TRUNC`). */
-const OPEN_DROPPED = 0o100 | 0o200 | 0o400 | 0o1000;
+const OPEN_DROPPED = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC;
 
 /**
  * `chrdev_open()` → `do_dentry_open()`: makes the file and calls the driver's `open`.
@@ -42,11 +49,12 @@ const OPEN_DROPPED = 0o100 | 0o200 | 0o400 | 0o1000;
  */
 export function chrdev_open(c: cdev, flags: number, current: Task): file {
   const mode = OPEN_FMODE(flags) | FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE | FMODE_OPENED |
-    ((flags & 3) !== 1 ? FMODE_CAN_READ : 0) | ((flags & 3) !== 0 ? FMODE_CAN_WRITE : 0);
+    ((flags & O_ACCMODE) !== O_WRONLY ? FMODE_CAN_READ : 0) |
+    ((flags & O_ACCMODE) !== O_RDONLY ? FMODE_CAN_WRITE : 0);
   const f = new file(
     c.fops,
     c.inode,
-    (flags & ~OPEN_DROPPED & ~0o2000000) | O_LARGEFILE,
+    (flags & ~OPEN_DROPPED & ~O_CLOEXEC) | O_LARGEFILE,
     mode,
     () => c.path,
     c.data,
@@ -67,42 +75,46 @@ export function nonseekable_open(f: file): void {
   f.f_mode &= ~(FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE);
 }
 
-/** The device tree of one machine: `/dev` and its subdirectories. */
+/**
+ * The node tree of one in-memory file system of device-like files: `/dev` (devtmpfs), or
+ * debugfs under `/sys/kernel/debug`.
+ */
 export class Devtmpfs {
   readonly #nodes = new Map<string, cdev>();
-  readonly #dirs = new Map<string, Set<string>>([["/dev", new Set()]]);
-  /** Mount id of devtmpfs. */
+  readonly #dirs: Map<string, Set<string>>;
+  /** Mount id of the file system. */
   readonly mnt_id: number;
+  /** Where it is mounted (`/dev`). */
+  readonly root: string;
   readonly #next_ino: () => number;
 
   /**
-   * An empty `/dev`.
+   * An empty tree.
    *
    * @param mnt_id Mount id shown in fdinfo.
    * @param next_ino `get_next_ino()` of the machine.
+   * @param root Mount point (default `/dev`).
    */
-  constructor(mnt_id: number, next_ino: () => number) {
+  constructor(mnt_id: number, next_ino: () => number, root = "/dev") {
     this.mnt_id = mnt_id;
     this.#next_ino = next_ino;
+    this.root = root;
+    this.#dirs = new Map([[root, new Set()]]);
   }
 
   /**
-   * `device_create()` + devtmpfs node: `/dev/<nodename>`.
+   * `device_create()` + devtmpfs node (or `debugfs_create_file()`): `<root>/<nodename>`.
    *
    * @throws {KernelError} EEXIST when the node exists.
    */
   add(nodename: string, fops: file_operations, data: unknown): cdev {
-    const path = `/dev/${nodename}`;
+    const path = `${this.root}/${nodename}`;
     if (this.#nodes.has(path)) fail(Errno.EEXIST);
-    const parts = path.split("/").filter(Boolean);
-    let dir = "";
+    const parts = nodename.split("/").filter(Boolean);
+    let dir = this.root;
     for (let i = 0; i < parts.length; i++) {
-      const parent = dir || "/";
+      this.#dirs.get(dir)!.add(parts[i]);
       dir += "/" + parts[i];
-      if (i > 0) {
-        const set = this.#dirs.get(parent === "/" ? "/dev" : parent)!;
-        set.add(parts[i]);
-      }
       if (i < parts.length - 1 && !this.#dirs.has(dir)) this.#dirs.set(dir, new Set());
     }
     const c: cdev = {

@@ -32,6 +32,7 @@ import {
 } from "./dma_resv.ts";
 import { poll_requested_events, type poll_table, poll_wait, wait_queue_head } from "./wait.ts";
 import { system_wq } from "./workqueue.ts";
+import { uaccess_count_payload } from "./uaccess.ts";
 
 const SRC = "drivers/dma-buf/dma-buf.c";
 
@@ -128,6 +129,11 @@ export interface dma_buf_export_info {
   flags: number;
   /** The exporter's buffer. */
   priv: unknown;
+  /**
+   * The reservation object to share (a GEM object's `obj->resv`), or none: the buffer gets its
+   * own (`dma_resv_init(dmabuf->resv)`).
+   */
+  resv?: dma_resv;
 }
 
 /**
@@ -219,8 +225,8 @@ export class dma_buf {
   vmapping_counter = 0;
   /** `vmap_ptr`: the cached kernel mapping while vmapped. */
   vmap_ptr: iosys_map | null = null;
-  /** The reservation object's fences (`dma-resv.ts`). */
-  readonly resv: dma_resv = [];
+  /** The reservation object's fences (`dma-resv.ts`): the exporter's when it gave one. */
+  readonly resv: dma_resv;
   /** `poll`: the wait queue `dma_buf_poll` sleeps on, woken by fence callbacks. */
   readonly poll: wait_queue_head = new wait_queue_head();
   /** `cb_in`: the POLLIN fence callback; `active` is the bit while armed. */
@@ -241,6 +247,7 @@ export class dma_buf {
     this.ops = info.ops;
     this.priv = info.priv;
     this.exp_name = info.exp_name;
+    this.resv = info.resv ?? [];
     // dma_buf_getfile(): anon inode on the dmabuf mount with its own inode counter.
     const ino: inode = {
       i_ino: ++subsys.dmabuf_inode,
@@ -264,6 +271,9 @@ export class dma_buf {
 export function is_dma_buf_file(f: file): boolean {
   return f.f_op === dma_buf_fops;
 }
+
+// Copies from or to a dma-buf mapping count as payload (see `uaccess_payload_bytes`).
+uaccess_count_payload(is_dma_buf_file);
 
 /** `dmabuffs_dname`: `/dmabuf:<name>`. */
 function dmabuffs_dname(d: dma_buf): string {
@@ -426,8 +436,9 @@ export function dma_buf_unmap_attachment(a: dma_buf_attachment, sgt: sg_table, d
  * `dma_buf_begin_cpu_access(dmabuf, dir)`: exporter op, then `__dma_buf_begin_cpu_access`'s
  * interruptible wait for the implicit fences (a write waits for every fence, a read for the
  * writers). With `current`, the wait runs the machine's pending kernel work until they signal
- * (see `workqueue.ts`); when no pending work is left and a fence is still unsignalled it is
- * EINTR, where Linux would sleep until a signal arrives.
+ * (see `workqueue.ts`); when no pending work is left, fences with their own expiry (vgem) are
+ * slept for until they fire, and any other fence still unsignalled is EINTR, where Linux would
+ * sleep until a signal arrives.
  *
  * @throws {KernelError} What the exporter throws; EINTR as above.
  */
@@ -439,7 +450,17 @@ export function dma_buf_begin_cpu_access(d: dma_buf, dir: number, current?: Task
   const usage = dma_resv_usage_rw(write);
   const fences = dma_resv_get_fences(d.resv, usage);
   const done = () => fences.every(dma_fence_is_signaled);
-  if (!system_wq(current.machine).run_until(done)) fail(Errno.EINTR);
+  if (system_wq(current.machine).run_until(done)) return;
+  // Nothing queued can signal them. Fences that expire by themselves (vgem's timer) end the
+  // wait when they do: the caller sleeps until the last of them fires, as on Linux.
+  const pending = fences.filter((f) => !dma_fence_is_signaled(f));
+  if (pending.every((f) => f.timeout)) {
+    const until = Math.max(...pending.map((f) => f.timeout!.expires));
+    const ms = until - performance.now();
+    if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    for (const f of pending) f.timeout?.fire();
+  }
+  if (!done()) fail(Errno.EINTR);
 }
 
 /**
@@ -608,7 +629,7 @@ export function dma_buf_debug_show(subsys: DmaBufSubsys): string {
     }\t${d.exp_name}\t${pad8(f.f_inode.i_ino)}\t${d.name ?? "<none>"}\n`;
     for (const r of d.resv) {
       s += `\t${r.usage} fence:${r.fence.driver} ${r.fence.timeline} seq ${r.fence.seqno} ${
-        r.fence.signalled ? "" : "un"
+        dma_fence_is_signaled(r.fence) ? "" : "un"
       }signalled\n`;
     }
     s += "\tAttached Devices:\n";

@@ -19,6 +19,7 @@ import {
   DMA_BUF_SYNC_END,
   DMA_BUF_SYNC_RW,
   DMA_BUF_SYNC_VALID_FLAGS_MASK,
+  DMA_BUF_SYNC_WRITE,
 } from "../uapi/dma_buf.ts";
 import {
   DMA_BIDIRECTIONAL,
@@ -28,7 +29,8 @@ import {
   DMA_FROM_DEVICE,
   DMA_TO_DEVICE,
 } from "./dma_buf.ts";
-import { dma_fence_unwrap, sync_file_create, sync_file_get_fence } from "./dma_fence.ts";
+import { dma_fence_unwrap } from "./dma_fence.ts";
+import { sync_file_create, sync_file_get_fence } from "./sync_file.ts";
 import { dma_resv_add_fence, dma_resv_get_singleton, dma_resv_usage_rw } from "./dma_resv.ts";
 
 function u64_low_checked(b: Uint8Array, off: number, valid: number): number {
@@ -67,7 +69,10 @@ function export_sync_file(d: dma_buf, arg: number, current: Task): number {
   if (flags & ~DMA_BUF_SYNC_RW) fail(Errno.EINVAL);
   if ((flags & DMA_BUF_SYNC_RW) === 0) fail(Errno.EINVAL);
   // dma_resv_get_singleton(resv, dma_resv_usage_rw(flags & WRITE)): none → the signalled stub.
-  const fence = dma_resv_get_singleton(d.resv, dma_resv_usage_rw((flags & 2) !== 0));
+  const fence = dma_resv_get_singleton(
+    d.resv,
+    dma_resv_usage_rw((flags & DMA_BUF_SYNC_WRITE) !== 0),
+  );
   const sf = sync_file_create(fence, current.machine.anon_inode_inode);
   // get_unused_fd_flags(O_CLOEXEC) + copy_to_user + fd_install: install, undo on EFAULT.
   const fd = current.files.fd_install(sf, true);
@@ -91,7 +96,7 @@ function import_sync_file(d: dma_buf, arg: number, current: Task): number {
   const fence = sync_file_get_fence(f);
   if (f) fput(f);
   if (!fence) fail(Errno.EINVAL);
-  const usage = flags & 2 ? "write" : "read";
+  const usage = flags & DMA_BUF_SYNC_WRITE ? "write" : "read";
   // 6.12: each fence inside a container is added on its own.
   for (const f of dma_fence_unwrap(fence)) dma_resv_add_fence(d.resv, f, usage);
   return 0;

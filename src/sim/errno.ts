@@ -33,3 +33,13 @@ export class KernelError extends Error {
 export function fail(errno: number, detail?: string): never {
   throw new KernelError(errno, detail);
 }
+
+/** Whether a syscall argument is a safe integer (anything else from user space is EINVAL). */
+export function is_int(x: unknown): x is number {
+  return typeof x === "number" && Number.isSafeInteger(x);
+}
+
+/** Whether a syscall argument fits a C `int`. */
+export function is_int32(x: unknown): x is number {
+  return typeof x === "number" && (x | 0) === x;
+}

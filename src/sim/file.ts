@@ -89,6 +89,27 @@ export class files_struct {
   }
 
   /**
+   * {@linkcode fd_install}, and on failure `fput(f)`: what every syscall that makes a file and
+   * returns its fd does (`get_unused_fd_flags()`, then `fput()` of the new file when no fd is
+   * free). The caller's reference is gone either way.
+   *
+   * @throws {KernelError} EMFILE when the table is full.
+   */
+  fd_install_or_fput(f: file, cloexec: boolean): number {
+    try {
+      return this.fd_install(f, cloexec);
+    } catch (e) {
+      fput(f);
+      throw e;
+    }
+  }
+
+  /** Closes every fd (`exit_files()` at process exit). */
+  exit_files(): void {
+    for (const fd of this.open_fds()) this.close_fd(fd);
+  }
+
+  /**
    * `f_dupfd(from, file, flags)`: installs a new reference to `f` at the lowest free fd >= `from`.
    *
    * @throws {KernelError} EINVAL when `from` is out of range, EMFILE when nothing is free.

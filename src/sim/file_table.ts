@@ -7,6 +7,7 @@
 import type { Task } from "./sched.ts";
 import type { poll_table } from "./wait.ts";
 import type { vm_area_struct } from "./mmap.ts";
+import { O_ACCMODE } from "../uapi/constants.ts";
 
 /** `FMODE_READ`. */
 export const FMODE_READ = 0x1;
@@ -30,7 +31,7 @@ export const O_LARGEFILE = 0o100000;
 
 /** `OPEN_FMODE(flags)`: FMODE_READ/FMODE_WRITE from the access mode. */
 export function OPEN_FMODE(flags: number): number {
-  return ((flags + 1) & 3);
+  return (flags + 1) & O_ACCMODE;
 }
 
 /** The kind of an inode, for the few places that check `S_ISREG` and friends. */

@@ -20,7 +20,11 @@ import { add_cma_heap } from "./heaps/cma_heap.ts";
 import { SimProcess, type SimProcessOptions } from "./process.ts";
 import { MiscSubsys } from "./miscdevice.ts";
 import { test_driver_init, type TestDriver } from "./drivers/test_driver.ts";
+import { vivid_init, type VividDev } from "./drivers/media/vivid.ts";
 import { udmabuf_dev_init } from "./udmabuf.ts";
+import { vgem_init } from "./drivers/gpu/vgem.ts";
+import type { drm_device } from "./drivers/gpu/drm/drm_drv.ts";
+import { sw_sync_debugfs_init } from "./sw_sync.ts";
 
 /** A CMA area reserved at boot (a `shared-dma-pool` reserved-memory node). */
 export interface CmaRegionConfig {
@@ -42,19 +46,34 @@ export interface SimMachineConfig {
   cma?: CmaRegionConfig[];
   /** Whether the default CMA area holds the DMA atomic pools allocated at boot (default true). */
   atomicPools?: boolean;
-  /** Whether the seed's test driver (`/dev/driverA`, `/dev/driverB`) is built in (default true). */
+  /** Whether the test importer driver (`/dev/driverA`, `/dev/driverB`) is built in (default true). */
   testDriver?: boolean;
   /** Whether `/dev/udmabuf` exists (default true). */
   udmabuf?: boolean;
+  /**
+   * Whether the vgem DRM driver is loaded: `/dev/dri/card0` and `/dev/dri/renderD128` (default
+   * true; on Debian it is a module, `modprobe vgem`).
+   */
+  vgem?: boolean;
+  /**
+   * Whether vivid is loaded (default true): `/dev/video0` (capture) and `/dev/video1` (output),
+   * as `modprobe vivid` makes them on the Debian kernel.
+   */
+  vivid?: boolean;
   /** Throw {@linkcode KernelBug} on lifetime violations instead of logging a warning. */
   strict?: boolean;
   /** `RLIMIT_NOFILE` of processes (default 1048576). */
   nofile?: number;
   /** CONFIG_DMABUF_SYSFS_STATS: `/sys/kernel/dmabuf/buffers` (default false, as Debian's). */
   sysfsStats?: boolean;
+  /**
+   * CONFIG_SW_SYNC: debugfs `sync/sw_sync` (default true, as the custom guest kernel; Debian's
+   * kernel has none — `false` reproduces that).
+   */
+  swSync?: boolean;
 }
 
-/** The default CMA area: the seed's `global_cma@68000000`, 128 MiB at 0x68000000. */
+/** The default CMA area: `global_cma@68000000`, 128 MiB at 0x68000000, as on an arm64 board. */
 export const DEFAULT_CMA: CmaRegionConfig = {
   name: "global_cma@68000000",
   base: 0x6800_0000,
@@ -78,14 +97,29 @@ export class SimMachine implements WarnSink {
   readonly vmalloc: VmallocArea = new VmallocArea();
   /** `/dev`. */
   readonly dev: Devtmpfs;
+  /** debugfs, mounted at `/sys/kernel/debug` (its `dma_buf/bufinfo` lives in `procfs.ts`). */
+  readonly debugfs: Devtmpfs;
   /** The dma-buf core. */
   readonly dma_buf: DmaBufSubsys;
   /** The dma-heap framework. */
   readonly dma_heap: DmaHeapSubsys;
   /** Misc devices. */
   readonly misc: MiscSubsys;
-  /** The seed's test driver, when built in (its options and hooks can be changed). */
+  /** The test importer driver, when built in (its options and hooks can be changed). */
   readonly testDriver: TestDriver | undefined;
+  /**
+   * The vgem DRM device, when loaded (`src/sim/drivers/gpu/`; its types are the model's
+   * internals, not part of the published API).
+   *
+   * @ignore
+   */
+  readonly vgem: drm_device | undefined;
+  /**
+   * vivid instance 0 (`src/sim/drivers/media/vivid.ts`), unless configured out.
+   *
+   * @ignore
+   */
+  readonly vivid: VividDev | undefined;
   /** Lifetime warnings raised so far, oldest first. */
   readonly warnings: KernelWarning[] = [];
   /** The inode every anon-inode file shares (`anon_inode_inode`). */
@@ -135,7 +169,7 @@ export class SimMachine implements WarnSink {
           throw new RangeError(`CMA region ${r.name} overlaps ${o.name}`);
         }
       }
-      cmas.push(new Cma(r.name, r.base, r.size));
+      cmas.push(new Cma(r.name, r.base, r.size, this.log));
       this.log.printk(
         `Reserved memory: created CMA memory pool at 0x${
           r.base.toString(16).padStart(16, "0")
@@ -156,20 +190,24 @@ export class SimMachine implements WarnSink {
     this.dev = new Devtmpfs(22, () => this.get_next_ino());
     this.dev.add("pts/0", tty_fops, null);
     this.dev.add("null", null_fops, null);
+    this.debugfs = new Devtmpfs(21, () => this.get_next_ino(), "/sys/kernel/debug");
     this.dma_heap = new DmaHeapSubsys(this.dev);
-    this.misc = new MiscSubsys(this);
+    this.misc = new MiscSubsys(this.dev);
     if ((config.atomicPools ?? true) && cmas.length > 0) this.#dma_atomic_pool_init(cmas[0]);
     system_heap_create(this);
     for (const cma of cmas) add_cma_heap(this, cma);
     if (config.udmabuf ?? true) udmabuf_dev_init(this);
     this.testDriver = (config.testDriver ?? true) ? test_driver_init(this) : undefined;
+    this.vgem = (config.vgem ?? true) ? vgem_init(this) : undefined;
+    if (config.swSync ?? true) sw_sync_debugfs_init(this);
+    this.vivid = (config.vivid ?? true) ? vivid_init(this) : undefined;
   }
 
   /**
    * kernel/dma/pool.c `dma_atomic_pool_init()`: with DMA_DIRECT_REMAP (arm64) the three atomic
    * pools (GFP_KERNEL, GFP_DMA, GFP_DMA32), 128 KiB per GiB of RAM each (at least 128 KiB), come
    * from the default CMA area, aligned to their size. This is what puts the first 1 MiB heap
-   * buffer of the seed at 0x68100000.
+   * buffer at 0x68100000 on such a board.
    */
   #dma_atomic_pool_init(cma: Cma): void {
     const pool = Math.max(
@@ -178,7 +216,7 @@ export class SimMachine implements WarnSink {
     );
     const pages = pool / PAGE_SIZE;
     for (const gfp of ["GFP_KERNEL", "GFP_KERNEL|GFP_DMA", "GFP_KERNEL|GFP_DMA32"]) {
-      if (cma.cma_alloc(pages, Math.log2(pages)) < 0) continue;
+      if (cma.cma_alloc(pages, Math.log2(pages), true) < 0) continue;
       this.log.printk(`DMA: preallocated ${pool / 1024} KiB ${gfp} pool for atomic allocations`);
     }
   }

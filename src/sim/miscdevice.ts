@@ -8,7 +8,7 @@
 import { Errno, fail } from "./errno.ts";
 import type { file, file_operations, inode } from "./file_table.ts";
 import type { device } from "./dma_buf.ts";
-import type { SimMachine } from "./machine.ts";
+import type { Devtmpfs } from "./char_dev.ts";
 import type { Task } from "./sched.ts";
 import type { poll_table } from "./wait.ts";
 
@@ -38,16 +38,16 @@ export interface miscdevice {
 
 /** Misc devices of a machine. */
 export class MiscSubsys {
-  readonly #m: SimMachine;
+  readonly #dev: Devtmpfs;
   readonly #devices = new Map<string, miscdevice>();
 
   /**
    * No misc devices yet.
    *
-   * @param m The machine.
+   * @param dev The machine's `/dev`, where the nodes go.
    */
-  constructor(m: SimMachine) {
-    this.#m = m;
+  constructor(dev: Devtmpfs) {
+    this.#dev = dev;
   }
 
   /**
@@ -67,7 +67,7 @@ export class MiscSubsys {
       poll: misc.fops.poll,
       release: misc.fops.release,
     };
-    this.#m.dev.add(misc.nodename ?? misc.name, fops, misc);
+    this.#dev.add(misc.nodename ?? misc.name, fops, misc);
     // A misc device has no DMA mask; a driver that maps buffers for it must set one.
     misc.this_device = { name: misc.name, dma_mask: null };
     this.#devices.set(misc.name, misc);
@@ -77,11 +77,11 @@ export class MiscSubsys {
   misc_deregister(misc: miscdevice): void {
     if (this.#devices.get(misc.name) !== misc) return;
     this.#devices.delete(misc.name);
-    this.#m.dev.remove(`/dev/${misc.nodename ?? misc.name}`);
+    this.#dev.remove(`/dev/${misc.nodename ?? misc.name}`);
   }
 }
 
 /** `misc_register(misc)` on a machine. */
-export function misc_register(m: SimMachine, misc: miscdevice): void {
+export function misc_register(m: { readonly misc: MiscSubsys }, misc: miscdevice): void {
   m.misc.misc_register(misc);
 }

@@ -175,25 +175,37 @@ export class MemStore {
     return this.#size;
   }
 
-  /** The ArrayBuffer currently holding the bytes. Never cache it across calls. */
+  /**
+   * The ArrayBuffer currently holding the bytes. Never cache it across calls.
+   *
+   * User code can move the ArrayBuffer it got through a mapping away (`transfer()`,
+   * `structuredClone`/`postMessage` with a transfer list); the bytes then leave with it, and
+   * JavaScript offers no way to get them back. The store goes on with zero-filled memory: on
+   * the simulated kernel a moved buffer takes the contents with it (the moved ArrayBuffer keeps
+   * them, and keeps them after munmap), where on Linux both sides keep seeing the same memory
+   * until munmap, after which the moved one reads zeros. Neither faults.
+   */
   get current(): ArrayBuffer {
-    return this.#buf ??= new ArrayBuffer(this.#size);
+    let buf = this.#buf;
+    if (buf === null || buf.detached) buf = this.#buf = new ArrayBuffer(this.#size);
+    return buf;
   }
 
   /** Moves the bytes to a new ArrayBuffer, detaching every existing view. */
   revoke(): void {
-    if (this.#buf) this.#buf = this.#buf.transfer();
+    if (this.#buf && !this.#buf.detached) this.#buf = this.#buf.transfer();
   }
 
   /** Changes the size (shmem truncate), keeping the bytes that remain; detaches views. */
   resize(size: number): void {
-    if (this.#buf) this.#buf = this.#buf.transfer(size);
+    if (this.#buf && !this.#buf.detached) this.#buf = this.#buf.transfer(size);
+    else this.#buf = null;
     this.#size = size;
   }
 
   /** Drops the bytes (the pages were freed). */
   release(): void {
-    if (this.#buf) this.#buf = this.#buf.transfer(0);
+    if (this.#buf && !this.#buf.detached) this.#buf.transfer(0);
     this.#buf = null;
   }
 }

@@ -8,7 +8,10 @@
  *
  * @module
  */
-import type { file } from "./file_table.ts";
+import type { MappedRegion } from "../kernel/types.ts";
+import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../uapi/constants.ts";
+import { Errno, fail, is_int } from "./errno.ts";
+import { type file, FMODE_READ, FMODE_WRITE, fput, get_file } from "./file_table.ts";
 import type { MemStore } from "./mm.ts";
 import { PAGE_SIZE } from "./mm.ts";
 
@@ -27,6 +30,10 @@ export const VM_WRITE = 0x2;
 export const VM_SHARED = 0x8;
 /** `VM_MAYSHARE`. */
 export const VM_MAYSHARE = 0x80;
+/** `MAP_SHARED_VALIDATE`: MAP_SHARED that fails on unknown flags. */
+export const MAP_SHARED_VALIDATE = 0x03;
+/** `MAP_TYPE`: the mask of the mapping type bits. */
+export const MAP_TYPE = 0x0f;
 
 /** `struct vm_area_struct` (what the model needs). */
 export interface vm_area_struct {
@@ -196,5 +203,128 @@ export class mm_struct {
     const bytes = r?.bytes.deref();
     if (!r || !bytes || addr >= r.end) return undefined;
     return { bytes: addr === r.start ? bytes : bytes.subarray(addr - r.start), writable: true };
+  }
+}
+
+/** The live memory of one mapping: what `mmap` returns to user space. */
+class SimRegion implements MappedRegion {
+  readonly address: number;
+  readonly length: number;
+  readonly offset: number;
+  readonly byteOffset: number;
+  readonly #vma: vm_area_struct;
+  constructor(vma: vm_area_struct, offset: number) {
+    this.#vma = vma;
+    this.address = vma.vm_start;
+    this.length = vma.vm_end - vma.vm_start;
+    this.offset = offset;
+    this.byteOffset = vma.vm_store_offset;
+  }
+  /** The store's current ArrayBuffer (re-read it: see README "Memory and aliasing"). */
+  get buffer(): ArrayBuffer {
+    this.#vma.vm_fault?.();
+    return this.#vma.vm_store!.current;
+  }
+}
+
+/**
+ * `ksys_mmap_pgoff()` → `do_mmap()`: maps `length` bytes of `f` from byte `offset`, checking the
+ * arguments in Linux's order, and calls the file's `mmap`.
+ *
+ * @throws {KernelError} EINVAL for a bad length, offset or type; EACCES when the file's mode
+ * does not allow the protection; ENODEV when the file cannot be mapped; ENOMEM when the address
+ * space is full.
+ */
+export function do_mmap(
+  mm: mm_struct,
+  f: file,
+  length: number,
+  prot: number,
+  flags: number,
+  offset: number,
+): MappedRegion {
+  if (length <= 0) fail(Errno.EINVAL);
+  const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+  if (len > TASK_SIZE) fail(Errno.ENOMEM);
+  let vm_flags = (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0);
+  switch (flags & MAP_TYPE) {
+    case MAP_SHARED:
+    case MAP_SHARED_VALIDATE:
+      if ((prot & PROT_WRITE) && !(f.f_mode & FMODE_WRITE)) fail(Errno.EACCES);
+      vm_flags |= VM_SHARED | VM_MAYSHARE;
+      if (!(f.f_mode & FMODE_READ)) fail(Errno.EACCES);
+      break;
+    case MAP_PRIVATE:
+      if (!(f.f_mode & FMODE_READ)) fail(Errno.EACCES);
+      break;
+    default:
+      fail(Errno.EINVAL);
+  }
+  if (!f.f_op.mmap) fail(Errno.ENODEV);
+  const vm_start = mm.get_unmapped_area(len);
+  if (vm_start < 0) fail(Errno.ENOMEM);
+  const vma: vm_area_struct = {
+    vm_start,
+    vm_end: vm_start + len,
+    vm_pgoff: offset / PAGE_SIZE,
+    vm_flags,
+    vm_file: get_file(f),
+    vm_store: null,
+    vm_store_offset: 0,
+  };
+  try {
+    f.f_op.mmap(f, vma);
+  } catch (e) {
+    fput(f);
+    throw e;
+  }
+  if (!vma.vm_store) {
+    fput(f);
+    fail(Errno.ENODEV);
+  }
+  mm.insert_vm_struct(vma);
+  return new SimRegion(vma, offset);
+}
+
+/**
+ * Checks `mmap`'s integer arguments before the fd is looked up, as `ksys_mmap_pgoff()` does.
+ *
+ * @throws {KernelError} EINVAL for a non-integer argument or an offset that is not page aligned.
+ */
+export function mmap_check_args(
+  length: number,
+  prot: number,
+  flags: number,
+  offset: number,
+): void {
+  if (!is_int(length) || !is_int(offset) || !is_int(prot) || !is_int(flags)) fail(Errno.EINVAL);
+  if (offset < 0 || offset % PAGE_SIZE) fail(Errno.EINVAL);
+}
+
+/** Tears one VMA down: views emptied, the driver's close, the file reference dropped. */
+function remove_vma(vma: vm_area_struct): void {
+  vma.vm_store?.revoke();
+  vma.vm_close?.();
+  if (vma.vm_file) fput(vma.vm_file);
+}
+
+/**
+ * `vm_munmap()` of the mapping `region` describes (the whole mapping: no VMA splits). Unmapping
+ * nothing succeeds.
+ *
+ * @throws {KernelError} EINVAL for a bad or unaligned address.
+ */
+export function vm_munmap(mm: mm_struct, region: MappedRegion): void {
+  if (!region || !is_int(region.address)) fail(Errno.EINVAL);
+  if (region.address % PAGE_SIZE) fail(Errno.EINVAL);
+  const vma = mm.remove_vma(region.address);
+  if (vma) remove_vma(vma);
+}
+
+/** `exit_mmap()`: unmaps every mapping of an exiting process. */
+export function exit_mmap(mm: mm_struct): void {
+  for (const vma of [...mm.vmas()]) {
+    mm.remove_vma(vma.vm_start);
+    remove_vma(vma);
   }
 }

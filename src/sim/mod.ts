@@ -1,12 +1,12 @@
 /**
  * The simulated kernel: a machine with RAM, CMA areas, the dma-buf core, the system and CMA
- * heaps, misc devices and the seed's test driver, all in TypeScript. A process on it implements
+ * heaps, misc devices and a test importer driver, all in TypeScript. A process on it implements
  * the `Kernel` syscall boundary with the errno and text formats of Linux 6.12, and needs no Deno
  * permissions.
  *
  * @example Allocating from the simulated system heap
  * ```ts
- * import { simulatedKernel } from "./mod.ts";
+ * import { simulatedKernel } from "@dmabuf/dmabuf/sim";
  * import assert from "node:assert/strict";
  *
  * const k = simulatedKernel();
@@ -22,6 +22,7 @@ import type { SimProcess } from "./process.ts";
 export { DEFAULT_CMA, SimMachine } from "./machine.ts";
 export type { CmaRegionConfig, SimMachineConfig } from "./machine.ts";
 export { SimProcess } from "./process.ts";
+export type { SimProcessOptions } from "./process.ts";
 export { KernelBug } from "./bug.ts";
 export type { KernelWarning, WarningKind } from "./bug.ts";
 
@@ -54,9 +55,12 @@ export function defaultSimMachine(): SimMachine {
 }
 
 // The kernel objects a machine exposes, for drivers and tests written against the model.
-export type { Kernel, KernelKind, MappedRegion, PollRequest, UserBuffer } from "../kernel/types.ts";
 export type { Task } from "./sched.ts";
-export type { dma_fence, dma_resv_usage } from "./dma_fence.ts";
+export type { MachineContext } from "./context.ts";
+export type { DriverContext } from "./driver_context.ts";
+export type { dma_fence, dma_fence_func, dma_fence_ops, dma_resv_usage } from "./dma_fence.ts";
+export type { dma_resv, dma_resv_entry } from "./dma_resv.ts";
+export type { poll_table, wait_queue_func, wait_queue_head } from "./wait.ts";
 export type { WarnSink } from "./bug.ts";
 export { LogBuf, print_time } from "./printk.ts";
 export type { LogRecord } from "./printk.ts";

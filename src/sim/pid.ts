@@ -8,22 +8,12 @@
  *
  * @module
  */
-import { Errno, fail } from "./errno.ts";
+import { Errno, fail, is_int32 } from "./errno.ts";
 import { file, FMODE_READ, FMODE_WRITE, get_file } from "./file_table.ts";
 import type { file_operations, inode } from "./file_table.ts";
-import type { files_struct } from "./file.ts";
-import type { SimMachine } from "./machine.ts";
+import type { MachineContext } from "./context.ts";
+import type { Task } from "./sched.ts";
 import { O_EXCL, O_NONBLOCK, O_RDWR, POLLIN } from "../uapi/constants.ts";
-
-/** What the pid and ptrace code needs of a process. */
-export interface pid_task {
-  readonly pid: number;
-  readonly uid: number;
-  readonly dumpable: boolean;
-  readonly exited: boolean;
-  readonly files: files_struct;
-  readonly machine: SimMachine;
-}
 
 /** Mount id of pidfs (arbitrary, fixed). */
 const PIDFS_MNT_ID = 4;
@@ -32,7 +22,7 @@ const PIDFS_MNT_ID = 4;
  * `__ptrace_may_access()`: the same process always may; otherwise the caller needs the target's
  * uid and a dumpable target, or uid 0 (CAP_SYS_PTRACE).
  */
-export function ptrace_may_access(caller: pid_task, target: pid_task): boolean {
+export function ptrace_may_access(caller: Task, target: Task): boolean {
   if (caller === target) return true;
   if (caller.uid === 0) return true;
   return caller.uid === target.uid && target.dumpable;
@@ -50,7 +40,7 @@ const pidfd_fops: file_operations = {
 };
 
 interface pidfd_priv {
-  readonly task: pid_task;
+  readonly task: Task;
 }
 
 /**
@@ -59,7 +49,7 @@ interface pidfd_priv {
  *
  * @throws {KernelError} EINVAL for unknown flags or pid ≤ 0, ESRCH for no such live process.
  */
-export function pidfd_open(m: SimMachine, pid: number, flags: number): file {
+export function pidfd_open(m: MachineContext, pid: number, flags: number): file {
   if (flags & ~(O_NONBLOCK | O_EXCL)) fail(Errno.EINVAL);
   if (pid <= 0) fail(Errno.EINVAL);
   const task = m.find_task_by_vpid(pid);
@@ -81,7 +71,7 @@ export function pidfd_open(m: SimMachine, pid: number, flags: number): file {
  * @throws {KernelError} EBADF if `pidfd` is not a pidfd or `fd` is not open in the target,
  * ESRCH if the target exited, EPERM without ptrace access.
  */
-export function pidfd_getfd(caller: pid_task, pidfd: file, fd: number): file {
+export function pidfd_getfd(caller: Task, pidfd: file, fd: number): file {
   const priv = pidfd.f_op === pidfd_fops ? pidfd.private_data as pidfd_priv : undefined;
   if (!priv) fail(Errno.EBADF);
   return pidfd_fget(caller, priv.task, fd);
@@ -93,10 +83,47 @@ export function pidfd_getfd(caller: pid_task, pidfd: file, fd: number): file {
  * @throws {KernelError} ESRCH if the task exited, EPERM without ptrace access, EBADF if `fd` is
  * not open there.
  */
-export function pidfd_fget(caller: pid_task, task: pid_task, fd: number): file {
+export function pidfd_fget(caller: Task, task: Task, fd: number): file {
   if (task.exited) fail(Errno.ESRCH);
   if (!ptrace_may_access(caller, task)) fail(Errno.EPERM);
   const f = Number.isInteger(fd) && fd >= 0 ? task.files.lookup(fd) : undefined;
   if (!f) fail(Errno.EBADF);
   return get_file(f);
+}
+
+/**
+ * `pidfd_open(2)`: a pidfd (always close-on-exec) on the process `pid`.
+ *
+ * @throws {KernelError} EINVAL for bad arguments or flags, ESRCH for no such process, EMFILE
+ * when no fd is free.
+ */
+export function sys_pidfd_open(current: Task, pid: number, flags: number): number {
+  if (!is_int32(pid) || !is_int32(flags)) fail(Errno.EINVAL);
+  return current.files.fd_install_or_fput(pidfd_open(current.machine, pid, flags), true);
+}
+
+/**
+ * `pidfd_getfd(2)`: a new fd (always close-on-exec) on the file behind `targetFd` of the process
+ * `pidfd` refers to — or, the model's shortcut, of `target` itself.
+ *
+ * @throws {KernelError} EINVAL for flags ≠ 0; EBADF for a bad pidfd or target fd; ESRCH when
+ * the target exited or lives on another machine; EPERM without ptrace access.
+ */
+export function sys_pidfd_getfd(
+  current: Task,
+  pidfd: number | Task,
+  targetFd: number,
+  flags: number,
+): number {
+  if (!is_int32(flags) || flags !== 0) fail(Errno.EINVAL);
+  if (!is_int32(targetFd)) fail(Errno.EBADF);
+  let f: file;
+  if (typeof pidfd === "object" && pidfd !== null) {
+    if (current.machine.find_task_by_vpid(pidfd.pid) !== pidfd) fail(Errno.ESRCH);
+    f = pidfd_fget(current, pidfd, targetFd);
+  } else {
+    if (!is_int32(pidfd)) fail(Errno.EBADF);
+    f = pidfd_getfd(current, current.files.fdget(pidfd), targetFd);
+  }
+  return current.files.fd_install_or_fput(f, true);
 }

@@ -67,3 +67,51 @@ export function print_time(ts_nsec: number): string {
   const usec = Math.floor((ts_nsec % 1e9) / 1e3);
   return `[${String(sec).padStart(5)}.${String(usec).padStart(6, "0")}]`;
 }
+
+/**
+ * `struct ratelimit_state` with `DEFAULT_RATELIMIT_INTERVAL` (5 s) and `DEFAULT_RATELIMIT_BURST`
+ * (10): what each `pr_*_ratelimited` call site keeps.
+ */
+export class ratelimit_state {
+  /** Window length in ns. */
+  readonly interval: number;
+  /** Messages allowed per window. */
+  readonly burst: number;
+  #begin = -1;
+  #printed = 0;
+  #missed = 0;
+
+  /**
+   * A fresh state.
+   *
+   * @param interval Window in ns (default 5 s).
+   * @param burst Messages per window (default 10).
+   */
+  constructor(interval = 5e9, burst = 10) {
+    this.interval = interval;
+    this.burst = burst;
+  }
+
+  /**
+   * `___ratelimit(rs, func)`: whether to print now. Starting a new window after misses prints
+   * `<func>: <n> callbacks suppressed`, as lib/ratelimit.c does.
+   */
+  ratelimit(log: LogBuf, func: string): boolean {
+    const now = log.local_clock();
+    if (this.#begin < 0) this.#begin = now;
+    if (now > this.#begin + this.interval) {
+      if (this.#missed) {
+        log.printk(`${func}: ${this.#missed} callbacks suppressed`);
+        this.#missed = 0;
+      }
+      this.#begin = now;
+      this.#printed = 0;
+    }
+    if (this.burst > this.#printed) {
+      this.#printed++;
+      return true;
+    }
+    this.#missed++;
+    return false;
+  }
+}

@@ -11,21 +11,23 @@ import { fput, get_file } from "./file_table.ts";
 import { type dma_buf, dma_buf_debug_show } from "./dma_buf.ts";
 import { VM_READ, VM_SHARED, VM_WRITE } from "./mmap.ts";
 import { PAGE_SIZE } from "./mm.ts";
-import type { SimMachine } from "./machine.ts";
+import type { DriverContext } from "./driver_context.ts";
 import type { Task } from "./sched.ts";
-import { type pid_task, ptrace_may_access } from "./pid.ts";
+import { ptrace_may_access } from "./pid.ts";
 import { O_CLOEXEC } from "../uapi/constants.ts";
+import { UDMABUF_SIZE_LIMIT_MB } from "../uapi/udmabuf.ts";
 
 /** Who is reading: the calling task and its machine. */
 export interface ProcNode {
   /** The calling task (`/proc/self`). */
   readonly task: Task;
-  /** Its machine. */
-  readonly machine: SimMachine;
+  /** Its machine (with the dma-buf core, for debugfs and sysfs). */
+  readonly machine: DriverContext;
 }
 
 const BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo";
 const SYSFS_BUFFERS = "/sys/kernel/dmabuf/buffers";
+const UDMABUF_SIZE_LIMIT = "/sys/module/udmabuf/parameters/size_limit_mb";
 
 /** The buffer of `/sys/kernel/dmabuf/buffers/<ino>`, or undefined. */
 function sysfs_buffer(node: ProcNode, dir: string): dma_buf | undefined {
@@ -51,7 +53,7 @@ function pid_path(node: ProcNode, path: string): { task: Task; rest: string } | 
  */
 function may_read(node: ProcNode, task: Task): void {
   if (task === node.task) return;
-  const caller = node.task as unknown as pid_task, target = task as unknown as pid_task;
+  const caller = node.task, target = task;
   if (caller.uid === undefined || target.uid === undefined) return; // a task without credentials
   if (!ptrace_may_access(caller, target)) fail(Errno.EACCES);
 }
@@ -91,7 +93,7 @@ function show_val_kb(label: string, pages: number): string {
  * `meminfo_proc_show()`, the lines the model can back: RAM handed to the page allocator
  * (including the CMA areas, as Linux counts them), what is free, and the CMA totals.
  */
-export function meminfo_proc_show(m: SimMachine): string {
+export function meminfo_proc_show(m: DriverContext): string {
   let cmaTotal = 0, cmaFree = 0;
   for (const c of m.cma_areas) {
     cmaTotal += c.count;
@@ -127,7 +129,11 @@ export function proc_maps(task: Task): string {
  */
 export function proc_readdir(node: ProcNode, path: string): string[] {
   if (path === "/sys/kernel/debug/dma_buf") return ["bufinfo"];
-  if (path === "/sys/kernel/debug") return ["dma_buf"];
+  if (path === "/sys/kernel/debug") {
+    return ["dma_buf", ...node.machine.debugfs.readdir(path)!].sort();
+  }
+  const debugfs = node.machine.debugfs.readdir(path);
+  if (debugfs) return debugfs;
   const stats = node.machine.dma_buf.sysfs_stats;
   if (stats && path === SYSFS_BUFFERS) return [...stats.keys()].map(String).sort();
   if (
@@ -157,6 +163,10 @@ export function proc_readdir(node: ProcNode, path: string): string[] {
  */
 export function proc_readtext(node: ProcNode, path: string): string {
   if (path === BUFINFO) return dma_buf_debug_show(node.machine.dma_buf);
+  // drivers/dma-buf/udmabuf.c: module_param(size_limit_mb, int, 0644), while the module is loaded.
+  if (path === UDMABUF_SIZE_LIMIT && node.machine.dev.lookup("/dev/udmabuf")) {
+    return `${UDMABUF_SIZE_LIMIT_MB}\n`;
+  }
   if (path === "/proc/meminfo") return meminfo_proc_show(node.machine);
   if (path.startsWith(SYSFS_BUFFERS + "/")) {
     const d = sysfs_buffer(node, path.slice(0, path.lastIndexOf("/")));

@@ -6,7 +6,7 @@
  */
 import type { files_struct } from "./file.ts";
 import type { mm_struct } from "./mmap.ts";
-import type { SimMachine } from "./machine.ts";
+import type { MachineContext } from "./context.ts";
 
 /** A process of the simulated machine, as the kernel side sees it. */
 export interface Task {
@@ -18,6 +18,12 @@ export interface Task {
   readonly files: files_struct;
   /** The address space. */
   readonly mm: mm_struct;
+  /** The uid (0: root). */
+  readonly uid: number;
+  /** Whether ptrace access by other processes of the same uid is allowed. */
+  readonly dumpable: boolean;
+  /** True once the process exited. */
+  readonly exited: boolean;
   /** The machine the process runs on. */
-  readonly machine: SimMachine;
+  readonly machine: MachineContext;
 }

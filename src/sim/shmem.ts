@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Errno, fail } from "./errno.ts";
+import { Errno, fail, is_int } from "./errno.ts";
 import {
   file,
   type file_operations,
@@ -25,9 +25,10 @@ import {
 import { MemStore, PAGE_SIZE } from "./mm.ts";
 import type { vm_area_struct } from "./mmap.ts";
 import { VM_SHARED, VM_WRITE } from "./mmap.ts";
-import type { SimMachine } from "./machine.ts";
+import type { MachineContext } from "./context.ts";
 import type { Task } from "./sched.ts";
 import {
+  F_SEAL_EXEC,
   F_SEAL_FUTURE_WRITE,
   F_SEAL_GROW,
   F_SEAL_SEAL,
@@ -35,17 +36,12 @@ import {
   F_SEAL_WRITE,
   MFD_ALLOW_SEALING,
   MFD_CLOEXEC,
+  MFD_EXEC,
+  MFD_HUGETLB,
+  MFD_NOEXEC_SEAL,
   O_RDWR,
 } from "../uapi/constants.ts";
 
-/** `MFD_HUGETLB`. */
-export const MFD_HUGETLB = 4;
-/** `MFD_NOEXEC_SEAL`. */
-export const MFD_NOEXEC_SEAL = 8;
-/** `MFD_EXEC`. */
-export const MFD_EXEC = 0x10;
-/** `F_SEAL_EXEC`. */
-export const F_SEAL_EXEC = 0x20;
 const F_ALL_SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
   F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
 /** `MFD_NAME_MAX_LEN`: `NAME_MAX - strlen("memfd:")`. */
@@ -57,6 +53,8 @@ export interface shmem_inode_info extends inode {
   readonly store: MemStore;
   /** `seals`. */
   seals: number;
+  /** `i_mode & 0777`: 0777 from `shmem_file_setup`, 0666 with MFD_NOEXEC_SEAL. */
+  i_mode: number;
   /** Physical address of each page once it has one (0 = none yet). */
   readonly pages: number[];
   /** Pins by udmabufs (pages stay allocated while pinned). */
@@ -66,7 +64,7 @@ export interface shmem_inode_info extends inode {
   /** Set when the last file reference is gone (pins may keep the pages). */
   closed: boolean;
   /** The machine. */
-  readonly machine: SimMachine;
+  readonly machine: MachineContext;
 }
 
 /** Whether `f` is a shmem (tmpfs) file: udmabuf only takes these. */
@@ -177,15 +175,18 @@ export function memfd_create(current: Task, name: string, flags: number): file {
   // The model has no hugetlbfs pages reserved.
   if (flags & MFD_HUGETLB) fail(Errno.EINVAL, "memfd_create: no hugetlb pages in the model");
   if (new TextEncoder().encode(name).length > MFD_NAME_MAX_LEN) fail(Errno.EINVAL);
-  if (!(flags & (MFD_EXEC | MFD_NOEXEC_SEAL))) {
-    // pr_warn_once(): once per boot, naming the first caller.
-    m.printk_once(
-      "memfd_noexec",
-      `${current.comm}[${current.pid}]: memfd_create() called without MFD_EXEC or MFD_NOEXEC_SEAL set`,
-    );
+  // check_sysctl_memfd_noexec() with vm.memfd_noexec = 0 (the default): neither flag means
+  // MFD_EXEC, silently (6.12 logs nothing; only the enforcing sysctl values print).
+  // shmem_file_setup() gives F_SEAL_SEAL and mode 0777; MFD_NOEXEC_SEAL drops the exec bits and
+  // F_SEAL_SEAL and adds F_SEAL_EXEC (so the memfd is sealable without MFD_ALLOW_SEALING);
+  // MFD_ALLOW_SEALING alone only drops F_SEAL_SEAL.
+  let seals = F_SEAL_SEAL, i_mode = 0o777;
+  if (flags & MFD_NOEXEC_SEAL) {
+    i_mode &= ~0o111;
+    seals = (seals & ~F_SEAL_SEAL) | F_SEAL_EXEC;
+  } else if (flags & MFD_ALLOW_SEALING) {
+    seals &= ~F_SEAL_SEAL;
   }
-  let seals = flags & MFD_ALLOW_SEALING ? 0 : F_SEAL_SEAL;
-  if (flags & MFD_NOEXEC_SEAL) seals |= F_SEAL_EXEC;
   const info: shmem_inode_info = {
     i_ino: m.get_next_ino(),
     kind: "reg",
@@ -193,6 +194,7 @@ export function memfd_create(current: Task, name: string, flags: number): file {
     mnt_id: m.shm_mnt_id,
     store: new MemStore(0),
     seals,
+    i_mode,
     pages: [],
     pins: 0,
     mmapped_writable: 0,
@@ -208,6 +210,34 @@ export function memfd_create(current: Task, name: string, flags: number): file {
     mode,
     () => `/memfd:${name} (deleted)`,
   );
+}
+
+/**
+ * `shmem_file_setup(name, size, flags)`: an internal shmem file of `size` bytes (no fd), as
+ * `drm_gem_object_init` makes for a GEM object's backing store (`"drm mm object"`).
+ *
+ * @param m The machine.
+ * @param name The file name.
+ * @param size The size in bytes.
+ * @returns The file (one reference); its inode is a {@linkcode shmem_inode_info}.
+ */
+export function shmem_file_setup(m: MachineContext, name: string, size: number): file {
+  const info: shmem_inode_info = {
+    i_ino: m.get_next_ino(),
+    kind: "reg",
+    i_size: size,
+    mnt_id: m.shm_mnt_id,
+    store: new MemStore(size),
+    seals: F_SEAL_SEAL,
+    i_mode: 0o777,
+    pages: [],
+    pins: 0,
+    mmapped_writable: 0,
+    closed: false,
+    machine: m,
+  };
+  const mode = 3 | FMODE_LSEEK | FMODE_OPENED | FMODE_CAN_READ | FMODE_CAN_WRITE;
+  return new file(shmem_file_operations, info, O_RDWR | O_LARGEFILE, mode, () => `/${name}`);
 }
 
 /**
@@ -248,9 +278,25 @@ export function memfd_fcntl(f: file, cmd: "add" | "get", arg: number): number {
   if (!(f.f_mode & FMODE_WRITE)) fail(Errno.EPERM);
   if (arg & ~F_ALL_SEALS) fail(Errno.EINVAL);
   if (info.seals & F_SEAL_SEAL) fail(Errno.EPERM);
+  // F_SEAL_EXEC on a file that may still be executed implies W^X: every write seal too.
+  if ((arg & F_SEAL_EXEC) && (info.i_mode & 0o111)) {
+    arg |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+  }
   if ((arg & F_SEAL_WRITE) && !(info.seals & F_SEAL_WRITE) && info.mmapped_writable > 0) {
     fail(Errno.EBUSY);
   }
   info.seals |= arg;
   return 0;
+}
+
+/**
+ * `memfd_create(2)`: a new memfd on the lowest free fd.
+ *
+ * @throws {KernelError} EFAULT for a non-string name, EINVAL for bad flags or a name too long,
+ * EMFILE when no fd is free.
+ */
+export function sys_memfd_create(current: Task, name: string, flags: number): number {
+  if (typeof name !== "string" || !is_int(flags)) fail(Errno.EFAULT);
+  const f = memfd_create(current, name, flags >>> 0);
+  return current.files.fd_install_or_fput(f, (flags & MFD_CLOEXEC) !== 0);
 }

@@ -7,23 +7,35 @@
 import { Errno, fail } from "./errno.ts";
 import type { Task } from "./sched.ts";
 import type { UserMemory } from "./mmap.ts";
-import type { SimMachine } from "./machine.ts";
-import { is_dma_buf_file } from "./dma_buf.ts";
+import type { MachineContext } from "./context.ts";
+import type { file } from "./file_table.ts";
 
 /** Per machine: payload bytes moved by copy_from_user/copy_to_user (see below). */
-const payload_bytes = new WeakMap<SimMachine, number>();
+const payload_bytes = new WeakMap<MachineContext, number>();
+
+/** Which files' mappings hold payload: set by the dma-buf core when it loads. */
+let is_payload_file: (f: file) => boolean = () => false;
+
+/**
+ * Hooks the payload counter: copies from or to user memory that maps a file for which `test`
+ * is true count as payload. The dma-buf core (`dma_buf.ts`) registers `is_dma_buf_file`, so
+ * this file does not depend on it.
+ */
+export function uaccess_count_payload(test: (f: file) => boolean): void {
+  is_payload_file = test;
+}
 
 /**
  * Bytes that `copy_from_user`/`copy_to_user` moved from or to user memory that maps a dma-buf
  * (the model's own counter, not a Linux one): zero means no payload crossed the user/kernel
  * boundary by copy — drivers reached it through the sg table or a vmap instead.
  */
-export function uaccess_payload_bytes(m: SimMachine): number {
+export function uaccess_payload_bytes(m: MachineContext): number {
   return payload_bytes.get(m) ?? 0;
 }
 
 function account(current: Task, m: UserMemory, n: number): void {
-  if (m.file && is_dma_buf_file(m.file)) {
+  if (m.file && is_payload_file(m.file)) {
     payload_bytes.set(current.machine, uaccess_payload_bytes(current.machine) + n);
   }
 }

@@ -16,7 +16,7 @@ import { Errno, fail } from "./errno.ts";
 import type { file } from "./file_table.ts";
 import { fput } from "./file_table.ts";
 import type { Task } from "./sched.ts";
-import type { SimMachine } from "./machine.ts";
+import type { DriverContext } from "./driver_context.ts";
 import { copy_from_user } from "./uaccess.ts";
 import { misc_register } from "./miscdevice.ts";
 import {
@@ -70,7 +70,7 @@ interface udmabuf_range {
 
 /** `struct udmabuf`. */
 interface udmabuf {
-  readonly machine: SimMachine;
+  readonly machine: DriverContext;
   readonly pagecount: number;
   /** Physical address of each page. */
   readonly pages: readonly number[];
@@ -219,7 +219,12 @@ function u64(v: DataView, off: number): number {
 }
 
 /** `udmabuf_create(miscdev, head, list)`: returns the new fd. */
-function udmabuf_create(m: SimMachine, current: Task, flags: number, list: udmabuf_item[]): number {
+function udmabuf_create(
+  m: DriverContext,
+  current: Task,
+  flags: number,
+  list: udmabuf_item[],
+): number {
   const pglimit = (UDMABUF_SIZE_LIMIT_MB * 1024 * 1024) / PAGE_SIZE;
   let pgcnt = 0;
   for (const item of list) {
@@ -291,7 +296,7 @@ function udmabuf_create(m: SimMachine, current: Task, flags: number, list: udmab
 }
 
 /** `udmabuf_ioctl(filp, ioctl, arg)`. */
-function udmabuf_ioctl(m: SimMachine, cmd: number, arg: number, current: Task): number {
+function udmabuf_ioctl(m: DriverContext, cmd: number, arg: number, current: Task): number {
   switch (cmd) {
     case UDMABUF_CREATE: {
       const v = new DataView(copy_from_user(current, arg, udmabuf_create_layout.size).buffer);
@@ -325,7 +330,7 @@ function udmabuf_ioctl(m: SimMachine, cmd: number, arg: number, current: Task): 
 }
 
 /** `udmabuf_dev_init()`: registers the misc device `/dev/udmabuf`. */
-export function udmabuf_dev_init(m: SimMachine): void {
+export function udmabuf_dev_init(m: DriverContext): void {
   misc_register(m, {
     name: "udmabuf",
     fops: { unlocked_ioctl: (_f, cmd, arg, current) => udmabuf_ioctl(m, cmd, arg, current) },

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { SimMachine } from "./machine.ts";
+import type { MachineContext } from "./context.ts";
 import { clearImmediate, setImmediate } from "node:timers";
 
 /** `struct work_struct`: the function to run. */
@@ -92,10 +92,10 @@ export class workqueue_struct {
   }
 }
 
-const queues = new WeakMap<SimMachine, workqueue_struct>();
+const queues = new WeakMap<MachineContext, workqueue_struct>();
 
 /** `system_wq` of a machine, made on first use. */
-export function system_wq(m: SimMachine): workqueue_struct {
+export function system_wq(m: MachineContext): workqueue_struct {
   let wq = queues.get(m);
   if (!wq) {
     wq = new workqueue_struct((e) =>

@@ -10,7 +10,7 @@
  * ```c
  * struct sw_sync_create_fence_data {
  *   __u32 value;     // @0  the fence's seqno on the timeline
- *   char  name[32];  // @4  the sync_file's name
+ *   char  name[32];  // @4  ignored by 6.12 (the sync_file is named after its fence)
  *   __s32 fence;     // @36 out: the new sync_file fd (O_CLOEXEC)
  * };                 // 40 bytes
  * #define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data) // 0xC0285700
@@ -24,16 +24,14 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { O_CLOEXEC, O_RDWR } from "../uapi/constants.ts";
-import { _IOW, _IOWR } from "../uapi/ioctl.ts";
+import {
+  sw_sync_create_fence_data,
+  SW_SYNC_IOC_CREATE_FENCE,
+  SW_SYNC_IOC_INC,
+  SW_SYNC_PATH,
+} from "../uapi/sync_file.ts";
 
-/** `struct sw_sync_create_fence_data` layout (40 bytes). */
-export const sw_sync_create_fence_data = { size: 40, value: 0, name: 4, fence: 36 } as const;
-/** `SW_SYNC_IOC_CREATE_FENCE` = 0xC0285700. */
-export const SW_SYNC_IOC_CREATE_FENCE: number = _IOWR("W", 0, sw_sync_create_fence_data.size);
-/** `SW_SYNC_IOC_INC` = 0x40045701. */
-export const SW_SYNC_IOC_INC: number = _IOW("W", 1, 4);
-/** Where debugfs puts the sw_sync timeline file. */
-export const SW_SYNC_PATH = "/sys/kernel/debug/sync/sw_sync";
+export { sw_sync_create_fence_data, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SW_SYNC_PATH };
 
 /** One sw_sync timeline (one open of {@linkcode SW_SYNC_PATH}). */
 export class SwSyncTimeline {
@@ -61,8 +59,12 @@ export class SwSyncTimeline {
   }
 
   /**
-   * A new sync_file fd whose fence signals once the timeline reaches `value`. The caller owns
-   * the fd (close it with the kernel).
+   * A new sync_file fd whose fence signals once the timeline reaches `value` (at once when it
+   * has already; the same fence again when the timeline has an unsignalled one at `value`). The
+   * caller owns the fd (close it with the kernel). `name` goes into the struct, which 6.12
+   * ignores: `SYNC_IOC_FILE_INFO` names the file `sw_sync-<comm><context>-<value>`.
+   *
+   * @throws {ErrnoError} `EMFILE` when the fd table is full, `ENOMEM`.
    */
   createFence(value: number, name = "sw_sync"): number {
     const { bytes, view } = this.#create;

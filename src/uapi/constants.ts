@@ -32,6 +32,10 @@ export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 /** `mmap(2)`: copy-on-write private mapping. */
 export const MAP_PRIVATE = 2;
+/** `mmap(2)`: place the mapping exactly at `addr`, replacing what was there (asm-generic). */
+export const MAP_FIXED = 0x10;
+/** `mmap(2)`: memory backed by no file, zero-filled (asm-generic). */
+export const MAP_ANONYMOUS = 0x20;
 
 /** `poll(2)` events. */
 export const POLLIN = 0x1;
@@ -75,11 +79,19 @@ export const F_SEAL_GROW = 4;
 export const F_SEAL_WRITE = 8;
 /** Prevent future writes. */
 export const F_SEAL_FUTURE_WRITE = 16;
+/** Prevent changing the exec bits (6.3+). */
+export const F_SEAL_EXEC = 0x20;
 
 /** `memfd_create(2)` flags. */
 export const MFD_CLOEXEC = 1;
 /** Allow sealing the memfd. */
 export const MFD_ALLOW_SEALING = 2;
+/** Back the memfd with hugetlbfs pages. */
+export const MFD_HUGETLB = 4;
+/** Not executable, sealed so (`F_SEAL_EXEC`), and sealable (6.3+). */
+export const MFD_NOEXEC_SEAL = 8;
+/** Executable (6.3+; the default with `vm.memfd_noexec = 0`). */
+export const MFD_EXEC = 0x10;
 
 /** `lseek(2)` whence values. */
 export const SEEK_SET = 0;

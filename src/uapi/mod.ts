@@ -4,7 +4,7 @@
  *
  * @example Request numbers match the kernel headers
  * ```ts
- * import { DMA_HEAP_IOCTL_ALLOC, DMA_BUF_IOCTL_SYNC } from "./mod.ts";
+ * import { DMA_HEAP_IOCTL_ALLOC, DMA_BUF_IOCTL_SYNC } from "@dmabuf/dmabuf/uapi";
  * import assert from "node:assert/strict";
  *
  * assert.equal(DMA_HEAP_IOCTL_ALLOC, 0xC0184800);
@@ -22,3 +22,6 @@ export * from "./udmabuf.ts";
 export * from "./test_driver.ts";
 export * from "./queue_driver.ts";
 export * from "./socket.ts";
+export * from "./drm.ts";
+export * from "./sync_file.ts";
+export * from "./videodev2.ts";

@@ -1,7 +1,7 @@
 /**
- * ABI of the queueing stage the seed's §2.6 describes, implemented by the test driver's misc
+ * ABI of a queueing stage of a zero-copy driver pipeline, implemented by the test driver's misc
  * devices (`/dev/driverA`, `/dev/driverB`) both in the simulated kernel
- * (`src/sim/drivers/`) and in the real module (`tools/kernel/module/`). Each open file of a
+ * (`src/sim/drivers/`) and in the project's real kernel module. Each open file of a
  * device is one independent stage with its own queues, so any number of stages can be chained.
  *
  * ```c

@@ -1,5 +1,5 @@
 /**
- * ABI of the seed's test importer driver (misc devices `/dev/driverA` and `/dev/driverB`), shared
+ * ABI of the test importer driver (misc devices `/dev/driverA` and `/dev/driverB`), shared
  * by the simulated driver (`src/sim/drivers/`) and the real kernel module (`tools/kernel/module/`).
  *
  * ```c

@@ -4,7 +4,6 @@
  * simulated kernel can be held against the real one (see `compare.ts`).
  */
 import type { Kernel } from "../../src/kernel/types.ts";
-import type { ErrnoError } from "../../src/errors.ts";
 
 /** What a case records: JSON values under stable keys. */
 export type Observations = Record<string, unknown>;
@@ -17,24 +16,9 @@ export interface ConformanceCase {
    * A heap role or device the case needs; without it the case is skipped, with the reason.
    * `seedBoard`: the seed's board — `/dev/dma_heap/global_cma@68000000` and `/dev/driverA`.
    */
-  needs?: "contiguous" | "udmabuf" | "seedBoard";
+  needs?: "contiguous" | "udmabuf" | "vgem" | "sw_sync" | "vivid" | "seedBoard";
   /** Runs the case; asserts and records into `obs`. */
   run(k: Kernel, obs: Observations): void | Promise<void>;
 }
 
-/** Calls `fn` and returns the errno name it threw, or "ok". */
-export function errnoOf(fn: () => unknown): string {
-  try {
-    fn();
-    return "ok";
-  } catch (e) {
-    const code = (e as ErrnoError).code;
-    if (typeof code !== "string") throw e;
-    return code;
-  }
-}
-
-/** The fds open in this process, from `/proc/self/fd`. */
-export function openFds(k: Kernel): string[] {
-  return k.readDir("/proc/self/fd");
-}
+export { errnoOf, openFds } from "../_helpers.ts";

@@ -4,7 +4,15 @@ import { bufferCases } from "./buffer_cases.ts";
 import { mappingCases } from "./mapping_cases.ts";
 import { udmabufCases } from "./udmabuf_cases.ts";
 import { boardCases, SEED_CMA_HEAP } from "./board_cases.ts";
+import { drmCases } from "./drm_cases.ts";
+import { openDrmDevice } from "../../src/drm/mod.ts";
+import { syncFileCases } from "./sync_file_cases.ts";
+import { kernelCases } from "./kernel_cases.ts";
+import { SW_SYNC_PATH } from "../../src/uapi/sync_file.ts";
+import { v4l2Cases } from "./v4l2_cases.ts";
+import { findVideoDevice } from "../../src/v4l2/mod.ts";
 import { type ConformanceCase, type Observations, openFds } from "./harness.ts";
+import { unusable } from "../_helpers.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
 import { listHeaps } from "../../mod.ts";
 import assert from "node:assert/strict";
@@ -17,6 +25,10 @@ export const cases: ConformanceCase[] = [
   ...bufferCases,
   ...mappingCases,
   ...udmabufCases,
+  ...drmCases,
+  ...syncFileCases,
+  ...kernelCases,
+  ...v4l2Cases,
   ...boardCases,
 ];
 
@@ -37,12 +49,22 @@ export function missing(k: Kernel, c: ConformanceCase): string | undefined {
     }
     return undefined;
   }
-  if (c.needs === "udmabuf") {
+  if (c.needs === "udmabuf") return unusable(k, "/dev/udmabuf");
+  if (c.needs === "vgem") {
     try {
-      k.close(k.open("/dev/udmabuf", 2 | 0o2000000));
+      openDrmDevice({ driver: "vgem", kernel: k }).close();
       return undefined;
     } catch {
-      return "no usable /dev/udmabuf";
+      return "no vgem DRM device (modprobe vgem)";
+    }
+  }
+  if (c.needs === "sw_sync") return unusable(k, SW_SYNC_PATH);
+  if (c.needs === "vivid") {
+    try {
+      findVideoDevice({ driver: "vivid", kernel: k }).close();
+      return undefined;
+    } catch {
+      return "no vivid video node (modprobe vivid)";
     }
   }
   return undefined;

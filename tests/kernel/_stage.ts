@@ -21,6 +21,7 @@ import {
 import { MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE } from "../../src/uapi/constants.ts";
 import { TEST_DEQUEUE, test_qbuf, TEST_QUEUE } from "../../src/uapi/queue_driver.ts";
 import { _IOWR } from "../../src/uapi/ioctl.ts";
+import { fdinfo } from "../_helpers.ts";
 
 export function exists(path: string): boolean {
   try {
@@ -196,12 +197,9 @@ export function bufinfoEntry(k: Kernel, ino: number): string {
 }
 
 /** The dma-buf's inode number and `count:` from fdinfo. */
-export function fdinfo(k: Kernel, fd: number): { ino: number; count: number } {
-  const t = k.readText(`/proc/self/fdinfo/${fd}`);
-  return {
-    ino: Number(/^ino:\s+(\d+)/m.exec(t)![1]),
-    count: Number(/^count:\s+(\d+)/m.exec(t)![1]),
-  };
+export function inoAndCount(k: Kernel, fd: number): { ino: number; count: number } {
+  const f = fdinfo(k, fd);
+  return { ino: Number(f.get("ino")), count: Number(f.get("count")) };
 }
 
 export function byteSum(bytes: Uint8Array): number {

@@ -23,10 +23,10 @@ import {
   bufinfoEntry,
   exists,
   exportSyncFile,
-  fdinfo,
   hasQueue,
   importSyncFile,
   inGuest,
+  inoAndCount,
   kernel,
   map,
   pollFd,
@@ -49,7 +49,7 @@ Deno.test({
     const k = kernel();
     const tl = new SwSyncTimeline(k);
     const buf = allocBuffer(k, SIZE);
-    const { ino } = fdinfo(k, buf);
+    const { ino } = inoAndCount(k, buf);
     const fence = tl.createFence(1, "test-fence");
     const libc = Deno.dlopen(
       "libc.so.6",
@@ -145,7 +145,7 @@ Deno.test({
     const st = new Stage(k);
     const buf = allocBuffer(k, SIZE);
     const { region, bytes } = map(k, buf, SIZE);
-    const { ino } = fdinfo(k, buf);
+    const { ino } = inoAndCount(k, buf);
     const fence = tl.createFence(1);
     try {
       bytes.fill(0x0f);
@@ -204,7 +204,7 @@ Deno.test({
       st.close();
       const ms = performance.now() - t0;
       console.log(`close() of a stage waiting on a fence took ${ms.toFixed(1)} ms`);
-      assert.equal(fdinfo(k, buf).count, 1, "the stage dropped its reference");
+      assert.equal(inoAndCount(k, buf).count, 1, "the stage dropped its reference");
       assert.equal(pollFd(k, fence, POLLIN), 0, "the sw_sync fence is still pending");
       tl.inc(1);
       assert.equal(pollUntil(k, sync, POLLIN, POLLIN).revents, POLLIN);

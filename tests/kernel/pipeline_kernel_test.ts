@@ -11,7 +11,9 @@
  */
 import assert from "node:assert/strict";
 import { POLLIN, POLLOUT } from "../../src/uapi/constants.ts";
-import { createBufferPool, getKernel, openHeap, openStage, Pipeline } from "../../mod.ts";
+import { createBufferPool, openStage, Pipeline } from "../../src/pipeline/mod.ts";
+import { getKernel } from "../../src/kernel/mod.ts";
+import { openHeap } from "../../mod.ts";
 
 function probe(): string | undefined {
   if (Deno.build.os !== "linux") return "not Linux";

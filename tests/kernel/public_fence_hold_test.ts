@@ -9,7 +9,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { getKernel, openHeap, openStage, SyncFile } from "../../mod.ts";
+import { getKernel } from "../../src/kernel/mod.ts";
+import { openHeap, SyncFile } from "../../mod.ts";
+import { openStage } from "../../src/pipeline/mod.ts";
 import { SW_SYNC_PATH, SwSyncTimeline } from "../../src/sync/sw_sync.ts";
 import { exists, hasQueue, heapName, setHold } from "./_stage.ts";
 

@@ -22,11 +22,11 @@ import {
   bufinfoEntry,
   byteSum,
   exportSyncFile,
-  fdinfo,
   hasQueue,
   heapName,
   HOLD_PARAM,
   inGuest,
+  inoAndCount,
   kernel,
   map,
   pollFd,
@@ -74,7 +74,7 @@ Deno.test({
       assert.equal(code(() => st.queue(nullFd, TEST_OP_NONE, 1)), "EINVAL", "not a dma-buf");
       assert.equal(code(() => st.queue(st.fd, TEST_OP_NONE, 1)), "EINVAL", "not a dma-buf");
       assert.equal(code(() => k.ioctl(st.fd, 0x40205412, k.userBuffer(32))), "ENOTTY");
-      assert.equal(fdinfo(k, buf).count, 1, "failed QUEUEs took no reference");
+      assert.equal(inoAndCount(k, buf).count, 1, "failed QUEUEs took no reference");
       assert.equal(st.poll(POLLIN | POLLOUT), POLLOUT);
       k.close(buf);
     } finally {
@@ -123,7 +123,7 @@ Deno.test({
         assert.equal(st.poll(POLLIN | POLLOUT), POLLOUT, "dequeued: POLLIN gone");
         assert.equal(code(() => st.dequeue()), "EAGAIN");
       }
-      assert.equal(fdinfo(k, buf).count, 2, "fd + mmap: the driver dropped its references");
+      assert.equal(inoAndCount(k, buf).count, 2, "fd + mmap: the driver dropped its references");
     } finally {
       k.munmap(region);
       k.close(buf);
@@ -172,13 +172,13 @@ Deno.test({
     const k = kernel();
     const st = new Stage(k);
     const buf = allocBuffer(k, SIZE);
-    const { ino } = fdinfo(k, buf);
+    const { ino } = inoAndCount(k, buf);
     setHold(true);
     let syncR = -1, syncW = -1;
     try {
       assert.equal(pollFd(k, buf, POLLIN | POLLOUT), POLLIN | POLLOUT, "no fences: both ready");
       st.queue(buf, TEST_OP_INVERT, 7);
-      assert.equal(fdinfo(k, buf).count, 2, "the stage holds a reference");
+      assert.equal(inoAndCount(k, buf).count, 2, "the stage holds a reference");
       syncR = exportSyncFile(k, buf, DMA_BUF_SYNC_READ);
       syncW = exportSyncFile(k, buf, DMA_BUF_SYNC_WRITE);
       assert.equal(pollFd(k, syncR, POLLIN), 0, "sync_file (READ) not signalled");
@@ -236,7 +236,7 @@ Deno.test({
       assert.equal(code(() => st.queue(buf, 3, 999)), "EINVAL", "full, bad op: EINVAL");
       assert.equal(code(() => st.queue(-1, TEST_OP_NONE, 999)), "EBADF", "full, bad fd: EBADF");
       assert.equal(st.poll(POLLIN | POLLOUT), 0, "full and nothing done: no bits");
-      assert.equal(fdinfo(k, buf).count, 2 + TEST_QUEUE_DEPTH);
+      assert.equal(inoAndCount(k, buf).count, 2 + TEST_QUEUE_DEPTH);
       const t0 = performance.now();
       setHold(false);
       // All 64 done: the last one's sync point is the buffer's newest write fence.
@@ -265,7 +265,7 @@ Deno.test({
       }
       assert.ok(bytes.every((b) => b === TEST_QUEUE_DEPTH));
       assert.equal(st.poll(POLLIN | POLLOUT), POLLOUT);
-      assert.equal(fdinfo(k, buf).count, 2);
+      assert.equal(inoAndCount(k, buf).count, 2);
     } finally {
       setHold(false);
       k.munmap(region);
@@ -291,14 +291,14 @@ Deno.test({
       st.queue(buf, TEST_OP_INVERT, 2);
       sync = exportSyncFile(k, buf, DMA_BUF_SYNC_WRITE);
       assert.equal(pollFd(k, sync, POLLIN), 0);
-      assert.equal(fdinfo(k, buf).count, 3);
+      assert.equal(inoAndCount(k, buf).count, 3);
       st.close();
       closed = true;
       assert.equal(pollFd(k, sync, POLLIN), POLLIN, "release signalled the fences");
       const { status, numFences } = syncFileStatus(k, sync);
       console.log(`after release: sync_file status ${status}, ${numFences} fence(s)`);
       assert.equal(status, -125, "ECANCELED on the fence");
-      assert.equal(fdinfo(k, buf).count, 1, "the stage dropped its references");
+      assert.equal(inoAndCount(k, buf).count, 1, "the stage dropped its references");
       assert.equal(pollFd(k, buf, POLLIN | POLLOUT), POLLIN | POLLOUT);
     } finally {
       setHold(false);

@@ -9,7 +9,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { openHeap, sendDmaBuf, UnixListener } from "../../mod.ts";
+import { openHeap } from "../../mod.ts";
+import { sendDmaBuf, UnixListener } from "../../src/share/mod.ts";
 import type { DmaBuf } from "../../mod.ts";
 import { linuxKernel } from "../../src/kernel/linux.ts";
 import type { ChildReport } from "../../examples/share.ts";
@@ -158,13 +159,13 @@ Deno.test({
     "[guest] a Worker adopts a heap buffer by fd and reads it; toWorkerHandle gives up ownership",
   ignore: SKIP !== undefined,
   async fn() {
-    const { toWorkerHandle } = await import("../../mod.ts");
+    const { toWorkerHandle } = await import("../../src/share/mod.ts");
     using heap = openHeap("system");
     const buf = heap.allocate(4096, { name: "to-worker" });
     fill(buf);
     const handle = toWorkerHandle(buf);
     assert.equal(buf.closed, true);
-    const mod = new URL("../../mod.ts", import.meta.url).href;
+    const mod = new URL("../../src/share/mod.ts", import.meta.url).href;
     const code = `
       import { fromWorkerHandle } from "${mod}";
       self.onmessage = ({ data }) => {

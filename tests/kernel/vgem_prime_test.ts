@@ -2,7 +2,8 @@
  * A second real importer: the DRM vgem driver takes a dma-heap buffer through PRIME
  * (`DRM_IOCTL_PRIME_FD_TO_HANDLE`), the path the later vgem import tests build on. Raw libc FFI.
  *
- * Runs only where /dev/dri/card0 is vgem (the Debian guest: `run.sh --modprobe vgem`).
+ * Runs only where /dev/dri/card0 is vgem (the Debian guest: `run.sh --modprobe vgem`). The
+ * library's own DRM API (`src/drm/`) is tested in tests/drm_test.ts and the conformance suite.
  *
  * @module
  */
@@ -13,7 +14,11 @@ import {
   DMA_HEAP_IOCTL_ALLOC,
 } from "../../src/uapi/dma_heap.ts";
 import { O_CLOEXEC, O_RDWR } from "../../src/uapi/constants.ts";
-import { _IOW, _IOWR } from "../../src/uapi/ioctl.ts";
+import {
+  DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_PRIME_FD_TO_HANDLE,
+  drm_prime_handle,
+} from "../../src/uapi/drm.ts";
 
 function readText(path: string): string | undefined {
   try {
@@ -25,13 +30,6 @@ function readText(path: string): string | undefined {
 
 const CARD = "/dev/dri/card0";
 const isVgem = readText("/sys/class/drm/card0/device/uevent")?.includes("vgem") ?? false;
-
-/** `struct drm_prime_handle { __u32 handle; __u32 flags; __s32 fd; }` (12 bytes). */
-const drm_prime_handle = { size: 12, handle: 0, flags: 4, fd: 8 } as const;
-/** `DRM_IOCTL_PRIME_FD_TO_HANDLE = DRM_IOWR(0x2e, struct drm_prime_handle)` = 0xC00C642E. */
-const DRM_IOCTL_PRIME_FD_TO_HANDLE = _IOWR("d", 0x2e, drm_prime_handle.size);
-/** `DRM_IOCTL_GEM_CLOSE = DRM_IOW(0x09, struct drm_gem_close { __u32 handle; __u32 pad; })`. */
-const DRM_IOCTL_GEM_CLOSE = _IOW("d", 0x09, 8);
 
 Deno.test({
   name: "vgem imports a system-heap dma-buf through PRIME_FD_TO_HANDLE",

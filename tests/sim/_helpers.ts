@@ -1,5 +1,6 @@
 /**
- * Helpers for the simulated kernel's tests: allocate through the heap ioctl, assert an errno.
+ * Helpers for the simulated kernel's tests: allocate through the heap ioctl (the errno and fdinfo
+ * helpers are the shared ones of `../_helpers.ts`).
  *
  * @module
  */
@@ -28,25 +29,7 @@ export function alloc(
   return ub.view.getUint32(A.fd, true);
 }
 
-/** Asserts that `fn` throws an errno error with `code` (and returns it). */
-export function assertErrno(fn: () => unknown, code: string, syscall?: string): Error {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err instanceof Error, `expected ${code}, nothing was thrown`);
-  assert.equal((err as { code?: string }).code, code, String(err));
-  if (syscall) assert.equal((err as { syscall?: string }).syscall, syscall);
-  return err;
-}
-
-/** Parses fdinfo text into a map of its fields. */
-export function fdinfo(k: Kernel, fd: number): Map<string, string> {
-  const text = k.readText(`/proc/self/fdinfo/${fd}`);
-  return new Map(text.trimEnd().split("\n").map((l) => l.split(":\t") as [string, string]));
-}
+export { assertErrno, fdinfo } from "../_helpers.ts";
 
 /** A user buffer holding a NUL-terminated string. */
 export function cString(k: Kernel, s: string, size = s.length + 1): UserBuffer {

@@ -39,7 +39,7 @@ function driverA(k: SimProcess, fd: number, address: number) {
 
 Deno.test("seed's original order (put before vmap) passes while user space holds the buffer", () => {
   const { m, k, fd } = buffer();
-  m.testDriver!.options = { order: "seed" };
+  m.testDriver!.options = { order: "put-before-vmap" };
   const r = k.mmap(fd, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
   assert.equal(driverA(k, fd, r.address), 0);
   assert.equal(
@@ -52,7 +52,7 @@ Deno.test("seed's original order (put before vmap) passes while user space holds
 Deno.test("seed's original order is caught when the driver's put was the last reference", () => {
   const { m, k, fd } = buffer();
   // Another thread closes the fd while the driver runs: the driver's get is now the only ref.
-  m.testDriver!.options = { order: "seed", afterGet: () => k.close(fd) };
+  m.testDriver!.options = { order: "put-before-vmap", afterGet: () => k.close(fd) };
   const info = k.userBuffer(buf_info.size);
   info.view.setInt32(buf_info.fd, fd, true);
   assert.equal(k.ioctl(k.open("/dev/driverA", O_RDWR), TEST_DRIVERA, info), 0);
@@ -82,7 +82,7 @@ Deno.test("seed's original order is caught when the driver's put was the last re
 
 Deno.test("strict mode throws KernelBug for the seed's use after put", () => {
   const { m, k, fd } = buffer(true);
-  m.testDriver!.options = { order: "seed", afterGet: () => k.close(fd) };
+  m.testDriver!.options = { order: "put-before-vmap", afterGet: () => k.close(fd) };
   const info = k.userBuffer(buf_info.size);
   info.view.setInt32(buf_info.fd, fd, true);
   assert.throws(

@@ -29,11 +29,14 @@ Deno.test("the default machine boots like the seed's board", () => {
   for (const line of log.trimEnd().split("\n")) assert.match(line, /^\[ {0,4}\d+\.\d{6}\] /);
   assert.deepEqual(m.defaultProcess.readDir("/dev"), [
     "dma_heap",
+    "dri",
     "driverA",
     "driverB",
     "null",
     "pts",
     "udmabuf",
+    "video0",
+    "video1",
   ]);
 });
 
@@ -46,6 +49,8 @@ Deno.test("config: several CMA areas get a heap each; drivers can be left out", 
     ],
     testDriver: false,
     udmabuf: false,
+    vgem: false,
+    vivid: false,
   });
   const k = m.process();
   assert.deepEqual(k.readDir("/dev/dma_heap"), ["camera@49000000", "reserved", "system"]);
@@ -53,6 +58,7 @@ Deno.test("config: several CMA areas get a heap each; drivers can be left out", 
   const fd = alloc(k, k.open("/dev/dma_heap/camera@49000000", O_RDWR), 4096);
   assert.match(k.readText(`/proc/self/fdinfo/${fd}`), /exp_name:\tcamera@49000000\n/);
   assert.equal(m.testDriver, undefined);
+  assert.equal(m.vgem, undefined);
 });
 
 Deno.test("config: bad memory and CMA settings are RangeErrors", () => {

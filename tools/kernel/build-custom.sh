@@ -13,13 +13,17 @@ case $flavor in
   custom)
     need_pkgs linux-source-6.12 flex bison bc libelf-dev libssl-dev build-essential xz-utils \
       || skip "custom kernel build tools missing and not installable"
+    need_cmds make:make gcc:gcc flex:flex bison:bison bc:bc xz:xz-utils tar:tar \
+      || skip "custom kernel build tools missing and not installable"
     dir=$(custom_dir) fragment=$KERNEL_TOOLS_DIR/custom.config image=bzImage
     mk=(make ARCH=x86_64) targets=() built=arch/x86/boot/bzImage
     ;;
   arm64)
     need_pkgs linux-source-6.12 flex bison bc libelf-dev libssl-dev build-essential xz-utils \
       gcc-aarch64-linux-gnu || skip "arm64 kernel build tools missing and not installable"
-    command -v aarch64-linux-gnu-gcc >/dev/null || skip "aarch64-linux-gnu-gcc not found"
+    need_cmds make:make gcc:gcc flex:flex bison:bison bc:bc xz:xz-utils tar:tar \
+      aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu \
+      || skip "arm64 kernel build tools missing and not installable"
     dir=$(arm64_dir) fragment=$KERNEL_TOOLS_DIR/arm64.config image=Image
     mk=(make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-) targets=(Image modules) built=arch/arm64/boot/Image
     ;;

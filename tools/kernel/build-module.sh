@@ -8,6 +8,12 @@ source "$(dirname "$0")/lib.sh"
 kdir=${1:?usage: build-module.sh KDIR OUTDIR}
 src=$KERNEL_TOOLS_DIR/module
 [[ -f $kdir/Makefile ]] || die "not a kernel build tree: $kdir"
+# Kbuild runs make and the kernel's compiler; with CONFIG_DEBUG_INFO_BTF_MODULES (Debian's
+# kernels) it also runs pahole to add the module's BTF: Debian ships pahole in "dwarves".
+need_cmds make:make gcc:gcc || die "make and gcc are needed to build the module"
+if grep -qx 'CONFIG_DEBUG_INFO_BTF_MODULES=y' "$kdir/.config" 2>/dev/null; then
+  need_cmds pahole:dwarves || die "pahole (Debian package dwarves) is needed: $kdir has CONFIG_DEBUG_INFO_BTF_MODULES=y"
+fi
 src_id=$(cd "$src" && shopt -s nullglob && cat Kbuild ./*.c ./*.h | sha256sum | cut -c1-16)
 out=${2:?usage: build-module.sh KDIR OUTDIR}/$src_id
 shift 2

@@ -45,9 +45,30 @@ done
 # (e.g. dma_map_sgtable's WARN for a device without a DMA mask). DMABUF_GUEST_ALLOW_KERNEL_WARNINGS=1
 # only reports them. The whole log stays in /tmp/dmesg.txt for --collect.
 dmesg >/tmp/dmesg.txt
-if grep -qE 'WARNING:|BUG:|Oops|Call Trace:|general protection fault' /tmp/dmesg.txt; then
+# One known message of a driver nobody here wrote is tolerated, and said so: vivid's capture and
+# output kthreads compute their next frame time from jiffies, and when TCG runs the guest slowly
+# they fall behind and pass a negative timeout (kernel/time: "schedule_timeout: wrong timeout
+# value", with a stack dump through vivid_thread_vid_cap/out). It says the emulator is slow, not
+# that a buffer went wrong; any other stack in the same log still fails the run.
+awk '
+  /schedule_timeout: wrong timeout value/ { held = $0 "\n"; n = 1; next }
+  n > 0 {
+    held = held $0 "\n"; n++
+    if ($0 ~ /<\/TASK>/ || n > 60) {
+      if (held ~ /vivid_thread/) tolerated++; else printf "%s", held
+      n = 0; held = ""
+    }
+    next
+  }
+  { print }
+  END { if (n > 0) printf "%s", held; if (tolerated) print "tolerated " tolerated > "/tmp/dmesg.tolerated" }
+' /tmp/dmesg.txt >/tmp/dmesg.checked
+if [ -s /tmp/dmesg.tolerated ]; then
+  echo "@@DMABUF-GUEST-NOTE vivid: $(cat /tmp/dmesg.tolerated) 'schedule_timeout: wrong timeout value' stack dump(s) from vivid's kthreads (slow TCG guest), tolerated@@"
+fi
+if grep -qE 'WARNING:|BUG:|Oops|Call Trace:|general protection fault' /tmp/dmesg.checked; then
   echo "@@DMABUF-GUEST-KERNEL-WARNINGS@@"
-  grep -E -A12 'WARNING:|BUG:|Oops|general protection fault' /tmp/dmesg.txt | head -n 80
+  grep -E -A12 'WARNING:|BUG:|Oops|Call Trace:|general protection fault' /tmp/dmesg.checked | head -n 80
   if [ "${DMABUF_GUEST_ALLOW_KERNEL_WARNINGS:-0}" = 1 ]; then
     echo "(allowed by DMABUF_GUEST_ALLOW_KERNEL_WARNINGS=1)"
   else

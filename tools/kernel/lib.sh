@@ -64,6 +64,24 @@ need_pkgs() {
   fi
 }
 
+# need_cmds CMD:PKG...: make sure each command is on PATH, installing its Debian package when it
+# is not (command -v first: a tool installed some other way counts). Fails if one stays missing.
+need_cmds() {
+  local pair cmd pkgs=()
+  for pair in "$@"; do
+    cmd=${pair%%:*}
+    command -v "$cmd" >/dev/null || pkgs+=("${pair#*:}")
+  done
+  [[ ${#pkgs[@]} == 0 ]] || need_pkgs "${pkgs[@]}" || return 1
+  for pair in "$@"; do
+    cmd=${pair%%:*}
+    command -v "$cmd" >/dev/null || { log "$cmd not found after installing ${pair#*:}"; return 1; }
+  done
+}
+
+# The host tools every script here uses (coreutils, sed, awk and bash itself aside).
+need_cmds flock:util-linux sha256sum:coreutils || die "basic host tools missing"
+
 # The package lists know the 6.12 meta-package (apt-get update once if they do not).
 apt_knows_612() {
   apt-cache show linux-image-6.12-amd64 >/dev/null 2>&1 && return 0

@@ -22,9 +22,12 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n $out && -n $overlay ]] || die "usage: mkinitramfs.sh --out FILE --overlay-dir DIR [--arch arm64 --userland DIR]"
 
+need_cmds cpio:cpio gzip:gzip ldd:libc-bin od:coreutils \
+  || skip "initramfs tools missing and not installable"
 cross_lib=/usr/aarch64-linux-gnu/lib
 case $arch in
   x86_64)
+    need_cmds busybox:busybox-static || skip "initramfs tools missing and not installable"
     deno_bin=$(readlink -f "$(command -v deno)") || skip "deno not found on PATH"
     busybox=/bin/busybox
     [[ -x $busybox ]] || skip "busybox-static not installed"
@@ -33,6 +36,9 @@ case $arch in
     [[ -n $userland ]] || die "mkinitramfs.sh --arch arm64 needs --userland DIR (prepare-arm64.sh)"
     deno_bin=$(readlink -f "$userland/deno") busybox=$userland/busybox/bin/busybox
     [[ -f $deno_bin && -f $busybox && -s $userland/busybox.applets ]] || die "incomplete arm64 user space in $userland"
+    need_cmds aarch64-linux-gnu-readelf:binutils-aarch64-linux-gnu \
+      || skip "arm64 initramfs tools missing and not installable"
+    need_pkgs libc6-arm64-cross || skip "libc6-arm64-cross missing and not installable"
     [[ -d $cross_lib ]] || skip "$cross_lib missing (libc6-arm64-cross)"
     ;;
   *) die "mkinitramfs.sh: unknown --arch $arch (x86_64|arm64)" ;;

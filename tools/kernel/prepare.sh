@@ -5,7 +5,11 @@
 source "$(dirname "$0")/lib.sh"
 
 need_pkgs qemu-system-x86 busybox-static cpio gzip xz-utils || skip "host tools missing and not installable"
-for t in qemu-system-x86_64 cpio gzip; do command -v "$t" >/dev/null || skip "$t not found"; done
+# apt-get download and dpkg -x unpack the kernel and headers; modinfo and depmod (kmod) and xz
+# pick and unpack modules for --modprobe; base64 carries --collect files back.
+need_cmds qemu-system-x86_64:qemu-system-x86 cpio:cpio gzip:gzip xz:xz-utils dpkg:dpkg \
+  apt-get:apt modinfo:kmod depmod:kmod base64:coreutils ldd:libc-bin \
+  || skip "host tools missing and not installable"
 [[ -x /bin/busybox ]] || skip "/bin/busybox (busybox-static) not found"
 
 kver=$(debian_kver)
@@ -40,6 +44,8 @@ if [[ ! -f $build/.dmabuf-ready ]]; then
   touch "$build/.dmabuf-ready"
 fi
 # The Debian kernel is built with gcc-12; the module must be too.
-command -v x86_64-linux-gnu-gcc-12 >/dev/null || need_pkgs gcc-12 make || skip "gcc-12 not installable"
+command -v x86_64-linux-gnu-gcc-12 >/dev/null || need_pkgs gcc-12 || skip "gcc-12 not installable"
+# Debian's kernel has CONFIG_DEBUG_INFO_BTF_MODULES: the module build runs pahole.
+need_cmds make:make pahole:dwarves || skip "make or pahole (dwarves) not installable"
 ln -sfn "$build" "$dir/build"
 echo "$dir"

@@ -1,12 +1,12 @@
 /**
- * The queueing stage of the seed's §2.6 on the test driver's misc devices, per
+ * A queueing stage (one step of a zero-copy driver pipeline) on the test driver's misc devices, per
  * `src/uapi/queue_driver.ts`: user space puts dma-bufs on a stage's list with `TEST_QUEUE`, the
  * driver's kernel worker processes them asynchronously, and `TEST_DEQUEUE` takes them off the
  * done list; `poll` tells when. Each open file of `/dev/driverA` or `/dev/driverB` is one
  * independent stage.
  *
  * For each buffer the worker waits for the fences that were on the buffer when it was queued
- * (implicit sync, as a DRM scheduler job's dependencies), then imports it the way the seed's
+ * (implicit sync, as a DRM scheduler job's dependencies), then imports it the way the test
  * driver does — attach, map the attachment (the DMA address), vmap, the op over every byte,
  * vunmap, unmap, detach — and signals the write fence it added to the buffer's reservation
  * object at QUEUE time. One buffer per work item, so user space runs between buffers.
@@ -16,7 +16,7 @@
 import { Errno, fail, KernelError } from "../errno.ts";
 import type { file } from "../file_table.ts";
 import type { Task } from "../sched.ts";
-import type { SimMachine } from "../machine.ts";
+import type { MachineContext } from "../context.ts";
 import { copy_from_user, copy_to_user } from "../uaccess.ts";
 import type { miscdevice } from "../miscdevice.ts";
 import {
@@ -70,7 +70,7 @@ export interface test_queue {
   /** The device (what attachments are made for). */
   readonly misc: miscdevice;
   /** The machine (its worker). */
-  readonly machine: SimMachine;
+  readonly machine: MachineContext;
   /** Waiting for the worker, oldest first. */
   readonly queued: test_qitem[];
   /** Processed, oldest first. */
@@ -94,7 +94,7 @@ function held(q: test_queue): number {
 }
 
 /** `open`: a new, empty stage for the file. */
-export function test_queue_open(m: SimMachine, f: file): void {
+export function test_queue_open(m: MachineContext, f: file): void {
   queues.set(f, {
     misc: f.private_data as miscdevice,
     machine: m,
@@ -155,7 +155,7 @@ function op_apply(op: number, bytes: Uint8Array): number {
   return sum % 2 ** 32;
 }
 
-/** The device's work on one buffer, as the seed's driver imports it. */
+/** The device's work on one buffer, imported as the test driver imports it. */
 function test_queue_process(q: test_queue, it: test_qitem): void {
   const d = it.dmabuf;
   const attachment = dma_buf_attach(d, q.misc.this_device!);

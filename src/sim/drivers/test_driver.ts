@@ -1,7 +1,8 @@
 /**
- * The seed's test importer (`test-driver.c` in `/work/shared/seed/dma-buf-intro.txt`), written
- * against the model's driver API the way the real module (`tools/kernel/module/test_driver.c`)
- * is: misc devices `driverA` and `driverB`, ioctls `TEST_DRIVERA` and `TEST_DRIVERB` taking a
+ * A test importer driver: two misc devices that take a dma-buf by fd, map it for DMA and for the
+ * CPU, log what they see and write a string into it — the experiment this project started from.
+ * Written against the model's driver API the way the project's real kernel module (its C twin,
+ * loaded in the test guests) is: misc devices `driverA` and `driverB`, ioctls `TEST_DRIVERA` and `TEST_DRIVERB` taking a
  * `struct buf_info { int fd; char *buf; unsigned int size; }`; other commands are ENOTTY.
  *
  * Each ioctl imports the dma-buf for DMA (`test_dma_access`: attach, map, log the sg entries,
@@ -14,7 +15,7 @@
 import { Errno, fail } from "../errno.ts";
 import type { file, inode } from "../file_table.ts";
 import type { Task } from "../sched.ts";
-import type { SimMachine } from "../machine.ts";
+import type { DriverContext } from "../driver_context.ts";
 import { copy_from_user } from "../uaccess.ts";
 import { misc_register, type miscdevice } from "../miscdevice.ts";
 import { DMA_BIT_MASK, dma_set_mask_and_coherent } from "../dma_mapping.ts";
@@ -60,11 +61,12 @@ export interface TestDriverContext {
 /** Test hooks and the order of the import steps. */
 export interface TestDriverOptions {
   /**
-   * `"fixed"` (default): `dma_buf_put` after `dma_buf_vunmap`. `"seed"`: the seed's order,
+   * `"fixed"` (default): `dma_buf_put` after `dma_buf_vunmap`. `"put-before-vmap"`: the order of
+   * the first version of this driver,
    * `dma_buf_put` right after `dma_buf_detach` and before `dma_buf_vmap` — a use after put that
    * only works while user space still holds the buffer (the model warns when it does not).
    */
-  order?: "fixed" | "seed";
+  order?: "fixed" | "put-before-vmap";
   /** Runs right after `dma_buf_get` (e.g. another thread closing the fd). */
   afterGet?: (ctx: TestDriverContext) => void;
   /** Runs while the buffer is attached and mapped (e.g. to read bufinfo). */
@@ -99,7 +101,7 @@ export class TestDriver {
   readonly driverA: miscdevice;
   /** `/dev/driverB`. */
   readonly driverB: miscdevice;
-  readonly #m: SimMachine;
+  readonly #m: DriverContext;
 
   /**
    * Registers both misc devices and gives each a 64-bit DMA mask (`test_setup_dma`): a misc
@@ -108,10 +110,10 @@ export class TestDriver {
    * @param m The machine.
    * @param options Order and hooks.
    */
-  constructor(m: SimMachine, options: TestDriverOptions = {}) {
+  constructor(m: DriverContext, options: TestDriverOptions = {}) {
     this.#m = m;
     this.options = options;
-    // Each open file is also a queueing stage (`queue.ts`, the seed's §2.6).
+    // Each open file is also a queueing stage (`queue.ts`).
     const fops = {
       unlocked_ioctl: (f: file, cmd: number, arg: number, current: Task) =>
         this.test_ioctl(f, cmd, arg, current),
@@ -169,12 +171,12 @@ export class TestDriver {
     try {
       this.options.afterGet?.(ctx);
       this.test_dma_access(ctx, dev);
-      // The seed calls dma_buf_put() here, before dma_buf_vmap(): a use after put that only
-      // works because user space still holds the fd. The fixed order puts after the CPU access.
-      if (this.options.order === "seed") dma_buf_put(dmabuf);
+      // The first version called dma_buf_put() here, before dma_buf_vmap(): a use after put that
+      // only works because user space still holds the fd. The fixed order puts after CPU access.
+      if (this.options.order === "put-before-vmap") dma_buf_put(dmabuf);
       this.test_cpu_access(ctx, str);
     } finally {
-      if (this.options.order !== "seed") dma_buf_put(dmabuf);
+      if (this.options.order !== "put-before-vmap") dma_buf_put(dmabuf);
     }
     return 0;
   }
@@ -212,6 +214,6 @@ export class TestDriver {
 }
 
 /** Module init: registers `/dev/driverA` and `/dev/driverB` on the machine. */
-export function test_driver_init(m: SimMachine, options?: TestDriverOptions): TestDriver {
+export function test_driver_init(m: DriverContext, options?: TestDriverOptions): TestDriver {
   return new TestDriver(m, options);
 }

@@ -10,7 +10,7 @@ import { type dma_buf, dma_buf_export, type dma_buf_ops } from "../dma_buf.ts";
 import type { dma_heap } from "../dma_heap.ts";
 import { get_order, MemStore, PAGE_SIZE, type PhysExtent } from "../mm.ts";
 import { type vm_area_struct, VM_MAYSHARE, VM_SHARED } from "../mmap.ts";
-import type { SimMachine } from "../machine.ts";
+import type { DriverContext } from "../driver_context.ts";
 import type { Cma } from "../cma.ts";
 import {
   heap_attach,
@@ -29,7 +29,7 @@ export const CONFIG_CMA_ALIGNMENT = 8;
 
 /** `struct cma_heap`. */
 interface cma_heap {
-  readonly machine: SimMachine;
+  readonly machine: DriverContext;
   readonly cma: Cma;
 }
 
@@ -103,7 +103,7 @@ export function cma_heap_allocate(
 }
 
 /** `__add_cma_heap(cma, data)`: a heap named after the CMA area. */
-export function add_cma_heap(m: SimMachine, cma: Cma): dma_heap {
+export function add_cma_heap(m: DriverContext, cma: Cma): dma_heap {
   return m.dma_heap.dma_heap_add({
     name: cma.name,
     ops: { allocate: cma_heap_allocate },

@@ -9,13 +9,13 @@ import type { dma_buf, dma_buf_attachment, iosys_map, sg_table } from "../dma_bu
 import type { MemStore, PhysExtent } from "../mm.ts";
 import { PAGE_SIZE } from "../mm.ts";
 import type { vm_area_struct } from "../mmap.ts";
-import type { SimMachine } from "../machine.ts";
+import type { MachineContext } from "../context.ts";
 import { dma_map_sgtable } from "../dma_mapping.ts";
 
 /** The heap buffer behind a dma_buf (`struct system_heap_buffer` / `cma_heap_buffer`). */
 export interface heap_buffer {
   /** The machine (for the vmalloc range and the physical map). */
-  readonly machine: SimMachine;
+  readonly machine: MachineContext;
   /** Size in bytes. */
   readonly len: number;
   /** The bytes. */

@@ -11,7 +11,7 @@ import { type dma_buf, dma_buf_export, type dma_buf_ops } from "../dma_buf.ts";
 import type { dma_heap } from "../dma_heap.ts";
 import { MemStore, PAGE_SIZE, type PhysExtent } from "../mm.ts";
 import { type vm_area_struct, VM_SHARED } from "../mmap.ts";
-import type { SimMachine } from "../machine.ts";
+import type { DriverContext } from "../driver_context.ts";
 import {
   heap_attach,
   type heap_buffer,
@@ -70,7 +70,7 @@ export const system_heap_buf_ops: dma_buf_ops = {
 
 /** `alloc_largest_available(size, max_order)`: the order got, with its block, or null. */
 function alloc_largest_available(
-  m: SimMachine,
+  m: DriverContext,
   size: number,
   max_order: number,
 ): { phys: number; order: number } | null {
@@ -95,7 +95,7 @@ export function system_heap_allocate(
   fd_flags: number,
   _heap_flags: number,
 ): dma_buf {
-  const m = heap.priv as SimMachine;
+  const m = heap.priv as DriverContext;
   const store = new MemStore(len);
   const extents: PhysExtent[] = [];
   let size_remaining = len;
@@ -133,7 +133,7 @@ export function system_heap_allocate(
 }
 
 /** `system_heap_create()`: registers the `system` heap. */
-export function system_heap_create(m: SimMachine): dma_heap {
+export function system_heap_create(m: DriverContext): dma_heap {
   return m.dma_heap.dma_heap_add({
     name: "system",
     ops: { allocate: system_heap_allocate },

@@ -1,17 +1,18 @@
 /**
- * The seed's experiment (dma-buf-intro, §2): user space allocates 1 MiB from the CMA heap,
+ * Two drivers, one buffer: user space allocates 1 MiB from the CMA heap,
  * maps it and writes a string; driver A imports the buffer (dma_buf_get → attach →
  * map_attachment → sg table → vmap), prints what it sees and writes its own string; driver B
  * does the same and sees driver A's string — one buffer, shared by two drivers, no copies.
  *
  * Runs unchanged on the simulated kernel (whose default board has the test driver built in)
- * and on a real kernel with `tools/kernel/module/test_driver.ko` loaded. The kernel log is
- * interleaved so the output has the seed's shape.
+ * and on a real kernel with the project's test driver module loaded. The kernel log is
+ * interleaved with the program's own lines.
  *
- *   deno run --allow-ffi --allow-read --allow-env examples/seed_demo.ts
+ *   deno run --allow-ffi --allow-read --allow-env examples/two_drivers.ts
  */
-import { getKernel, type Kernel, kernelSelection, listHeaps, openHeap } from "../mod.ts";
-import { buf_info, O_CLOEXEC, O_RDWR, TEST_DRIVERA, TEST_DRIVERB } from "../src/uapi/mod.ts";
+import { getKernel, type Kernel } from "@dmabuf/dmabuf/kernel";
+import { kernelSelection, listHeaps, openHeap } from "@dmabuf/dmabuf";
+import { buf_info, O_CLOEXEC, O_RDWR, TEST_DRIVERA, TEST_DRIVERB } from "@dmabuf/dmabuf/uapi";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -69,7 +70,20 @@ for (
     ["/dev/driverB", TEST_DRIVERB, "TEST_DRIVERB"],
   ] as const
 ) {
-  const fd = k.open(device, O_RDWR | O_CLOEXEC);
+  let fd: number;
+  try {
+    fd = k.open(device, O_RDWR | O_CLOEXEC);
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ENOENT") throw e;
+    console.error(
+      `${device} is missing: this kernel has no importer driver for the demo. Build the test ` +
+        "module (make -C /lib/modules/$(uname -r)/build M=$PWD/tools/kernel/module, or " +
+        "tools/kernel/build-module.sh KDIR OUTDIR) and load it as root with " +
+        "`insmod tools/kernel/module/test_driver.ko` (it makes /dev/driverA and /dev/driverB); " +
+        "or run the demo on the simulated kernel: DMABUF_KERNEL=simulated deno task demo",
+    );
+    Deno.exit(2);
+  }
   try {
     k.ioctl(fd, request, info, name);
   } finally {

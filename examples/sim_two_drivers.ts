@@ -1,10 +1,10 @@
 /**
- * The seed's experiment on the simulated kernel: `deno run examples/sim_seed.ts` (no
- * permissions). Prints what the seed's test program printed, then the kernel log.
+ * Two drivers, one buffer, on the simulated kernel: `deno run examples/sim_two_drivers.ts` (no
+ * permissions). Prints what the user program sees, then the kernel log.
  *
  * @module
  */
-import { simulatedKernel } from "../src/sim/mod.ts";
+import { simulatedKernel } from "@dmabuf/dmabuf/sim";
 import { dma_heap_allocation_data as A, DMA_HEAP_IOCTL_ALLOC } from "../src/uapi/dma_heap.ts";
 import { buf_info, TEST_DRIVERA, TEST_DRIVERB } from "../src/uapi/test_driver.ts";
 import { MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE } from "../src/uapi/constants.ts";

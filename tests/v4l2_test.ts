@@ -1,0 +1,166 @@
+/**
+ * The `./v4l2` sub-export on the simulated kernel's vivid: the examples run unchanged, a
+ * capture → test driver → output pipeline passes every buffer by fd (the simulated kernel
+ * counts the payload bytes user space copies: none), the QBUF hint, the output's flush, and
+ * vb2's read()-emulation trap.
+ */
+import assert from "node:assert/strict";
+import { openHeap } from "../mod.ts";
+import {
+  createBufferPool,
+  openStage,
+  Pipeline,
+  type PipelineStageResult,
+  type StageResult,
+} from "../src/pipeline/mod.ts";
+import { createSimMachine } from "../src/sim/mod.ts";
+import {
+  findVideoDevice,
+  openVideoDevice,
+  V4L2_CAP_VIDEO_CAPTURE,
+  V4L2_CAP_VIDEO_OUTPUT,
+  VideoStage,
+  type VideoStageResult,
+} from "../src/v4l2/mod.ts";
+import type { ErrnoError } from "../src/errors.ts";
+import { POLLIN } from "../src/uapi/constants.ts";
+
+async function runExample(args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-ffi", "--allow-read", "--allow-env", ...args],
+    env: { DMABUF_KERNEL: "simulated", NO_COLOR: "1" },
+    cwd: new URL("..", import.meta.url),
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.ok(out.success, text);
+  return text;
+}
+
+const canRun = Deno.permissions.querySync({ name: "run" }).state === "granted";
+
+Deno.test({
+  name: "examples/camera.ts runs unchanged on the simulated vivid",
+  ignore: !canRun,
+  async fn() {
+    const text = await runExample(["examples/camera.ts", "6", "--pattern", "100% Green"]);
+    assert.match(text, /camera: \/dev\/video0: vivid "vivid"/);
+    // 100% green, YUYV 144,54,144,34 in every 4 bytes of 640x360: checksum of the frame.
+    const sum = (144 + 54 + 144 + 34) * (640 * 360 / 2);
+    for (let f = 0; f < 6; f++) {
+      assert.match(
+        text,
+        new RegExp(
+          `frame ${f}: sequence \\d+, bytesused 460800, .*checksum 0x${
+            sum.toString(16).padStart(8, "0")
+          }`,
+        ),
+      );
+    }
+    assert.match(text, /6 frames in .* 4 distinct buffer inodes/);
+  },
+});
+
+Deno.test({
+  name: "examples/loopback.ts gets the CPU-written frame back on the simulated vivid",
+  ignore: !canRun,
+  async fn() {
+    const text = await runExample(["examples/loopback.ts", "3"]);
+    assert.match(text, /3\/3 captured frames equal the frame written by the CPU/);
+  },
+});
+
+Deno.test("capture → test driver (invert) → output: one Pipeline, no user-space payload copy", async () => {
+  const k = createSimMachine().process();
+  using cap = findVideoDevice({ kernel: k, capabilities: V4L2_CAP_VIDEO_CAPTURE });
+  using out = findVideoDevice({ kernel: k, capabilities: V4L2_CAP_VIDEO_OUTPUT });
+  cap.setControl("Test Pattern", "100% Red");
+  const cfmt = cap.queue("capture").getFormat(), ofmt = out.queue("output").getFormat();
+  using heap = openHeap("system", { kernel: k });
+  using pool = createBufferPool(heap, {
+    count: 3,
+    size: Math.max(cfmt.sizeimage, ofmt.sizeimage),
+    name: "chain",
+  });
+  using a = new VideoStage(cap.queue("capture"), { count: 3 });
+  using b = openStage("/dev/driverA", { op: "invert", kernel: k });
+  using c = new VideoStage(out.queue("output"), { count: 3 });
+  const copiedBefore = k.payloadBytesCopied!();
+  const inodes = new Map<number, number>();
+  const seqs: number[] = [];
+  const stats = await new Pipeline<PipelineStageResult>([a, b, c], pool).run({
+    frames: 7,
+    consume(f) {
+      const [r0, r1, r2] = f.results as [VideoStageResult, StageResult, VideoStageResult];
+      seqs.push(r0.sequence);
+      assert.equal(r0.bytesused, cfmt.sizeimage);
+      // vivid wrote red (81,90,81,239), driver A inverted it; the CPU reads the same pages.
+      const bytes = f.buffer.mapping.read((x) => Array.from(x.subarray(0, 4)));
+      assert.deepEqual(bytes, [255 - 81, 255 - 90, 255 - 81, 255 - 239]);
+      const sum = f.buffer.mapping.read((x) => x.reduce((s, v) => s + v, 0));
+      assert.equal(sum % 2 ** 32, r1.checksum);
+      assert.equal(r2.status, 0);
+      inodes.set(f.buffer.index, f.buffer.buffer.info().inode);
+    },
+  });
+  assert.equal(stats.frames, 7);
+  assert.equal(pool.available, 3);
+  assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `sequences ${seqs}`);
+  assert.equal(new Set(inodes.values()).size, inodes.size);
+  // The CPU reads above go through the mapping, not copy_to_user: no payload byte was copied.
+  assert.equal(k.payloadBytesCopied!() - copiedBefore, 0);
+});
+
+Deno.test("QBUF of a buffer smaller than sizeimage: EINVAL with the sizes in the hint", () => {
+  const k = createSimMachine().process();
+  using dev = openVideoDevice("/dev/video0", { kernel: k });
+  const q = dev.queue("capture");
+  using heap = openHeap("system", { kernel: k });
+  using small = heap.allocate(4096);
+  q.requestBuffers(1, "dmabuf");
+  assert.throws(() => q.queue(0, small), (e: ErrnoError) => {
+    assert.equal(e.code, "EINVAL");
+    assert.equal(e.syscall, "ioctl(VIDIOC_QBUF)");
+    assert.equal(e.path, "/dev/video0");
+    assert.match(e.message, /Plane 0 is 4096 bytes, smaller than the format's sizeimage 460800/);
+    return true;
+  });
+  q.requestBuffers(0);
+});
+
+Deno.test("a poll(POLLIN) on a capture fd without buffers owns the queue until it closes", () => {
+  const k = createSimMachine().process();
+  using a = openVideoDevice("/dev/video0", { kernel: k });
+  {
+    using b = openVideoDevice("/dev/video0", { kernel: k });
+    k.poll([{ fd: b.fd, events: POLLIN }], 0); // starts vb2's read() emulation
+    assert.throws(() => a.queue("capture").requestBuffers(2), (e: ErrnoError) => {
+      assert.equal(e.code, "EBUSY");
+      assert.match(e.message, /read\(\) emulation/);
+      return true;
+    });
+  }
+  assert.equal(a.queue("capture").requestBuffers(2), 2);
+  a.queue("capture").requestBuffers(0);
+});
+
+Deno.test("VideoStage.flush() gives back the frame vivid's output keeps showing", async () => {
+  const k = createSimMachine().process();
+  using out = openVideoDevice("/dev/video1", { kernel: k });
+  using heap = openHeap("system", { kernel: k });
+  const size = out.queue("output").getFormat().sizeimage;
+  using buf = heap.allocate(size);
+  using stage = new VideoStage(out.queue("output"), { count: 2 });
+  assert.equal(stage.tryQueue(buf, 42), true);
+  await new Promise((r) => setTimeout(r, 100)); // a few output frame periods
+  assert.equal(stage.dequeue(), null, "one queued buffer stays on the output");
+  assert.equal(stage.flush(), true);
+  assert.deepEqual(stage.dequeue(), {
+    cookie: 42,
+    status: 0,
+    index: 0,
+    sequence: -1,
+    bytesused: 0,
+    flags: 0,
+    flushed: true,
+  });
+});
