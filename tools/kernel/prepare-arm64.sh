@@ -15,10 +15,10 @@ source "$(dirname "$0")/lib.sh"
 need_pkgs qemu-system-arm gcc-aarch64-linux-gnu libc6-arm64-cross libc6-dev-arm64-cross device-tree-compiler \
   busybox-static cpio gzip debian-archive-keyring \
   || skip "arm64 guest tools missing and not installable"
-for t in qemu-system-aarch64 dtc aarch64-linux-gnu-gcc cpio gzip; do
-  command -v "$t" >/dev/null || skip "$t not found"
-done
-command -v npm >/dev/null || need_pkgs npm || skip "npm (for Deno's arm64 package) not installable"
+need_cmds qemu-system-aarch64:qemu-system-arm dtc:device-tree-compiler \
+  aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu cpio:cpio gzip:gzip tar:tar \
+  || skip "arm64 guest tools missing and not installable"
+need_cmds npm:npm || skip "npm (for Deno's arm64 package) not installable"
 [[ -x /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 || -f /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]] \
   || skip "libc6-arm64-cross has no /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1"
 
