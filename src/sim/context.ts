@@ -13,12 +13,15 @@ import type { BuddyZone, PhysMap, PhysRange } from "./mm.ts";
 import type { Cma } from "./cma.ts";
 import type { VmallocArea } from "./vmalloc.ts";
 import type { WarnSink } from "./bug.ts";
+import type { Coherency, CoherencySink } from "./cache.ts";
 import type { inode } from "./file_table.ts";
 import type { Devtmpfs } from "./char_dev.ts";
 import type { Task } from "./sched.ts";
 
 /** The machine as kernel code sees it (implemented by `SimMachine`). */
-export interface MachineContext extends WarnSink {
+export interface MachineContext extends WarnSink, CoherencySink {
+  /** The CPU's caches: `"non-coherent"` gives cached heap buffers a `CpuCache`. */
+  readonly coherency: Coherency;
   /** `printk(fmt, ...)` with the text already formatted. */
   printk(text: string): void;
   /** `printk_once()`: prints `text` the first time `key` is seen. */

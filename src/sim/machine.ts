@@ -25,6 +25,19 @@ import { udmabuf_dev_init } from "./udmabuf.ts";
 import { vgem_init } from "./drivers/gpu/vgem.ts";
 import type { drm_device } from "./drivers/gpu/drm/drm_drv.ts";
 import { sw_sync_debugfs_init } from "./sw_sync.ts";
+import {
+  type Coherency,
+  type CoherencyKind,
+  type CoherencyReport,
+  type CoherencySink,
+  CoherencyViolation,
+  mulberry32,
+  type SanitizerMode,
+} from "./cache.ts";
+
+function hex(n: number): string {
+  return "0x" + n.toString(16);
+}
 
 /** A CMA area reserved at boot (a `shared-dma-pool` reserved-memory node). */
 export interface CmaRegionConfig {
@@ -71,6 +84,23 @@ export interface SimMachineConfig {
    * kernel has none — `false` reproduces that).
    */
   swSync?: boolean;
+  /**
+   * The CPU's caches (default `"coherent"`): `"non-coherent"` puts a write-back cache between
+   * user mappings (and vmaps) of heap buffers and their memory, maintained only where Linux
+   * maintains it on arm64 (SYNC START/END, DMA map/unmap). See `cache.ts`.
+   */
+  coherency?: Coherency;
+  /**
+   * The coherency sanitizer (non-coherent machines only): `"report"` (the default there) logs
+   * and records each violation in {@linkcode SimMachine.coherencyReports}; `"strict"` throws
+   * {@linkcode CoherencyViolation}; `"off"`.
+   */
+  sanitizer?: SanitizerMode;
+  /**
+   * Randomized eviction: with a seed, each device access first writes back a random half of the
+   * dirty lines (deterministic for a given seed). Without it nothing is evicted early.
+   */
+  evictionSeed?: number;
 }
 
 /** The default CMA area: `global_cma@68000000`, 128 MiB at 0x68000000, as on an arm64 board. */
@@ -84,7 +114,7 @@ export const DEFAULT_CMA: CmaRegionConfig = {
 const KERNEL_RESERVED = 32 * 1024 * 1024;
 
 /** The simulated machine. */
-export class SimMachine implements WarnSink {
+export class SimMachine implements WarnSink, CoherencySink {
   /** The kernel log. */
   readonly log: LogBuf = new LogBuf();
   /** RAM's buddy allocator (one zone). */
@@ -128,6 +158,13 @@ export class SimMachine implements WarnSink {
   readonly shm_mnt_id = 13;
   /** Throw instead of warn. */
   readonly strict: boolean;
+  /** The CPU's caches as configured. */
+  readonly coherency: Coherency;
+  /** The coherency sanitizer's mode (`"off"` on a coherent machine). */
+  readonly sanitizer: SanitizerMode;
+  /** Coherency sanitizer reports so far, oldest first. */
+  readonly coherencyReports: CoherencyReport[] = [];
+  readonly #evictionRandom: (() => number) | null;
   /** `RLIMIT_NOFILE` for new processes. */
   readonly nofile: number;
   /** RAM as configured. */
@@ -146,6 +183,17 @@ export class SimMachine implements WarnSink {
     }
     this.memory = { base, size };
     this.strict = config.strict ?? false;
+    this.coherency = config.coherency ?? "coherent";
+    if (this.coherency !== "coherent" && this.coherency !== "non-coherent") {
+      throw new RangeError(`Invalid coherency: ${this.coherency}`);
+    }
+    this.sanitizer = this.coherency === "coherent" ? "off" : config.sanitizer ?? "report";
+    if (!["off", "report", "strict"].includes(this.sanitizer)) {
+      throw new RangeError(`Invalid sanitizer mode: ${this.sanitizer}`);
+    }
+    this.#evictionRandom = config.evictionSeed === undefined
+      ? null
+      : mulberry32(config.evictionSeed);
     this.nofile = config.nofile ?? 1 << 20;
     const regions = config.cma ?? [DEFAULT_CMA];
     this.log.printk("Booting Linux on physical CPU 0x0000000000 [0x000f0510]");
@@ -250,6 +298,29 @@ export class SimMachine implements WarnSink {
     if (this.strict) throw new KernelBug(kind, line);
   }
 
+  /**
+   * Records a coherency report: one `dma-buf coherency:` line in the log and an entry in
+   * {@linkcode coherencyReports}; in strict mode throws {@linkcode CoherencyViolation}.
+   */
+  coherency_report(r: CoherencyReport): void {
+    if (this.sanitizer === "off") return;
+    this.log.printk(r.text);
+    this.coherencyReports.push(r);
+    if (this.sanitizer === "strict") throw new CoherencyViolation(r);
+  }
+
+  /** Number of coherency reports of one kind (or all) so far. */
+  coherencyReportCount(kind?: CoherencyKind): number {
+    return kind
+      ? this.coherencyReports.filter((r) => r.kind === kind).length
+      : this.coherencyReports.length;
+  }
+
+  /** The next eviction choice, or null when eviction is not randomized. */
+  eviction_random(): number | null {
+    return this.#evictionRandom ? this.#evictionRandom() : null;
+  }
+
   /** Number of warnings of one kind so far. */
   warningCount(kind?: WarningKind): number {
     return kind ? this.warnings.filter((w) => w.kind === kind).length : this.warnings.length;
@@ -302,7 +373,11 @@ export class SimMachine implements WarnSink {
    * @throws {RangeError} When the range is not inside one allocated buffer.
    */
   phys_read(phys: number, length: number): Uint8Array {
-    return this.#phys(phys, length).slice();
+    const bytes = this.#phys(phys, length);
+    const e = this.physmap.lookup(phys)!;
+    const off = e.offset + (phys - e.phys);
+    e.store.cpu_cache?.device_read(off, off + length, `a DMA read at ${hex(phys)}`);
+    return bytes.slice();
   }
 
   /**
@@ -311,7 +386,12 @@ export class SimMachine implements WarnSink {
    * @throws {RangeError} When the range is not inside one allocated buffer.
    */
   phys_write(phys: number, data: Uint8Array): void {
-    this.#phys(phys, data.length).set(data);
+    const bytes = this.#phys(phys, data.length);
+    const e = this.physmap.lookup(phys)!;
+    const off = e.offset + (phys - e.phys);
+    e.store.cpu_cache?.device_will_write(off, off + data.length);
+    bytes.set(data);
+    e.store.cpu_cache?.device_write(off, off + data.length, `a DMA write at ${hex(phys)}`);
   }
 
   #phys(phys: number, length: number): Uint8Array {

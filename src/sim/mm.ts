@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { CpuCache } from "./cache.ts";
+
 /** `PAGE_SHIFT`. */
 export const PAGE_SHIFT = 12;
 /** `PAGE_SIZE`. */
@@ -160,6 +162,11 @@ export class BuddyZone {
 export class MemStore {
   #buf: ArrayBuffer | null = null;
   #size: number;
+  /**
+   * On a non-coherent machine, the CPU cache over these bytes (heap buffers): devices reach
+   * this store, CPU aliases the cache's view. Undefined when the CPU is coherent with it.
+   */
+  cpu_cache?: CpuCache;
 
   /**
    * An empty store of `size` bytes.

@@ -24,6 +24,14 @@ export type { CmaRegionConfig, SimMachineConfig } from "./machine.ts";
 export { SimProcess } from "./process.ts";
 export type { SimProcessOptions } from "./process.ts";
 export { KernelBug } from "./bug.ts";
+export { CoherencyViolation, CpuCache, L1_CACHE_BYTES } from "./cache.ts";
+export type {
+  Coherency,
+  CoherencyKind,
+  CoherencyReport,
+  CoherencySink,
+  SanitizerMode,
+} from "./cache.ts";
 export type { KernelWarning, WarningKind } from "./bug.ts";
 
 /**

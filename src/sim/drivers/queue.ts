@@ -19,6 +19,7 @@ import type { Task } from "../sched.ts";
 import type { MachineContext } from "../context.ts";
 import { copy_from_user, copy_to_user } from "../uaccess.ts";
 import type { miscdevice } from "../miscdevice.ts";
+import type { CpuCache } from "../cache.ts";
 import {
   DMA_BIDIRECTIONAL,
   type dma_buf,
@@ -30,6 +31,7 @@ import {
   dma_buf_unmap_attachment,
   dma_buf_vmap,
   dma_buf_vunmap,
+  type sg_table,
 } from "../dma_buf.ts";
 import {
   dma_fence,
@@ -155,6 +157,26 @@ function op_apply(op: number, bytes: Uint8Array): number {
   return sum % 2 ** 32;
 }
 
+/**
+ * The memory behind a mapped sg table when a CPU cache stands in front of it (non-coherent
+ * machine), segment by segment; null when the CPU is coherent with it (the op then runs over
+ * the vmap, the same bytes).
+ */
+function dma_segments(
+  m: MachineContext,
+  sgt: sg_table,
+): { bytes: Uint8Array; offset: number; cache: CpuCache }[] | null {
+  const segs = [];
+  for (const sg of sgt.entries) {
+    const e = m.physmap.lookup(sg.dma_address);
+    const cache = e?.store.cpu_cache;
+    if (!e || !cache) return null;
+    const offset = e.offset + (sg.dma_address - e.phys);
+    segs.push({ bytes: new Uint8Array(e.store.current, offset, sg.length), offset, cache });
+  }
+  return segs.length ? segs : null;
+}
+
 /** The device's work on one buffer, imported as the test driver imports it. */
 function test_queue_process(q: test_queue, it: test_qitem): void {
   const d = it.dmabuf;
@@ -163,11 +185,25 @@ function test_queue_process(q: test_queue, it: test_qitem): void {
     const sgt = dma_buf_map_attachment(attachment, DMA_BIDIRECTIONAL);
     try {
       it.dma_addr = BigInt(sgt.entries[0]?.dma_address ?? 0);
-      const map = dma_buf_vmap(d);
-      try {
-        it.checksum = op_apply(it.op, map.bytes);
-      } finally {
-        dma_buf_vunmap(d, map);
+      const dma = dma_segments(q.machine, sgt);
+      if (dma) {
+        // A non-coherent CPU: the op is the device's DMA, on memory through the sg table (a
+        // vmap is a CPU alias, whose writes the unmap's invalidation would discard).
+        let sum = 0;
+        for (const seg of dma) {
+          seg.cache.device_read(seg.offset, seg.offset + seg.bytes.length, `${q.misc.name}'s DMA`);
+          seg.cache.device_will_write(seg.offset, seg.offset + seg.bytes.length);
+          sum = (sum + op_apply(it.op, seg.bytes)) % 2 ** 32;
+          seg.cache.device_write(seg.offset, seg.offset + seg.bytes.length, `${q.misc.name}'s DMA`);
+        }
+        it.checksum = sum;
+      } else {
+        const map = dma_buf_vmap(d);
+        try {
+          it.checksum = op_apply(it.op, map.bytes);
+        } finally {
+          dma_buf_vunmap(d, map);
+        }
       }
     } finally {
       dma_buf_unmap_attachment(attachment, sgt, DMA_BIDIRECTIONAL);

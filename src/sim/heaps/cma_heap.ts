@@ -14,11 +14,16 @@ import type { DriverContext } from "../driver_context.ts";
 import type { Cma } from "../cma.ts";
 import {
   heap_attach,
+  heap_begin_cpu_access,
   type heap_buffer,
   heap_buffer_of,
+  heap_cache_exported,
+  heap_cpu_cache,
   heap_detach,
+  heap_end_cpu_access,
   heap_map_dma_buf,
   heap_mmap,
+  heap_release_store,
   heap_unmap_dma_buf,
   heap_vmap,
   heap_vunmap,
@@ -47,17 +52,17 @@ function cma_heap_dma_buf_release(d: dma_buf): void {
   const e = buffer.extents[0];
   buffer.machine.physmap.remove(e);
   buffer.cma.cma_release(e.phys, e.length / PAGE_SIZE);
-  buffer.store.release();
+  heap_release_store(buffer);
 }
 
 /** `cma_heap_buf_ops`. */
 export const cma_heap_buf_ops: dma_buf_ops = {
   attach: (d, a) => heap_attach(heap_buffer_of(d), a),
   detach: (d, a) => heap_detach(heap_buffer_of(d), a),
-  map_dma_buf: (a) => heap_map_dma_buf(a),
-  unmap_dma_buf: (a) => heap_unmap_dma_buf(a),
-  begin_cpu_access: () => {},
-  end_cpu_access: () => {},
+  map_dma_buf: (a, dir) => heap_map_dma_buf(a, dir),
+  unmap_dma_buf: (a, _sgt, dir) => heap_unmap_dma_buf(a, dir),
+  begin_cpu_access: (d, dir) => heap_begin_cpu_access(heap_buffer_of(d), d, dir),
+  end_cpu_access: (d, dir) => heap_end_cpu_access(heap_buffer_of(d), dir),
   mmap: cma_heap_mmap,
   vmap: (d) => heap_vmap(heap_buffer_of(d)),
   vunmap: (d) => heap_vunmap(heap_buffer_of(d)),
@@ -92,14 +97,17 @@ export function cma_heap_allocate(
     extents: [extent],
     vmap_cnt: 0,
     vaddr: null,
+    cache: heap_cpu_cache(m, store),
   };
-  return dma_buf_export(m.dma_buf, {
+  const d = dma_buf_export(m.dma_buf, {
     exp_name: heap.name,
     ops: cma_heap_buf_ops,
     size,
     flags: fd_flags,
     priv: buffer,
   });
+  heap_cache_exported(buffer, d);
+  return d;
 }
 
 /** `__add_cma_heap(cma, data)`: a heap named after the CMA area. */

@@ -14,11 +14,16 @@ import { type vm_area_struct, VM_SHARED } from "../mmap.ts";
 import type { DriverContext } from "../driver_context.ts";
 import {
   heap_attach,
+  heap_begin_cpu_access,
   type heap_buffer,
   heap_buffer_of,
+  heap_cache_exported,
+  heap_cpu_cache,
   heap_detach,
+  heap_end_cpu_access,
   heap_map_dma_buf,
   heap_mmap,
+  heap_release_store,
   heap_unmap_dma_buf,
   heap_vmap,
   heap_vunmap,
@@ -35,7 +40,8 @@ function system_heap_mmap(d: dma_buf, vma: vm_area_struct): void {
     if (pages > 1) fail(Errno.EINVAL);
     const priv = new MemStore(PAGE_SIZE);
     const off = vma.vm_pgoff * PAGE_SIZE;
-    new Uint8Array(priv.current).set(new Uint8Array(buffer.store.current, off, PAGE_SIZE));
+    const cpu = buffer.cache ? buffer.cache.view : buffer.store; // what the CPU reads
+    new Uint8Array(priv.current).set(new Uint8Array(cpu.current, off, PAGE_SIZE));
     vma.vm_store = priv;
     vma.vm_store_offset = 0;
     return;
@@ -50,18 +56,17 @@ function system_heap_dma_buf_release(d: dma_buf): void {
     m.physmap.remove(e);
     m.zone.free_pages(e.phys, Math.log2(e.length / PAGE_SIZE));
   }
-  buffer.store.release();
+  heap_release_store(buffer);
 }
 
 /** `system_heap_buf_ops`. */
 export const system_heap_buf_ops: dma_buf_ops = {
   attach: (d, a) => heap_attach(heap_buffer_of(d), a),
   detach: (d, a) => heap_detach(heap_buffer_of(d), a),
-  map_dma_buf: (a) => heap_map_dma_buf(a),
-  unmap_dma_buf: (a) => heap_unmap_dma_buf(a),
-  // Cache maintenance is a no-op on the model's coherent memory; both return 0.
-  begin_cpu_access: () => {},
-  end_cpu_access: () => {},
+  map_dma_buf: (a, dir) => heap_map_dma_buf(a, dir),
+  unmap_dma_buf: (a, _sgt, dir) => heap_unmap_dma_buf(a, dir),
+  begin_cpu_access: (d, dir) => heap_begin_cpu_access(heap_buffer_of(d), d, dir),
+  end_cpu_access: (d, dir) => heap_end_cpu_access(heap_buffer_of(d), dir),
   mmap: system_heap_mmap,
   vmap: (d) => heap_vmap(heap_buffer_of(d)),
   vunmap: (d) => heap_vunmap(heap_buffer_of(d)),
@@ -122,14 +127,17 @@ export function system_heap_allocate(
     extents,
     vmap_cnt: 0,
     vaddr: null,
+    cache: heap_cpu_cache(m, store),
   };
-  return dma_buf_export(m.dma_buf, {
+  const d = dma_buf_export(m.dma_buf, {
     exp_name: heap.name,
     ops: system_heap_buf_ops,
     size: len,
     flags: fd_flags,
     priv: buffer,
   });
+  heap_cache_exported(buffer, d);
+  return d;
 }
 
 /** `system_heap_create()`: registers the `system` heap. */

@@ -1,0 +1,422 @@
+/**
+ * A non-coherent CPU (arch/arm64/mm/dma-mapping.c, cache.S) and the coherency sanitizer.
+ *
+ * On a non-coherent board, the CPU reaches a cached buffer through a write-back data cache: its
+ * stores reach memory only when a line is cleaned (or evicted), and it sees what a device wrote
+ * only after the line is invalidated. The model gives each cached heap buffer a {@linkcode CpuCache}:
+ * a second store, the **CPU view**, that every CPU alias shows (user mmaps, the kernel's vmap —
+ * arm64's data cache is physically tagged, so all CPU aliases see the same lines), beside the
+ * buffer's memory, which devices reach (the sg table, `phys_read`/`phys_write`). A line is dirty
+ * when the CPU view differs from the snapshot taken when the line was last cleaned or filled, at
+ * 64-byte granularity (`L1_CACHE_BYTES`). So user code keeps writing straight into its
+ * ArrayBuffer, and the cache work happens at the points where Linux does it. (The snapshot is
+ * memory itself, except for lines a device wrote since the last invalidation, whose previous
+ * bytes are kept aside.)
+ *
+ * - `dma_map_sgtable()` → `arch_sync_dma_for_device()`: clean (every direction, as arm64);
+ * - `dma_unmap_sgtable()` / `dma_sync_sgtable_for_cpu()` with a direction other than
+ *   `DMA_TO_DEVICE` → `arch_sync_dma_for_cpu()`: invalidate (a dirty line is discarded, as
+ *   `dc ivac` may do);
+ * - `DMA_BUF_IOCTL_SYNC` START/END → the heaps' `begin_cpu_access`/`end_cpu_access`.
+ *
+ * Without eviction (the default) every line stays in the cache until maintained: the worst case a
+ * real CPU can show. With an eviction seed, each device access first writes back a random half
+ * of the dirty lines, as a cache under pressure would.
+ *
+ * The sanitizer checks the dma-buf protocol at the same points and reports what broke it (kinds
+ * in {@linkcode CoherencyKind}); the reports are the model's own, Linux has no such check.
+ *
+ * @module
+ */
+import { MemStore } from "./mm.ts";
+
+/** `L1_CACHE_BYTES` on arm64: the cache line. */
+export const L1_CACHE_BYTES = 64;
+const LINE_SHIFT = 6;
+const WORDS_PER_LINE = L1_CACHE_BYTES / 8; // Float64 words
+
+/** `coherent` (x86-like: caches snoop DMA) or `non-coherent` (arm64 boards without DMA snooping). */
+export type Coherency = "coherent" | "non-coherent";
+
+/** What the sanitizer does with a violation: nothing, record it, or throw. */
+export type SanitizerMode = "off" | "report" | "strict";
+
+/** What the sanitizer detects. */
+export type CoherencyKind =
+  /** A device read lines the CPU wrote and no SYNC END(WRITE) (or clean) had written back. */
+  | "cpu-write-not-cleaned"
+  /** SYNC END(READ) closed a CPU access while lines a device wrote were never invalidated. */
+  | "cpu-read-not-invalidated"
+  /** SYNC END with a direction its START did not open, END without START, or a CPU write inside a READ-only access. */
+  | "direction-mismatch"
+  /** An invalidation (SYNC START(READ), unmap from the device) discarded lines the CPU wrote. */
+  | "cpu-write-discarded";
+
+/** One sanitizer report. */
+export interface CoherencyReport {
+  /** What happened. */
+  readonly kind: CoherencyKind;
+  /** The buffer's inode number (`/proc/<pid>/fdinfo` `ino`, debugfs bufinfo). */
+  readonly ino: number;
+  /** The buffer's name (`DMA_BUF_SET_NAME`), or null. */
+  readonly name: string | null;
+  /** First byte of the range, as an offset in the buffer. */
+  readonly offset: number;
+  /** Length of the range in bytes. */
+  readonly length: number;
+  /** The whole report line, as printed to the kernel log. */
+  readonly text: string;
+  /** The user stack of the last DMA_BUF_IOCTL_SYNC on the buffer (undefined when none was made). */
+  readonly syncStack?: string;
+  /** The stack where the violation was seen. */
+  readonly stack: string;
+}
+
+/** Thrown in `strict` sanitizer mode. */
+export class CoherencyViolation extends Error {
+  /** What happened. */
+  readonly kind: CoherencyKind;
+  /** The report. */
+  readonly report: CoherencyReport;
+  /**
+   * Makes the error.
+   *
+   * @param report The report.
+   */
+  constructor(report: CoherencyReport) {
+    super(report.text);
+    this.name = "CoherencyViolation";
+    this.kind = report.kind;
+    this.report = report;
+  }
+}
+
+/** The machine side: where reports go, and the eviction choice. */
+export interface CoherencySink {
+  /** The sanitizer's mode. */
+  readonly sanitizer: SanitizerMode;
+  /** Records a report (log + list); throws {@linkcode CoherencyViolation} in strict mode. */
+  coherency_report(r: CoherencyReport): void;
+  /** A random number in [0, 1) when eviction is randomized, else null (no eviction). */
+  eviction_random(): number | null;
+}
+
+/** SYNC direction bits as the sanitizer tracks them. */
+export const CPU_READ = 1;
+/** SYNC direction bits as the sanitizer tracks them. */
+export const CPU_WRITE = 2;
+
+function dirName(bits: number): string {
+  return bits === CPU_READ ? "READ" : bits === CPU_WRITE ? "WRITE" : bits === 3 ? "RW" : "none";
+}
+
+function hex(n: number): string {
+  return "0x" + n.toString(16);
+}
+
+/** Captures the stack here; V8 formats it only when `.stack` is read (a report is made). */
+function captureStack(): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 40;
+  const e = new Error();
+  Error.stackTraceLimit = limit;
+  return e;
+}
+
+/** A user-facing stack: the frames outside the simulated kernel. */
+function userStack(e: Error = captureStack()): string {
+  const s = e.stack ?? "";
+  return s.split("\n").slice(1).filter((l) => !/\/src\/sim\//.test(l)).join("\n");
+}
+
+/** The write-back cache over one buffer. */
+export class CpuCache {
+  /** The buffer's memory (what devices see). */
+  readonly mem: MemStore;
+  /** The CPU view: what user mappings and vmaps show. */
+  readonly view: MemStore;
+  readonly #sink: CoherencySink;
+  /** Lines written back by eviction since the last SYNC END (still a protocol violation). */
+  readonly #evicted = new Set<number>();
+  /** Byte range a device wrote since the last invalidation ([lo, hi), empty when lo >= hi). */
+  #devLo = Infinity;
+  #devHi = 0;
+  #devName = "";
+  /** Directions opened by SYNC START and not yet ended. */
+  #open = 0;
+  /** Lines already dirty at a START(READ) (a kernel vmap's writes, say): not the reader's. */
+  #dirtyAtStart: Set<number> | null = null;
+  #syncStack: Error | undefined;
+  /** Identity for reports, set once exported. */
+  ident: { ino: number; name: string | null } = { ino: 0, name: null };
+
+  /**
+   * A cache over `mem`, empty (the CPU view equals memory: both zero).
+   *
+   * @param mem The buffer's memory.
+   * @param sink The machine.
+   */
+  constructor(mem: MemStore, sink: CoherencySink) {
+    this.mem = mem;
+    this.view = new MemStore(mem.size);
+    this.#sink = sink;
+  }
+
+  /**
+   * The reference a line of the CPU view is compared with: memory, except for lines a device
+   * wrote since the last invalidation, whose bytes before that write are kept in `#devSnap`
+   * (`#devSaved[line]`). So a clean costs one copy (view → memory) and no snapshot of the whole
+   * buffer is kept.
+   */
+  #devSnap: Uint8Array | null = null;
+  #devSaved: Uint8Array | null = null;
+
+  /** Dirty line runs in [lo, hi) bytes, as [start, end) byte ranges. */
+  dirtyRuns(lo = 0, hi = this.mem.size): [number, number][] {
+    const runs: [number, number][] = [];
+    const size = this.mem.size;
+    // Eight bytes at a time; a mismatch is confirmed on the 32-bit halves (NaN !== NaN).
+    const v = new Float64Array(this.view.current, 0, size >>> 3);
+    const m = new Float64Array(this.mem.current, 0, size >>> 3);
+    const saved = this.#devSaved;
+    const d = this.#devSnap ? new Float64Array(this.#devSnap.buffer, 0, size >>> 3) : m;
+    const v32 = new Uint32Array(this.view.current, 0, size >>> 2);
+    const m32 = new Uint32Array(this.mem.current, 0, size >>> 2);
+    const d32 = this.#devSnap ? new Uint32Array(this.#devSnap.buffer, 0, size >>> 2) : m32;
+    const first = lo >>> LINE_SHIFT, last = Math.ceil(hi / L1_CACHE_BYTES);
+    let start = -1;
+    for (let line = first; line < last; line++) {
+      const dev = saved !== null && saved[line] === 1;
+      const ref = dev ? d : m, r32 = dev ? d32 : m32;
+      let dirty = false;
+      for (let w = line * WORDS_PER_LINE, e = w + WORDS_PER_LINE; w < e; w++) {
+        if (v[w] !== ref[w]) {
+          if (v32[2 * w] !== r32[2 * w] || v32[2 * w + 1] !== r32[2 * w + 1]) {
+            dirty = true;
+            break;
+          }
+        }
+      }
+      if (dirty) {
+        if (start < 0) start = line;
+      } else if (start >= 0) {
+        runs.push([start << LINE_SHIFT, line << LINE_SHIFT]);
+        start = -1;
+      }
+    }
+    if (start >= 0) runs.push([start << LINE_SHIFT, Math.min(last << LINE_SHIFT, size)]);
+    return runs;
+  }
+
+  #copyRuns(runs: [number, number][]): void {
+    const v = new Uint8Array(this.view.current), m = new Uint8Array(this.mem.current);
+    const saved = this.#devSaved;
+    for (const [a, b] of runs) {
+      m.set(v.subarray(a, b), a);
+      if (saved) saved.fill(0, a >>> LINE_SHIFT, b >>> LINE_SHIFT); // memory is the reference again
+    }
+  }
+
+  /** Clean (`dcache_clean_poc`): dirty lines are written back to memory. */
+  clean(): void {
+    this.#copyRuns(this.dirtyRuns());
+  }
+
+  /** Invalidate (`dcache_inval_poc`): the CPU view is refilled from memory; dirty lines are lost. */
+  invalidate(why: string): void {
+    if (this.#sink.sanitizer !== "off") {
+      for (const [a, b] of this.dirtyRuns()) {
+        this.#report(
+          "cpu-write-discarded",
+          a,
+          b - a,
+          `CPU wrote ${b - a} bytes at ${
+            hex(a)
+          } with no SYNC END(WRITE) before ${why} invalidated them: the writes are lost`,
+        );
+      }
+    }
+    new Uint8Array(this.view.current).set(new Uint8Array(this.mem.current));
+    this.#devSaved?.fill(0);
+    this.#evicted.clear();
+    this.#devLo = Infinity;
+    this.#devHi = 0;
+  }
+
+  /** Eviction before a device access: a random half of the dirty lines written back. */
+  #evict(): void {
+    if (this.#sink.eviction_random() === null) return;
+    const runs: [number, number][] = [];
+    for (const [a, b] of this.dirtyRuns()) {
+      for (let l = a; l < b; l += L1_CACHE_BYTES) {
+        if (this.#sink.eviction_random()! < 0.5) {
+          runs.push([l, l + L1_CACHE_BYTES]);
+          this.#evicted.add(l >>> LINE_SHIFT);
+        }
+      }
+    }
+    this.#copyRuns(runs);
+  }
+
+  /**
+   * A device is about to read [lo, hi) (a mapping for `DMA_TO_DEVICE`/`BIDIRECTIONAL`, a DMA
+   * read): eviction, then the check for CPU writes never cleaned.
+   */
+  device_read(lo: number, hi: number, who: string): void {
+    this.#evict();
+    if (this.#sink.sanitizer === "off") return;
+    const runs = this.dirtyRuns(lo, hi);
+    for (const line of this.#evicted) {
+      const a = line << LINE_SHIFT;
+      if (a >= lo && a < hi) runs.push([a, a + L1_CACHE_BYTES]);
+    }
+    runs.sort((x, y) => x[0] - y[0]);
+    for (const [a, b] of merge(runs)) {
+      this.#report(
+        "cpu-write-not-cleaned",
+        a,
+        b - a,
+        `CPU wrote ${b - a} bytes at ${hex(a)} with no SYNC END(WRITE) before ${who} read them`,
+      );
+    }
+  }
+
+  /**
+   * A device is about to write [lo, hi) of memory: the lines' bytes before the write are kept,
+   * so that the CPU's own (cached) copy of them is not taken for a CPU write.
+   */
+  device_will_write(lo: number, hi: number): void {
+    const size = this.mem.size;
+    const snap = this.#devSnap ??= new Uint8Array(size);
+    const saved = this.#devSaved ??= new Uint8Array(Math.ceil(size / L1_CACHE_BYTES));
+    const m = new Uint8Array(this.mem.current);
+    for (let line = lo >>> LINE_SHIFT, e = Math.ceil(hi / L1_CACHE_BYTES); line < e; line++) {
+      if (saved[line]) continue;
+      const a = line << LINE_SHIFT;
+      snap.set(m.subarray(a, Math.min(a + L1_CACHE_BYTES, size)), a);
+      saved[line] = 1;
+    }
+  }
+
+  /** A device wrote [lo, hi) of memory (DMA): the CPU sees it after invalidation only. */
+  device_write(lo: number, hi: number, who: string): void {
+    this.#devLo = Math.min(this.#devLo, lo);
+    this.#devHi = Math.max(this.#devHi, hi);
+    this.#devName = who;
+  }
+
+  /** SYNC START with direction bits `bits`; `invalidate` when the exporter invalidates. */
+  begin(bits: number, invalidate: boolean): void {
+    if (invalidate) this.invalidate("SYNC START(READ)");
+    if (this.#sink.sanitizer !== "off") {
+      this.#syncStack = captureStack();
+      if (bits === CPU_READ && !(this.#open & CPU_WRITE)) {
+        this.#dirtyAtStart = new Set();
+        for (const [a, b] of this.dirtyRuns()) {
+          for (let l = a; l < b; l += L1_CACHE_BYTES) this.#dirtyAtStart.add(l);
+        }
+      } else this.#dirtyAtStart = null;
+    }
+    this.#open |= bits;
+  }
+
+  /** SYNC END with direction bits `bits`: the checks, then the clean. */
+  end(bits: number): void {
+    if (this.#sink.sanitizer !== "off") {
+      const open = this.#open;
+      if (open === 0) {
+        this.#report(
+          "direction-mismatch",
+          0,
+          this.mem.size,
+          `SYNC END(${dirName(bits)}) without SYNC START`,
+        );
+      } else if ((bits & open) !== open || (bits & ~open) !== 0) {
+        this.#report(
+          "direction-mismatch",
+          0,
+          this.mem.size,
+          `SYNC END(${dirName(bits)}) after SYNC START(${dirName(open)})`,
+        );
+      } else if (!(bits & CPU_WRITE)) {
+        const before = this.#dirtyAtStart;
+        const fresh: [number, number][] = [];
+        for (const [a, b] of this.dirtyRuns()) {
+          for (let l = a; l < b; l += L1_CACHE_BYTES) {
+            if (!before?.has(l)) fresh.push([l, l + L1_CACHE_BYTES]);
+          }
+        }
+        for (const [a, b] of merge(fresh)) {
+          this.#report(
+            "direction-mismatch",
+            a,
+            b - a,
+            `CPU wrote ${b - a} bytes at ${
+              hex(a)
+            } inside a SYNC START(READ)…END(READ) access: no END(WRITE) cleans them`,
+          );
+        }
+      }
+      if ((bits & CPU_READ) && this.#devLo < this.#devHi) {
+        this.#report(
+          "cpu-read-not-invalidated",
+          this.#devLo,
+          this.#devHi - this.#devLo,
+          `CPU read lines ${this.#devName} wrote (${this.#devHi - this.#devLo} bytes at ${
+            hex(this.#devLo)
+          }) after the last SYNC START(READ): it saw stale data`,
+        );
+      }
+      this.#syncStack = captureStack();
+    }
+    this.#open = 0;
+    this.#dirtyAtStart = null;
+    this.clean();
+    this.#evicted.clear();
+  }
+
+  #report(kind: CoherencyKind, offset: number, length: number, what: string): void {
+    const { ino, name } = this.ident;
+    const text = `dma-buf coherency: ${kind}: buffer ino ${ino}${name ? ` "${name}"` : ""} [${
+      hex(offset)
+    }-${hex(offset + length)}): ${what}`;
+    this.#sink.coherency_report({
+      kind,
+      ino,
+      name,
+      offset,
+      length,
+      text,
+      syncStack: this.#syncStack && userStack(this.#syncStack),
+      stack: userStack(),
+    });
+  }
+
+  /** Drops both stores (the buffer was freed). */
+  release(): void {
+    this.view.release();
+    this.#devSnap = this.#devSaved = null;
+  }
+}
+
+function merge(runs: [number, number][]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const r of runs) {
+    const last = out[out.length - 1];
+    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+    else out.push([r[0], r[1]]);
+  }
+  return out;
+}
+
+/** Mulberry32: the seeded generator of eviction choices. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
