@@ -4,6 +4,7 @@
  * program compiled on this machine.
  */
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import {
   _IO,
   _IOC,
@@ -208,95 +209,35 @@ Deno.test("dma-heap and dma-buf flag constants match the headers", () => {
 // ---------------------------------------------------------------------------------------------
 // The same numbers from the C compiler and this machine's headers.
 
-const C_SOURCE = String.raw`
-#define _GNU_SOURCE
-#include <stdio.h>
-#include <stddef.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <linux/dma-heap.h>
-#include <linux/dma-buf.h>
-#include <linux/udmabuf.h>
-#include <linux/sync_file.h>
+const PROBE_SOURCE = new URL("./fixtures/uapi_probe.c", import.meta.url);
 
-struct buf_info { int fd; char *buf; unsigned int size; };
-#define TEST_DRIVERA _IOW('T', 0xA, struct buf_info)
-#define TEST_DRIVERB _IOW('T', 0xB, struct buf_info)
-/* drivers/dma-buf/sw_sync.c defines its ioctls itself (no uapi header). */
-struct sw_sync_create_fence_data { __u32 value; char name[32]; __s32 fence; };
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW('W', 1, __u32)
-struct sw_sync_get_deadline { __u64 deadline_ns; __u32 pad; __s32 fence_fd; };
-#define SW_SYNC_GET_DEADLINE _IOWR('W', 2, struct sw_sync_get_deadline)
-
-static int first = 1;
-static void put(const char *k, unsigned long v) {
-  printf("%s\"%s\":%lu", first ? "{" : ",", k, v);
-  first = 0;
+/**
+ * A probe binary built elsewhere for this machine (`DMABUF_UAPI_PROBE`: the arm64 guest has no
+ * gcc, so tools/kernel/test.sh cross-compiles `fixtures/uapi_probe.c` and ships it), or undefined.
+ */
+function prebuiltProbe(): string | undefined {
+  if (
+    Deno.permissions.querySync({ name: "env", variable: "DMABUF_UAPI_PROBE" }).state !== "granted"
+  ) {
+    return undefined;
+  }
+  return Deno.env.get("DMABUF_UAPI_PROBE") || undefined;
 }
-#define N(x) put(#x, (unsigned long)(x))
-#define S(t) put("sizeof " #t, sizeof(struct t))
-#define O(t, f) put(#t "." #f, offsetof(struct t, f))
-
-int main(void) {
-  N(DMA_HEAP_IOCTL_ALLOC); N(DMA_BUF_IOCTL_SYNC); N(DMA_BUF_SET_NAME_A); N(DMA_BUF_SET_NAME_B);
-  N(DMA_BUF_IOCTL_EXPORT_SYNC_FILE); N(DMA_BUF_IOCTL_IMPORT_SYNC_FILE);
-  N(UDMABUF_CREATE); N(UDMABUF_CREATE_LIST); N(TEST_DRIVERA); N(TEST_DRIVERB);
-  N(DMA_HEAP_VALID_FD_FLAGS); N(DMA_HEAP_VALID_HEAP_FLAGS);
-  N(DMA_BUF_SYNC_READ); N(DMA_BUF_SYNC_WRITE); N(DMA_BUF_SYNC_RW); N(DMA_BUF_SYNC_START);
-  N(DMA_BUF_SYNC_END); N(DMA_BUF_SYNC_VALID_FLAGS_MASK); N(DMA_BUF_NAME_LEN);
-  N(UDMABUF_FLAGS_CLOEXEC);
-  N(SYNC_IOC_MERGE); N(SYNC_IOC_FILE_INFO); N(SW_SYNC_IOC_CREATE_FENCE); N(SW_SYNC_IOC_INC);
-  N(SW_SYNC_GET_DEADLINE);
-  S(dma_heap_allocation_data); O(dma_heap_allocation_data, len);
-  O(dma_heap_allocation_data, fd); O(dma_heap_allocation_data, fd_flags);
-  O(dma_heap_allocation_data, heap_flags);
-  S(dma_buf_sync); O(dma_buf_sync, flags);
-  S(dma_buf_export_sync_file); O(dma_buf_export_sync_file, flags);
-  O(dma_buf_export_sync_file, fd);
-  S(dma_buf_import_sync_file); O(dma_buf_import_sync_file, flags);
-  O(dma_buf_import_sync_file, fd);
-  S(udmabuf_create); O(udmabuf_create, memfd); O(udmabuf_create, flags);
-  O(udmabuf_create, offset); O(udmabuf_create, size);
-  S(udmabuf_create_item); O(udmabuf_create_item, memfd); O(udmabuf_create_item, offset);
-  O(udmabuf_create_item, size);
-  S(udmabuf_create_list); O(udmabuf_create_list, flags); O(udmabuf_create_list, count);
-  O(udmabuf_create_list, list);
-  S(buf_info); O(buf_info, fd); O(buf_info, buf); O(buf_info, size);
-  S(sync_merge_data); O(sync_merge_data, name); O(sync_merge_data, fd2);
-  O(sync_merge_data, fence); O(sync_merge_data, flags); O(sync_merge_data, pad);
-  S(sync_fence_info); O(sync_fence_info, obj_name); O(sync_fence_info, driver_name);
-  O(sync_fence_info, status); O(sync_fence_info, flags); O(sync_fence_info, timestamp_ns);
-  S(sync_file_info); O(sync_file_info, name); O(sync_file_info, status);
-  O(sync_file_info, flags); O(sync_file_info, num_fences); O(sync_file_info, pad);
-  O(sync_file_info, sync_fence_info);
-  S(sw_sync_create_fence_data); O(sw_sync_create_fence_data, value);
-  O(sw_sync_create_fence_data, name); O(sw_sync_create_fence_data, fence);
-  S(sw_sync_get_deadline); O(sw_sync_get_deadline, deadline_ns); O(sw_sync_get_deadline, pad);
-  O(sw_sync_get_deadline, fence_fd);
-  N(O_RDONLY); N(O_WRONLY); N(O_RDWR); N(O_ACCMODE); N(O_EXCL); N(O_NONBLOCK); N(O_DIRECTORY);
-  N(O_CLOEXEC); N(PROT_READ); N(PROT_WRITE); N(MAP_SHARED); N(MAP_PRIVATE);
-  N(POLLIN); N(POLLPRI); N(POLLOUT); N(POLLERR); N(POLLHUP); N(POLLNVAL);
-  N(F_DUPFD); N(F_GETFD); N(F_SETFD); N(F_GETFL); N(F_SETFL); N(F_DUPFD_CLOEXEC);
-  N(F_ADD_SEALS); N(F_GET_SEALS); N(FD_CLOEXEC); N(F_SEAL_SEAL); N(F_SEAL_SHRINK);
-  N(F_SEAL_GROW); N(F_SEAL_WRITE); N(F_SEAL_FUTURE_WRITE); N(MFD_CLOEXEC); N(MFD_ALLOW_SEALING);
-  N(SEEK_SET); N(SEEK_CUR); N(SEEK_END); N(sysconf(_SC_PAGESIZE));
-  N(EPERM); N(ENOENT); N(EINTR); N(EBADF); N(EAGAIN); N(ENOMEM); N(EACCES); N(EFAULT);
-  N(EBUSY); N(ENODEV); N(ENOTDIR); N(EISDIR); N(EINVAL); N(EMFILE); N(ENOTTY); N(ESPIPE);
-  N(EOVERFLOW); N(EBADFD); N(EOPNOTSUPP); N(ETIMEDOUT);
-  printf("}\n");
-  return 0;
-}
-`;
 
 /** Why the C comparison cannot run here, or `undefined` when it can. */
 function cSkipReason(): string | undefined {
   if (Deno.build.os !== "linux") return "not Linux";
   if (Deno.permissions.querySync({ name: "run" }).state !== "granted") {
     return "needs --allow-run (gcc and the program it builds)";
+  }
+  const probe = prebuiltProbe();
+  if (probe !== undefined) {
+    try {
+      Deno.statSync(probe);
+      return undefined;
+    } catch {
+      return `DMABUF_UAPI_PROBE=${probe} does not exist`;
+    }
   }
   if (Deno.permissions.querySync({ name: "write", path: "/tmp" }).state !== "granted") {
     return "needs --allow-write=/tmp (a temporary directory for gcc)";
@@ -326,20 +267,35 @@ try {
 }
 if (reason) console.log(`uapi_test: skipping the C header comparison: ${reason}`);
 
-Deno.test({
-  name: "uapi numbers, sizes and offsets equal the system headers compiled with gcc",
-  ignore: reason !== undefined,
-  fn() {
-    const dir = Deno.makeTempDirSync({ dir: "/tmp", prefix: "dmabuf_uapi_" });
-    try {
-      Deno.writeTextFileSync(`${dir}/uapi.c`, C_SOURCE);
+/** Runs the probe (prebuilt, or compiled here with gcc) and returns what it printed. */
+function probe(): Record<string, number> {
+  const prebuilt = prebuiltProbe();
+  const dir = prebuilt ? undefined : Deno.makeTempDirSync({ dir: "/tmp", prefix: "dmabuf_uapi_" });
+  try {
+    let bin = prebuilt;
+    if (dir) {
+      bin = `${dir}/uapi`;
       const cc = new Deno.Command("gcc", {
-        args: ["-O0", "-Wall", "-o", `${dir}/uapi`, `${dir}/uapi.c`],
+        args: ["-O0", "-Wall", "-o", bin, fileURLToPath(PROBE_SOURCE)],
       }).outputSync();
       assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
-      const run = new Deno.Command(`${dir}/uapi`).outputSync();
-      assert.ok(run.success);
-      const c: Record<string, number> = JSON.parse(new TextDecoder().decode(run.stdout));
+    }
+    const run = new Deno.Command(bin!).outputSync();
+    assert.ok(run.success, `${bin} failed: ${new TextDecoder().decode(run.stderr)}`);
+    return JSON.parse(new TextDecoder().decode(run.stdout));
+  } finally {
+    if (dir) Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: `uapi numbers, sizes and offsets equal the system headers compiled with gcc${
+    prebuiltProbe() ? ` (probe prebuilt for ${Deno.build.arch}: DMABUF_UAPI_PROBE)` : ""
+  }`,
+  ignore: reason !== undefined,
+  fn() {
+    {
+      const c = probe();
       const ts: Record<string, number> = {
         DMA_HEAP_IOCTL_ALLOC: heap.DMA_HEAP_IOCTL_ALLOC,
         DMA_BUF_IOCTL_SYNC: buf.DMA_BUF_IOCTL_SYNC,
@@ -424,8 +380,6 @@ Deno.test({
         Object.fromEntries(compared.map((n) => [n, ts[n]])),
         Object.fromEntries(compared.map((n) => [n, c[n]])),
       );
-    } finally {
-      Deno.removeSync(dir, { recursive: true });
     }
   },
 });

@@ -36,13 +36,17 @@ function sysfs_buffer(node: ProcNode, dir: string): dma_buf | undefined {
 }
 
 /**
- * Splits `/proc/self/...` or `/proc/<pid>/...` into the task and the rest, or undefined when
- * the path is not under a pid. Every live process of the machine is visible (as to root).
+ * Splits `/proc/self/...`, `/proc/thread-self/...` or `/proc/<pid>/...` into the task and the
+ * rest, or undefined when the path is not under a pid. Every live process of the machine is
+ * visible (as to root). The model's processes have one thread, so `thread-self` (fs/proc/
+ * thread_self.c: the calling thread, whose `comm` sw_sync names a timeline after) is `self`.
  */
 function pid_path(node: ProcNode, path: string): { task: Task; rest: string } | undefined {
-  const m = /^\/proc\/(self|\d+)(\/.*)?$/.exec(path);
+  const m = /^\/proc\/(self|thread-self|\d+)(\/.*)?$/.exec(path);
   if (!m) return undefined;
-  const task = m[1] === "self" ? node.task : node.machine.tasks.get(Number(m[1]));
+  const task = m[1] === "self" || m[1] === "thread-self"
+    ? node.task
+    : node.machine.tasks.get(Number(m[1]));
   if (!task) fail(Errno.ENOENT);
   return { task, rest: m[2] ?? "" };
 }
@@ -200,6 +204,7 @@ export function proc_readtext(node: ProcNode, path: string): string {
  */
 export function proc_readlink(node: ProcNode, path: string): string {
   if (path === "/proc/self") return String(node.task.pid);
+  if (path === "/proc/thread-self") return `${node.task.pid}/task/${node.task.pid}`;
   const p = pid_path(node, path);
   if (p === undefined) fail(Errno.ENOENT);
   const fd = fd_of(p.rest, "/fd/");

@@ -1,6 +1,8 @@
 /**
  * mm/vmalloc.c, as far as addresses go: `vmap()` hands out ranges of the kernel's vmalloc area
- * (arm64: from `VMALLOC_START` near 0xffff800008000000). Addresses are BigInts, for printing only;
+ * (arm64 6.12: `VMALLOC_START` = `MODULES_END` = `_PAGE_END(VA_BITS_MIN)` + `MODULES_VSIZE` (2 GiB)
+ * = 0xffff800080000000, arch/arm64/include/asm/{memory,pgtable}.h; the seed's older kernel, with
+ * 128 MiB of module space, printed 0xffff800010…). Addresses are BigInts, for printing only;
  * the bytes behind them are reached through the owner's memory, never through the address.
  *
  * @module
@@ -8,7 +10,7 @@
 import { PAGE_SIZE } from "./mm.ts";
 
 /** Where the model's vmap ranges start. */
-export const VMALLOC_START = 0xffff_8000_1000_0000n;
+export const VMALLOC_START = 0xffff_8000_8000_0000n;
 
 /** The vmalloc area of one machine. */
 export class VmallocArea {

@@ -12,8 +12,11 @@ export type Observations = Record<string, unknown>;
 export interface ConformanceCase {
   /** `<subject> <criteria>`, e.g. "DmaHeap.allocate() rounds the size up to a page". */
   name: string;
-  /** A heap role or device the case needs; without it the case is skipped, with the reason. */
-  needs?: "contiguous" | "udmabuf" | "vgem" | "sw_sync" | "vivid";
+  /**
+   * A heap role or device the case needs; without it the case is skipped, with the reason.
+   * `seedBoard`: the seed's board — `/dev/dma_heap/global_cma@68000000` and `/dev/driverA`.
+   */
+  needs?: "contiguous" | "udmabuf" | "vgem" | "sw_sync" | "vivid" | "seedBoard";
   /** Runs the case; asserts and records into `obs`. */
   run(k: Kernel, obs: Observations): void | Promise<void>;
 }

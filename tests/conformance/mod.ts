@@ -3,6 +3,7 @@ import { heapCases } from "./heap_cases.ts";
 import { bufferCases } from "./buffer_cases.ts";
 import { mappingCases } from "./mapping_cases.ts";
 import { udmabufCases } from "./udmabuf_cases.ts";
+import { boardCases, SEED_CMA_HEAP } from "./board_cases.ts";
 import { drmCases } from "./drm_cases.ts";
 import { openDrmDevice } from "../../src/drm/mod.ts";
 import { syncFileCases } from "./sync_file_cases.ts";
@@ -28,6 +29,7 @@ export const cases: ConformanceCase[] = [
   ...syncFileCases,
   ...kernelCases,
   ...v4l2Cases,
+  ...boardCases,
 ];
 
 /** Why a case cannot run on this kernel, or undefined when it can. */
@@ -36,6 +38,16 @@ export function missing(k: Kernel, c: ConformanceCase): string | undefined {
     return listHeaps({ kernel: k }).some((h) => h.role === "contiguous" && h.accessible)
       ? undefined
       : "no accessible contiguous (CMA) heap";
+  }
+  if (c.needs === "seedBoard") {
+    for (const dev of [`/dev/dma_heap/${SEED_CMA_HEAP}`, "/dev/driverA"]) {
+      try {
+        k.close(k.open(dev, 2 | 0o2000000));
+      } catch {
+        return `not the seed's board (no usable ${dev})`;
+      }
+    }
+    return undefined;
   }
   if (c.needs === "udmabuf") return unusable(k, "/dev/udmabuf");
   if (c.needs === "vgem") {

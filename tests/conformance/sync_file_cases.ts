@@ -22,9 +22,14 @@ import { _IOWR } from "../../src/uapi/ioctl.ts";
 import { F_GETFD, FD_CLOEXEC } from "../../src/uapi/constants.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
 
-/** `/proc/self/comm` without its newline: what sw_sync names a timeline after. */
+/**
+ * `/proc/thread-self/comm` without its newline: what sw_sync names a timeline after (the opening
+ * thread's `current->comm`). Not `/proc/self/comm`, the thread group leader's: under `deno test`
+ * the tests run on a `tokio-runtime-w` thread while the leader is `deno` (seen in the arm64
+ * guest, and on an x86_64 host).
+ */
 function comm(k: Kernel): string {
-  return k.readText("/proc/self/comm").trim();
+  return k.readText("/proc/thread-self/comm").trim();
 }
 
 /** The info with timestamps reduced to "set" / "zero" (their values differ run to run). */

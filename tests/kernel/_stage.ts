@@ -37,8 +37,22 @@ export const inGuest = exists("/dev/driverA");
 /** The module has the queue ABI (its `hold` parameter exists). */
 export const HOLD_PARAM = "/sys/module/test_driver/parameters/hold";
 export const hasQueue = inGuest && exists(HOLD_PARAM);
-/** The CMA heap when there is one (custom guest), else `system`. */
-export const heapName = exists(`${DMA_HEAP_DIR}/reserved`) ? "reserved" : "system";
+/**
+ * The CMA heap when there is one, else `system`: `reserved` in the custom guest (the area of
+ * `cma=`), `global_cma@68000000` in the arm64 guest (the device tree's reserved-memory node).
+ */
+export const heapName = cmaHeap() ?? "system";
+
+/** The guest's CMA heap (any heap but `system`), or undefined. */
+export function cmaHeap(): string | undefined {
+  try {
+    return [...Deno.readDirSync(DMA_HEAP_DIR)].map((e) => e.name).sort().find((n) =>
+      n !== "system"
+    );
+  } catch {
+    return undefined;
+  }
+}
 
 export function kernel(): Kernel {
   return linuxKernel();

@@ -104,6 +104,9 @@ Deno.test("/proc/meminfo and /proc/<pid>/comm in the kernel's formats", () => {
   assert.equal(free(), before - 1024);
   assert.equal(k.readText(`/proc/${k.pid}/comm`), "camera\n");
   assert.equal(k.readText("/proc/self/comm"), "camera\n");
+  // One thread per process in the model: the calling thread is the leader.
+  assert.equal(k.readText("/proc/thread-self/comm"), "camera\n");
+  assert.equal(k.readLink("/proc/thread-self"), `${k.pid}/task/${k.pid}`);
   assert.ok(k.readDir("/proc").includes("meminfo"));
 });
 

@@ -117,3 +117,36 @@ custom_id() {
     | sha256sum | cut -c1-16
 }
 custom_dir() { echo "$CACHE/custom/$(custom_id)"; }
+
+# Bump when build-custom.sh changes how the arm64 kernel is configured or built.
+ARM64_RECIPE=1
+# Hash that names the arm64 kernel build: source package version, cross compiler version, fragment
+# and recipe.
+arm64_id() {
+  local srcver gccver
+  srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || echo unknown)
+  gccver=$(dpkg-query -W -f='${Version}' gcc-12-aarch64-linux-gnu 2>/dev/null || echo unknown)
+  { echo "$srcver"; echo "gcc $gccver"; cat "$KERNEL_TOOLS_DIR/arm64.config"; echo "recipe $ARM64_RECIPE"; } \
+    | sha256sum | cut -c1-16
+}
+arm64_dir() { echo "$CACHE/arm64/$(arm64_id)"; }
+
+# The arm64 guest's machine: qemu's `virt` board under TCG. The device tree is dumped from qemu
+# with exactly these settings (memory, CPUs and the CPU model all appear in it), so the same
+# arguments must boot it. 1 GiB at 0x40000000 is the simulated default board's RAM
+# (src/sim/machine.ts); it decides the size of the atomic DMA pools taken from the CMA area.
+# DMABUF_ARM64_CPU overrides the CPU model (measured: see README).
+arm64_cpu() { echo "${DMABUF_ARM64_CPU:-max,pauth-impdef=on}"; }
+arm64_qemu_args() {
+  printf '%s\n' -cpu "$(arm64_cpu)" -m 1024 -smp 2 -accel tcg,thread=multi
+}
+# Where the seed board's DTB for these arguments is cached: keyed by the qemu version, the
+# arguments and the device-tree fragment.
+arm64_dtb() {
+  local id
+  id=$( { qemu-system-aarch64 --version 2>/dev/null | head -n1; arm64_qemu_args;
+    cat "$KERNEL_TOOLS_DIR/arm64-seed-board.dtsi"; } | sha256sum | cut -c1-16)
+  echo "$CACHE/arm64/dtb/seed-board-$id.dtb"
+}
+# Deno for arm64: the npm package of the host's Deno version.
+deno_version() { deno --version 2>/dev/null | sed -n 's/^deno \([0-9][^ ]*\).*/\1/p'; }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Boot a test guest under qemu (TCG) and run commands inside it, in /project (this checkout).
 #
-#   run.sh --kernel debian|custom [--cmd 'sh command']... [--collect GUEST_PATH:HOST_PATH]...
+#   run.sh --kernel debian|custom|arm64 [--cmd 'sh command']... [--collect GUEST_PATH:HOST_PATH]...
 #          [--env NAME=VALUE]... [--modprobe MODULE]... [--timeout SECONDS] [--no-module]
-#          [--host-precheck 'deno command']...
+#          [--host-precheck 'deno command']... [--add HOST_PATH:GUEST_PATH]...
 #
 # Prepares the kernel (cached), builds test_driver.ko against it, builds the initramfs, boots,
 # streams the guest console to stdout and exits with the guest's status. Fails loudly (exit 1) if
@@ -13,11 +13,13 @@
 # module and its dependencies into the initramfs and loads it at boot. Default command:
 # `deno --version`. --host-precheck runs a deno command on the host (in the checkout) with a fresh
 # DENO_DIR that goes into the guest: `deno test --no-run …` there turns the guest's type check
-# (tens of seconds under TCG) into a cache hit.
+# (tens of seconds under TCG) into a cache hit. --add puts a host file into the initramfs.
+# arm64: qemu-system-aarch64 -machine virt with the seed board's device tree (prepare-arm64.sh),
+# the kernel of build-custom.sh arm64, Deno and busybox for arm64.
 source "$(dirname "$0")/lib.sh"
 
 kernel='' timeout_s=${DMABUF_GUEST_TIMEOUT:-1800} with_module=1
-cmds=() collects=() envs=() modprobes=() prechecks=()
+cmds=() collects=() envs=() modprobes=() prechecks=() adds=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --kernel) kernel=$2; shift 2 ;;
@@ -28,7 +30,8 @@ while [[ $# -gt 0 ]]; do
     --timeout) timeout_s=$2; shift 2 ;;
     --no-module) with_module=0; shift ;;
     --host-precheck) prechecks+=("$2"); shift 2 ;;
-    -h|--help) sed -n "2,19p" "$0"; exit 0 ;;
+    --add) adds+=("$2"); shift 2 ;;
+    -h|--help) sed -n "2,22p" "$0"; exit 0 ;;
     *) die "run.sh: unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -37,6 +40,7 @@ done
 # no_timer_check: on a loaded host TCG runs the guest so slowly that the kernel's IO-APIC timer
 # check fails and it panics at 0.07 s ("IO-APIC + timer doesn't work!"), seen twice here.
 append="console=ttyS0 quiet panic=-1 rdinit=/init no_timer_check"
+module_make=() initramfs_arch=()
 case $kernel in
   debian)
     kdir=$(timed prepare-debian "$KERNEL_TOOLS_DIR/prepare.sh")
@@ -51,7 +55,19 @@ case $kernel in
     # Put the CMA area where the seed's global_cma@68000000 was (x86, no IOMMU: DMA addr = phys).
     append+=" cma=128M@0x68000000"
     ;;
-  *) die "run.sh: --kernel debian|custom is required" ;;
+  arm64)
+    [[ ${#modprobes[@]} == 0 ]] || die "--modprobe: the arm64 kernel has no module tree"
+    userland=$(timed prepare-arm64 "$KERNEL_TOOLS_DIR/prepare-arm64.sh")
+    kdir=$(timed build-arm64 "$KERNEL_TOOLS_DIR/build-custom.sh" arm64)
+    vmlinuz=$kdir/Image
+    dtb=$(arm64_dtb)
+    [[ -f $dtb ]] || die "seed board DTB missing: $dtb"
+    # The CMA area comes from the device tree's global_cma@68000000, not from the command line.
+    append="console=ttyAMA0 quiet panic=-1 rdinit=/init"
+    module_make=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+    initramfs_arch=(--arch arm64 --userland "$userland")
+    ;;
+  *) die "run.sh: --kernel debian|custom|arm64 is required" ;;
 esac
 [[ -f $vmlinuz ]] || die "kernel image missing: $vmlinuz"
 
@@ -62,7 +78,7 @@ ov=$run/overlay
 mkdir -p "$ov/etc/dmabuf-guest" "$ov/lib/modules/dmabuf"
 
 if [[ $with_module == 1 ]]; then
-  ko=$(timed module-build "$KERNEL_TOOLS_DIR/build-module.sh" "$kdir/build" "$kdir/module")
+  ko=$(timed module-build "$KERNEL_TOOLS_DIR/build-module.sh" "$kdir/build" "$kdir/module" "${module_make[@]}")
   cp "$ko" "$ov/lib/modules/dmabuf/"
 fi
 
@@ -83,6 +99,12 @@ if [[ ${#modprobes[@]} -gt 0 ]]; then
   cp "$modroot"/modules.builtin* "$modroot/modules.order" "$ov/lib/modules/$kver/" 2>/dev/null || true
   depmod -b "$ov" "$kver" || die "depmod failed"
 fi
+
+for a in "${adds[@]}"; do
+  [[ $a == *:/* ]] || die "--add wants HOST_PATH:/GUEST_PATH, got '$a'"
+  [[ -f ${a%%:*} ]] || die "--add: ${a%%:*} does not exist"
+  install -D -m 0755 "${a%%:*}" "$ov${a#*:}"
+done
 
 # The run description read by /init.
 sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
@@ -111,10 +133,20 @@ if [[ ${#prechecks[@]} -gt 0 ]]; then
   done
 fi
 
-timed initramfs "$KERNEL_TOOLS_DIR/mkinitramfs.sh" --out "$run/initrd.gz" --overlay-dir "$ov"
+timed initramfs "$KERNEL_TOOLS_DIR/mkinitramfs.sh" --out "$run/initrd.gz" --overlay-dir "$ov" "${initramfs_arch[@]}"
 
-need_cmds qemu-system-x86_64:qemu-system-x86 mkfifo:coreutils base64:coreutils \
-  || skip "qemu-system-x86_64 not installed and not installable"
+need_cmds mkfifo:coreutils base64:coreutils || skip "coreutils missing and not installable"
+if [[ $kernel == arm64 ]]; then
+  need_cmds qemu-system-aarch64:qemu-system-arm \
+    || skip "qemu-system-aarch64 not installed and not installable"
+  mapfile -t qargs < <(arm64_qemu_args)
+  qemu=(qemu-system-aarch64 -machine virt "${qargs[@]}" -dtb "$dtb")
+else
+  need_cmds qemu-system-x86_64:qemu-system-x86 \
+    || skip "qemu-system-x86_64 not installed and not installable"
+  # Nested KVM fails on these hosts: TCG with one thread per vCPU.
+  qemu=(qemu-system-x86_64 -m 2048 -smp 2 -accel tcg,thread=multi -cpu max)
+fi
 log "booting $kernel kernel: $vmlinuz (timeout ${timeout_s}s)"
 console=$run/console.log
 mkfifo "$run/fifo"
@@ -122,9 +154,7 @@ mkfifo "$run/fifo"
 sed -u 's/\r$//' <"$run/fifo" | tee "$console" | sed -u '/^@@BEGIN /,/^@@END /{/^@@/!d}' &
 tee_pid=$!
 t0=$(date +%s.%N)
-# Nested KVM fails on these hosts: TCG with one thread per vCPU.
-qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot \
-  -accel tcg,thread=multi -cpu max \
+"${qemu[@]}" -nographic -no-reboot \
   -kernel "$vmlinuz" -initrd "$run/initrd.gz" -append "$append" \
   </dev/null >"$run/fifo" 2>&1 &
 qemu_pid=$!
