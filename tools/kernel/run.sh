@@ -149,34 +149,47 @@ else
 fi
 log "booting $kernel kernel: $vmlinuz (timeout ${timeout_s}s)"
 console=$run/console.log
-mkfifo "$run/fifo"
-# The console log keeps everything; the terminal is spared the base64 of collected files.
-sed -u 's/\r$//' <"$run/fifo" | tee "$console" | sed -u '/^@@BEGIN /,/^@@END /{/^@@/!d}' &
-tee_pid=$!
-t0=$(date +%s.%N)
-"${qemu[@]}" -nographic -no-reboot \
-  -kernel "$vmlinuz" -initrd "$run/initrd.gz" -append "$append" \
-  </dev/null >"$run/fifo" 2>&1 &
-qemu_pid=$!
-
 elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-timed_out=0 ready_at='' exit_seen_at=''
-while kill -0 "$qemu_pid" 2>/dev/null; do
-  if [[ -z $ready_at ]] && grep -q '@@DMABUF-GUEST-READY' "$console" 2>/dev/null; then
-    ready_at=$(elapsed)
-  fi
-  if grep -q '@@DMABUF-GUEST-EXIT' "$console" 2>/dev/null; then
-    exit_seen_at=${exit_seen_at:-$SECONDS}
-    # poweroff should end qemu; if it hangs, stop it ourselves.
-    if (( SECONDS - exit_seen_at > 15 )); then log "guest reported but qemu did not exit; stopping it"; kill "$qemu_pid"; fi
-  fi
-  if awk -v e="$(elapsed)" -v t="$timeout_s" 'BEGIN { exit !(e > t) }'; then
-    timed_out=1; log "timeout after ${timeout_s}s; stopping qemu"; kill "$qemu_pid"; sleep 2; kill -9 "$qemu_pid" 2>/dev/null || true
-  fi
-  sleep 0.2
+# boot_once: one boot, console in $console; sets qemu_rc, timed_out, ready_at, t0.
+boot_once() {
+  rm -f "$run/fifo" "$console"
+  mkfifo "$run/fifo"
+  # The console log keeps everything; the terminal is spared the base64 of collected files.
+  sed -u 's/\r$//' <"$run/fifo" | tee "$console" | sed -u '/^@@BEGIN /,/^@@END /{/^@@/!d}' &
+  tee_pid=$!
+  t0=$(date +%s.%N)
+  "${qemu[@]}" -nographic -no-reboot \
+    -kernel "$vmlinuz" -initrd "$run/initrd.gz" -append "$append" \
+    </dev/null >"$run/fifo" 2>&1 &
+  qemu_pid=$!
+  timed_out=0 ready_at='' exit_seen_at=''
+  while kill -0 "$qemu_pid" 2>/dev/null; do
+    if [[ -z $ready_at ]] && grep -q '@@DMABUF-GUEST-READY' "$console" 2>/dev/null; then
+      ready_at=$(elapsed)
+    fi
+    if grep -q '@@DMABUF-GUEST-EXIT' "$console" 2>/dev/null; then
+      exit_seen_at=${exit_seen_at:-$SECONDS}
+      # poweroff should end qemu; if it hangs, stop it ourselves.
+      if (( SECONDS - exit_seen_at > 15 )); then log "guest reported but qemu did not exit; stopping it"; kill "$qemu_pid"; fi
+    fi
+    if awk -v e="$(elapsed)" -v t="$timeout_s" 'BEGIN { exit !(e > t) }'; then
+      timed_out=1; log "timeout after ${timeout_s}s; stopping qemu"; kill "$qemu_pid"; sleep 2; kill -9 "$qemu_pid" 2>/dev/null || true
+    fi
+    sleep 0.2
+  done
+  qemu_rc=0; wait "$qemu_pid" || qemu_rc=$?
+  wait "$tee_pid" || true
+}
+# A guest that dies before /init reports READY ran none of our code: under multi-threaded TCG the
+# x86 kernel has been seen to oops while patching its own text at boot (int3 in sched_clock_cpu,
+# "Fatal exception in interrupt"), and to fail its IO-APIC timer check on a loaded host. Such a
+# boot is retried, at most twice, and said so; a guest that got READY is never booted again.
+for attempt in 1 2 3; do
+  boot_once
+  if grep -qE '@@DMABUF-GUEST-(READY|EXIT)' "$console" || [[ $timed_out == 1 ]] || [[ $attempt == 3 ]]; then break; fi
+  cp "$console" "$run/console.boot-$attempt.log"
+  log "the $kernel guest died during boot, before /init ran (attempt $attempt of 3; emulator fault, above); booting it again"
 done
-qemu_rc=0; wait "$qemu_pid" || qemu_rc=$?
-wait "$tee_pid" || true
 total=$(elapsed)
 if [[ -z $ready_at ]]; then
   # The guest finished between two polls: derive the host time from the guest's own clock.
