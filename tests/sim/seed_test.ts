@@ -1,6 +1,6 @@
 /**
- * The seed's experiment (the project's source document, `shared/seed/dma-buf-intro.txt` beside the repository), driven through the `Kernel`
- * interface only: allocate 1 MiB from the CMA heap, mmap it, write a string, hand the fd to
+ * The seed's experiment (the project's source document, `shared/seed/dma-buf-intro.txt` beside
+ * the repository), driven through the `Kernel` interface only: allocate 1 MiB from the CMA heap, mmap it, write a string, hand the fd to
  * driverA and driverB, read what they wrote.
  */
 import assert from "node:assert/strict";
