@@ -177,9 +177,15 @@ function driverA(): string | undefined {
   }
 }
 
+// Opt-in (DMABUF_VIVID_CHAIN=1): in a TCG guest on a loaded host this chain has twice stopped the
+// test process inside a synchronous ioctl on vivid's nodes (no oops on the console, no "running
+// for over 1m" from the test runner: the main thread never came back), which the Pipeline's abort
+// signal cannot end. The same chain on the simulated kernel runs in tests/v4l2_test.ts.
+const chain = Deno.env.get("DMABUF_VIVID_CHAIN") === "1";
+
 Deno.test({
   name: "vivid capture → test driver (invert) → vivid output: one Pipeline, every hop by fd",
-  ignore: skip !== undefined || driverA() !== undefined,
+  ignore: skip !== undefined || !chain || driverA() !== undefined,
   async fn() {
     using cap = capture();
     using out = findVideoDevice({ driver: "vivid", capabilities: V4L2_CAP_VIDEO_OUTPUT });
