@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/kernel/lib.sh
 
-frames=60 rounds=3 outfile=""
+frames=120 rounds=3 outfile=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --frames) frames=$2; shift 2 ;;
@@ -18,8 +18,12 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-command -v gcc >/dev/null || need_pkgs gcc libc6-dev || die "gcc is needed for bench/c"
-[[ -f /usr/include/linux/videodev2.h ]] || need_pkgs linux-libc-dev || die "linux-libc-dev"
+# The C loop is linked statically (gcc, libc6-dev's libc.a) against the system's uapi headers
+# (linux-libc-dev); each is installed when missing.
+need_cmds gcc:gcc || die "gcc is needed for the C loop"
+[[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || need_pkgs libc6-dev || die "libc6-dev is needed"
+[[ -f /usr/include/linux/videodev2.h && -f /usr/include/linux/dma-heap.h ]] \
+  || need_pkgs linux-libc-dev || die "linux-libc-dev is needed"
 gcc -O2 -Wall -Wextra -static -o bench/c/v4l2_bench bench/c/v4l2_bench.c
 out=$(mktemp -d)
 # The built binary is ignored (.gitignore); a copy sits at a non-ignored path for this run.

@@ -4,11 +4,13 @@
  * path, readiness from `poll` on another thread like the library's `pollAsync`), and the
  * library (`VideoQueue.dequeue()`/`queue()` + `wait()`). Each run captures N frames from
  * vivid into system-heap buffers queued with `V4L2_MEMORY_DMABUF`; it reports frames per
- * second (bounded by the driver's frame rate) and the time spent in DQBUF + QBUF per frame
- * (what the library adds on top of the kernel). Rounds are interleaved; medians are printed.
+ * second (bounded by the driver's frame rate, or by how fast vivid draws under TCG) and the time
+ * spent in `VIDIOC_DQBUF` and `VIDIOC_QBUF` per frame (what the library adds on top of the
+ * kernel). One unrecorded warm-up round comes first (V8 tier-up), then interleaved rounds;
+ * per-frame times are the median frame of a run, and every cell is the median over rounds.
  *
  *   deno run -A bench/v4l2_ratios.ts --c bench/c/v4l2_bench [--device /dev/video0]
- *     [--frames 60] [--rounds 3] [--width 640 --height 360] [--out FILE.md]
+ *     [--frames 120] [--rounds 3] [--warmup 20] [--width 640 --height 360] [--out FILE.md]
  *
  * Needs a real V4L2 capture device (vivid in the Debian guest: `bash bench/v4l2_ratios.sh`).
  *
@@ -38,7 +40,8 @@ const { values: opt } = parseArgs({
     c: { type: "string" },
     device: { type: "string", default: "/dev/video0" },
     heap: { type: "string", default: "system" },
-    frames: { type: "string", default: "60" },
+    frames: { type: "string", default: "120" },
+    warmup: { type: "string", default: "20" },
     buffers: { type: "string", default: "4" },
     rounds: { type: "string", default: "3" },
     width: { type: "string", default: "640" },
@@ -46,25 +49,33 @@ const { values: opt } = parseArgs({
     out: { type: "string" },
   },
 });
-const FRAMES = Number(opt.frames), BUFFERS = Number(opt.buffers);
+const BUFFERS = Number(opt.buffers);
 const W = Number(opt.width), H = Number(opt.height);
 
-/** One run: frames, wall ns, ns spent in DQBUF+QBUF. */
+/** One run: wall ns, and per frame the ns spent in DQBUF and in QBUF. */
 interface Run {
+  frames: number;
   elapsedNs: number;
-  ioctlNs: number;
+  dqNs: number[];
+  qNs: number[];
 }
 
-async function runC(): Promise<Run> {
+async function runC(FRAMES: number): Promise<Run> {
   const out = await new Deno.Command(opt.c!, {
     args: [opt.device!, `/dev/dma_heap/${opt.heap}`, `${FRAMES}`, `${BUFFERS}`, `${W}`, `${H}`],
   }).output();
   if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  const [, , elapsed, ioctls] = new TextDecoder().decode(out.stdout).trim().split("\t");
-  return { elapsedNs: Number(elapsed), ioctlNs: Number(ioctls) };
+  const [, , elapsed, pairs] = new TextDecoder().decode(out.stdout).trim().split("\t");
+  const ns = pairs.split(",").map(Number);
+  return {
+    frames: FRAMES,
+    elapsedNs: Number(elapsed),
+    dqNs: ns.filter((_, i) => i % 2 === 0),
+    qNs: ns.filter((_, i) => i % 2 === 1),
+  };
 }
 
-async function runLibrary(): Promise<Run> {
+async function runLibrary(FRAMES: number): Promise<Run> {
   using dev = openVideoDevice(opt.device!, { kernel: linuxKernel() });
   const q = dev.queue("capture");
   const fmt = q.setFormat({ width: W, height: H, pixelformat: "YUYV" });
@@ -74,27 +85,29 @@ async function runLibrary(): Promise<Run> {
     q.requestBuffers(BUFFERS, "dmabuf");
     bufs.forEach((b, i) => q.queue(i, b));
     q.streamOn();
-    let ioctl = 0;
+    const dqNs: number[] = [], qNs: number[] = [];
     const t0 = performance.now();
     for (let n = 0; n < FRAMES;) {
       await q.wait({ timeout: 10_000 });
       const a = performance.now();
       const b = q.dequeue();
       if (!b) continue;
+      const m = performance.now();
       q.queue(b.index, bufs[b.index]);
-      ioctl += performance.now() - a;
+      dqNs.push((m - a) * 1e6);
+      qNs.push((performance.now() - m) * 1e6);
       n++;
     }
     const elapsed = performance.now() - t0;
     q.streamOff();
     q.requestBuffers(0);
-    return { elapsedNs: elapsed * 1e6, ioctlNs: ioctl * 1e6 };
+    return { frames: FRAMES, elapsedNs: elapsed * 1e6, dqNs, qNs };
   } finally {
     for (const b of bufs) b.close();
   }
 }
 
-async function runRaw(): Promise<Run> {
+async function runRaw(FRAMES: number): Promise<Run> {
   const { symbols: c, errno } = loadLibc();
   const fail = (what: string) => new Error(`${what} failed: errno ${errno[0]}`);
   const path = new TextEncoder().encode(opt.device! + "\0");
@@ -125,7 +138,7 @@ async function runRaw(): Promise<Run> {
     if (c.ioctl(vfd, VIDIOC_REQBUFS, Deno.UnsafePointer.of(rb)) < 0) throw fail("REQBUFS");
     for (let i = 0; i < BUFFERS; i++) qbuf(i);
     if (c.ioctl(vfd, VIDIOC_STREAMON, ip) < 0) throw fail("STREAMON");
-    let ioctl = 0;
+    const dqNs: number[] = [], qNs: number[] = [];
     const t0 = performance.now();
     for (let n = 0; n < FRAMES;) {
       pfd.setInt32(0, vfd, true);
@@ -140,15 +153,17 @@ async function runRaw(): Promise<Run> {
         if (errno[0] === 11) continue;
         throw fail("VIDIOC_DQBUF");
       }
+      const m = performance.now();
       qbuf(v.getUint32(B.index, true));
-      ioctl += performance.now() - a;
+      dqNs.push((m - a) * 1e6);
+      qNs.push((performance.now() - m) * 1e6);
       n++;
     }
     const elapsed = performance.now() - t0;
     c.ioctl(vfd, VIDIOC_STREAMOFF, ip);
     rv.setUint32(RB.count, 0, true);
     c.ioctl(vfd, VIDIOC_REQBUFS, Deno.UnsafePointer.of(rb));
-    return { elapsedNs: elapsed * 1e6, ioctlNs: ioctl * 1e6 };
+    return { frames: FRAMES, elapsedNs: elapsed * 1e6, dqNs, qNs };
   } finally {
     c.close(vfd);
     for (const b of bufs) b.close();
@@ -156,34 +171,47 @@ async function runRaw(): Promise<Run> {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const impls: [string, () => Promise<Run>][] = [
-  ...(opt.c ? [["C loop", runC] as [string, () => Promise<Run>]] : []),
+type Impl = [string, (frames: number) => Promise<Run>];
+const impls: Impl[] = [
+  ...(opt.c ? [["C loop", runC] as Impl] : []),
   ["raw FFI", runRaw],
   ["library", runLibrary],
 ];
+const FRAMES = Number(opt.frames);
+// One unrecorded warm-up round: V8 compiles and tiers up the JS loops, vivid starts once.
+if (Number(opt.warmup) > 0) { for (const [, fn] of impls) await fn(Number(opt.warmup)); }
 const runs = new Map<string, Run[]>(impls.map(([n]) => [n, []]));
 for (let r = 0; r < Number(opt.rounds); r++) {
-  for (const [name, fn] of impls) runs.get(name)!.push(await fn());
+  for (const [name, fn] of impls) runs.get(name)!.push(await fn(FRAMES));
 }
 const rows = impls.map(([name]) => {
   const rs = runs.get(name)!;
+  const sum = (x: Run) => x.dqNs.map((d, i) => d + x.qNs[i]);
   return {
     name,
-    fps: median(rs.map((x) => FRAMES / (x.elapsedNs / 1e9))),
-    us: median(rs.map((x) => x.ioctlNs / FRAMES / 1e3)),
+    fps: median(rs.map((x) => x.frames / (x.elapsedNs / 1e9))),
+    dq: median(rs.map((x) => median(x.dqNs) / 1e3)),
+    q: median(rs.map((x) => median(x.qNs) / 1e3)),
+    both: median(rs.map((x) => median(sum(x)) / 1e3)),
+    mean: median(rs.map((x) => sum(x).reduce((a, b) => a + b, 0) / x.frames / 1e3)),
   };
 });
-const base = rows[0].us;
+const base = rows[0].both;
 const lines = [
   `#### V4L2 capture: ${FRAMES} frames ${W}x${H} YUYV from ${opt.device} into ${BUFFERS} ` +
   `"${opt.heap}"-heap dma-bufs (${linuxKernel().description}; median of ${opt.rounds} ` +
-  `interleaved rounds)`,
+  `interleaved rounds after a ${opt.warmup}-frame warm-up)`,
   "",
-  `| implementation | fps | µs per DQBUF+QBUF | × ${rows[0].name} |`,
-  "| --- | ---: | ---: | ---: |",
+  `| implementation | fps | µs DQBUF | µs QBUF | µs DQBUF+QBUF | × ${rows[0].name} | ` +
+  "µs DQBUF+QBUF, mean |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...rows.map((r) =>
-    `| ${r.name} | ${r.fps.toFixed(1)} | ${r.us.toFixed(1)} | ${(r.us / base).toFixed(2)} |`
+    `| ${r.name} | ${r.fps.toFixed(1)} | ${r.dq.toFixed(1)} | ${r.q.toFixed(1)} | ` +
+    `${r.both.toFixed(1)} | ${(r.both / base).toFixed(2)} | ${r.mean.toFixed(1)} |`
   ),
+  "",
+  "(µs columns: the median frame of a run, median over rounds; the mean column includes GC and " +
+  "JIT outliers.)",
   "",
 ];
 console.log(lines.join("\n"));

@@ -2,7 +2,7 @@
 // system-heap dma-bufs queued with V4L2_MEMORY_DMABUF — poll(POLLIN), VIDIOC_DQBUF, VIDIOC_QBUF
 // — timing the whole run (fps) and the two ioctls alone (per-frame overhead). One line:
 //
-//   c<TAB>frames<TAB>elapsed_ns<TAB>qbuf_dqbuf_ns_total
+//   c<TAB>frames<TAB>elapsed_ns<TAB>dqbuf_ns,qbuf_ns,dqbuf_ns,qbuf_ns,... (one pair per frame)
 //
 // Usage: v4l2_bench DEVICE HEAP FRAMES BUFFERS WIDTH HEIGHT
 // Build (static, for the guest): gcc -O2 -static -o bench/c/v4l2_bench bench/c/v4l2_bench.c
@@ -66,7 +66,8 @@ int main(int argc, char **argv) {
   }
   int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
   if (ioctl(vfd, VIDIOC_STREAMON, &type) < 0) die("VIDIOC_STREAMON");
-  uint64_t in_ioctls = 0, t0 = now_ns();
+  uint64_t *dq = calloc(frames, sizeof *dq), *q = calloc(frames, sizeof *q), t0 = now_ns();
+  if (!dq || !q) die("calloc");
   for (int n = 0; n < frames;) {
     struct pollfd p = {.fd = vfd, .events = POLLIN};
     if (poll(&p, 1, 10000) <= 0) die("poll");
@@ -77,18 +78,24 @@ int main(int argc, char **argv) {
       if (errno == EAGAIN) continue;
       die("VIDIOC_DQBUF");
     }
+    uint64_t m = now_ns();
     int idx = b.index;
     memset(&b, 0, sizeof b);
     b.index = idx, b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, b.memory = V4L2_MEMORY_DMABUF;
     b.m.fd = fds[idx], b.length = fmt.fmt.pix.sizeimage;
     if (ioctl(vfd, VIDIOC_QBUF, &b) < 0) die("VIDIOC_QBUF");
-    in_ioctls += now_ns() - a;
+    dq[n] = m - a;
+    q[n] = now_ns() - m;
     n++;
   }
   uint64_t elapsed = now_ns() - t0;
   ioctl(vfd, VIDIOC_STREAMOFF, &type);
   rb.count = 0;
   ioctl(vfd, VIDIOC_REQBUFS, &rb);
-  printf("c\t%d\t%llu\t%llu\n", frames, (unsigned long long)elapsed, (unsigned long long)in_ioctls);
+  printf("c\t%d\t%llu\t", frames, (unsigned long long)elapsed);
+  for (int i = 0; i < frames; i++) {
+    printf("%s%llu,%llu", i ? "," : "", (unsigned long long)dq[i], (unsigned long long)q[i]);
+  }
+  printf("\n");
   return 0;
 }
