@@ -28,12 +28,15 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { MemStore } from "./mm.ts";
 
 /** `L1_CACHE_BYTES` on arm64: the cache line. */
 export const L1_CACHE_BYTES = 64;
 const LINE_SHIFT = 6;
 const WORDS_PER_LINE = L1_CACHE_BYTES / 8; // Float64 words
+/** Bytes compared at once before a line-by-line scan (a multiple of the line). */
+const COMPARE_CHUNK = 16 * 1024;
 
 /** `coherent` (x86-like: caches snoop DMA) or `non-coherent` (arm64 boards without DMA snooping). */
 export type Coherency = "coherent" | "non-coherent";
@@ -182,8 +185,32 @@ export class CpuCache {
   /** Number of lines set in `#devSaved`: while 0, memory is the reference of every line. */
   #devSavedCount = 0;
 
-  /** Dirty line runs in [lo, hi) bytes, as [start, end) byte ranges. */
+  /**
+   * Dirty line runs in [lo, hi) bytes, as [start, end) byte ranges. While memory is every line's
+   * reference, 16 KiB chunks equal to it are skipped with one native compare (`Buffer.compare`,
+   * a memcmp) each; the lines of the others are scanned.
+   */
   dirtyRuns(lo = 0, hi = this.mem.size): [number, number][] {
+    if (this.#devSavedCount > 0) return this.#scanRuns(lo, hi);
+    const size = this.mem.size;
+    const v = new Uint8Array(this.view.current, 0, size),
+      m = new Uint8Array(this.mem.current, 0, size);
+    const end = Math.min(Math.ceil(hi / L1_CACHE_BYTES) * L1_CACHE_BYTES, size);
+    const runs: [number, number][] = [];
+    for (let a = (lo >>> LINE_SHIFT) << LINE_SHIFT; a < end; a += COMPARE_CHUNK) {
+      const b = Math.min(a + COMPARE_CHUNK, end);
+      if (Buffer.compare(v.subarray(a, b), m.subarray(a, b)) === 0) continue;
+      for (const r of this.#scanRuns(a, b)) {
+        const last = runs[runs.length - 1];
+        if (last && last[1] === r[0]) last[1] = r[1];
+        else runs.push(r);
+      }
+    }
+    return runs;
+  }
+
+  /** {@linkcode dirtyRuns} line by line, against memory or a device-written line's saved bytes. */
+  #scanRuns(lo: number, hi: number): [number, number][] {
     const runs: [number, number][] = [];
     const size = this.mem.size;
     // Eight bytes at a time; a mismatch is confirmed on the 32-bit halves (NaN !== NaN).
