@@ -164,3 +164,33 @@ Deno.test("VideoStage.flush() gives back the frame vivid's output keeps showing"
     flushed: true,
   });
 });
+
+Deno.test("VideoStage.flush() with a done buffer on the output returns it first, then the shown one", async () => {
+  const k = createSimMachine().process();
+  using out = openVideoDevice("/dev/video1", { kernel: k });
+  using heap = openHeap("system", { kernel: k });
+  const size = out.queue("output").getFormat().sizeimage;
+  using a = heap.allocate(size);
+  using b = heap.allocate(size);
+  using stage = new VideoStage(out.queue("output"), { count: 2 });
+  assert.equal(stage.tryQueue(a, 1), true);
+  assert.equal(stage.tryQueue(b, 2), true);
+  // vivid's output completes the first buffer once a second one waits behind it.
+  await stage.queue.wait({ timeout: 5_000 });
+  // flush() itself now meets a done buffer (VIDIOC_DQBUF succeeds inside it): it used to take it
+  // back from its own list forever, spinning the thread.
+  assert.equal(stage.flush(), true);
+  const first = stage.dequeue()!;
+  assert.deepEqual([first.cookie, first.flushed, first.index], [1, false, 0]);
+  assert.ok(first.sequence >= 0);
+  assert.deepEqual(stage.dequeue(), {
+    cookie: 2,
+    status: 0,
+    index: 1,
+    sequence: -1,
+    bytesused: 0,
+    flags: 0,
+    flushed: true,
+  });
+  assert.equal(stage.dequeue(), null);
+});

@@ -136,8 +136,11 @@ export class VideoStage implements PipelineStage<VideoStageResult> {
    * @returns Its cookie and what V4L2 reported, or `null`.
    */
   dequeue(): VideoStageResult | null {
-    const f = this.#flushed.shift();
-    if (f) return f;
+    return this.#flushed.shift() ?? this.#dequeueDone();
+  }
+
+  /** `VIDIOC_DQBUF` of one done buffer, or `null` (none done, or not streaming). */
+  #dequeueDone(): VideoStageResult | null {
     if (!this.queue.streaming) return null;
     const b = this.queue.dequeue();
     if (!b) return null;
@@ -171,8 +174,10 @@ export class VideoStage implements PipelineStage<VideoStageResult> {
    */
   flush(): boolean {
     if (!this.queue.isOutput || !this.queue.streaming || this.closed) return false;
-    // Done buffers first, with their real sequence numbers.
-    for (let r = this.dequeue(); r; r = this.dequeue()) this.#flushed.push(r);
+    // Done buffers first, with their real sequence numbers. From the queue only: through
+    // dequeue(), which gives #flushed first, this loop would take back what it just pushed,
+    // forever, whenever the output had a done buffer (it once spun a vivid chain test so).
+    for (let r = this.#dequeueDone(); r; r = this.#dequeueDone()) this.#flushed.push(r);
     this.queue.streamOff();
     for (const i of this.#order.splice(0)) {
       const cookie = this.#cookies[i];
