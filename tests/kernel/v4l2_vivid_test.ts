@@ -178,14 +178,16 @@ function driverA(): string | undefined {
 }
 
 // This chain was opt-in for a while: in the TCG guest it had stopped the test process for good
-// (no oops, no runner output). Kernel state dumped while it was stuck (sysrq-w, /proc/<pid>/task,
-// V4L2 dev_debug traces) showed no task blocked anywhere: vivid's kthreads slept in their frame
-// waits, and the thread running the test's JS was at 100 % CPU in user space (V8 code), right
-// after a successful VIDIOC_DQBUF on the output queue, i.e. inside `consume`, whose JS loop summed
-// all 829 440 bytes of every frame (V8 compiles that loop on stack replacement while it runs; in
-// 3 of 17 idle-guest runs it never returned under qemu TCG). The check below needs no such loop:
-// vivid draws a known solid frame, so the test driver's checksum has a closed form, and the CPU
-// reads sampled bytes of the same pages.
+// (no oops, no runner output), blamed on a vivid ioctl. Kernel state dumped while it was stuck
+// (sysrq-w, /proc/<pid>/task/*, V4L2 dev_debug traces) showed no task blocked anywhere: vivid's
+// kthreads slept in their frame waits, and the thread running the test's JS was at 100 % CPU in
+// user space right after a successful VIDIOC_DQBUF on the output queue. That DQBUF was the one
+// inside VideoStage.flush(), which collected done buffers through dequeue() — and dequeue() hands
+// back the flushed list first, so the loop took back what it had just pushed, forever. It
+// happened only when vivid finished an output buffer between the pipeline's own DQBUF and the
+// flush (3 of 25 idle-guest runs). Fixed in src/v4l2/stage.ts; tests/v4l2_test.ts reproduces it
+// on the simulated kernel. The check below uses vivid's solid white frame: the test driver's
+// checksum has a closed form, and the CPU reads sampled bytes of the same pages.
 
 /** Y′CbCr of vivid 6.12's "100% White" in limited-range YUYV, after the test driver's invert. */
 const WHITE_INVERTED = [255 - 234, 255 - 128];
