@@ -185,9 +185,10 @@ function driverA(): string | undefined {
 // inside VideoStage.flush(), which collected done buffers through dequeue() — and dequeue() hands
 // back the flushed list first, so the loop took back what it had just pushed, forever. It
 // happened only when vivid finished an output buffer between the pipeline's own DQBUF and the
-// flush (6 of 37 runs of the chain in an idle guest). Fixed in src/v4l2/stage.ts; tests/v4l2_test.ts reproduces it
-// on the simulated kernel. The check below uses vivid's solid white frame: the test driver's
-// checksum has a closed form, and the CPU reads sampled bytes of the same pages.
+// flush (6 of 37 runs of the chain in an idle guest). Fixed in src/v4l2/stage.ts;
+// tests/v4l2_test.ts reproduces it on the simulated kernel. The check below uses vivid's solid
+// white frame: the test driver's checksum has a closed form, and the CPU reads sampled bytes of
+// the same pages.
 
 /** Y′CbCr of vivid 6.12's "100% White" in limited-range YUYV, after the test driver's invert. */
 const WHITE_INVERTED = [255 - 234, 255 - 128];
