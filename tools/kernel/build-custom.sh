@@ -67,8 +67,12 @@ done <"$fragment"
 
 jobs=$(nproc)
 log "building (nice ${mk[*]} -j$jobs ${targets[*]}: $image + Module.symvers), log in $dir/build.log"
+child_cpu cpu0; t0=$SECONDS
 nice -n 10 "${mk[@]}" -j"$jobs" "${targets[@]}" >"$dir/build.log" 2>&1 \
   || { tail -40 "$dir/build.log" >&2; die "kernel build failed"; }
+child_cpu cpu1
+log "make took $((SECONDS - t0)) s wall, $((cpu1 - cpu0)) s CPU (user + system);" \
+  "$(find . -name '*.o' | wc -l) object files; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 cp "$built" "$dir/$image"
 ln -sfn src "$dir/build"
 log "$flavor kernel $("${mk[@]}" -s kernelrelease) ready: $dir/$image ($(stat -c %s "$dir/$image") bytes)"
