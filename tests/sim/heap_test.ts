@@ -155,7 +155,10 @@ for (const [heapName, path] of [["system", "/dev/dma_heap/system"], ["CMA", CMA]
 }
 
 Deno.test("mmap, vmap and physical memory are the same bytes, both ways", () => {
-  const m = new SimMachine();
+  // Coherent hardware on purpose: a device sees the CPU's stores (and the CPU the device's) with
+  // no DMA_BUF_IOCTL_SYNC only when the caches snoop DMA. On the default non-coherent board the
+  // same accesses go through the write-back cache: tests/sim/coherency_test.ts.
+  const m = new SimMachine({ coherency: "coherent" });
   const k = m.process();
   for (const path of ["/dev/dma_heap/system", CMA]) {
     const fd = alloc(k, k.open(path, O_RDWR), MiB + 64 * KiB);
