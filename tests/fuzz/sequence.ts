@@ -92,6 +92,8 @@ export interface SequenceOptions {
 }
 
 class Hang extends Error {}
+/** Time per op name, ms, summed over the process (printed by `child.ts`). */
+export const PROFILE: Map<string, number> = new Map();
 
 const SIZES: unknown[] = [
   1,
@@ -968,7 +970,9 @@ export async function runSequence(
     while (result.calls < options.calls) {
       let x = r() * total;
       const op = ops.find((o) => (x -= o[0]) < 0) ?? ops[0];
+      const t = performance.now();
       await op[2]();
+      PROFILE.set(op[1], (PROFILE.get(op[1]) ?? 0) + performance.now() - t);
     }
   } catch (e) {
     if (!(e instanceof Hang)) throw e;
@@ -976,6 +980,7 @@ export async function runSequence(
   }
 
   // Cleanup through the public API, then the invariants.
+  const tInvariants = performance.now();
   const views = w.views.map((e) => e.view);
   await cleanup(w, call);
   w.bufs = [];
@@ -1013,6 +1018,10 @@ export async function runSequence(
     }
   }
   w.kept.length = 0;
+  PROFILE.set(
+    "(invariants)",
+    (PROFILE.get("(invariants)") ?? 0) + performance.now() - tInvariants,
+  );
   return result;
 }
 
