@@ -111,11 +111,12 @@ Deno.test("item 3: a read-only mapping refuses write/readWrite and hands out cop
   assertArgError(() => rm.write(() => {}), /read-only/);
 });
 
-Deno.test("item 4: sizes above RAM or the CMA area are ENOMEM before the ioctl", async () => {
+Deno.test("item 4: sizes above RAM, above MemAvailable (system heap) or the CMA area are ENOMEM before the ioctl", async () => {
   const r = await child("oom");
-  for (const key of ["max", "huge", "aboveTotal"]) {
-    assert.equal(r[key], "ErrnoError:ENOMEM:ioctl(DMA_HEAP_IOCTL_ALLOC)", key);
+  for (const key of ["max", "huge", "aboveTotal", "aboveAvailable"]) {
+    assert.equal(r[key], "ErrnoError:ENOMEM:ioctl(DMA_HEAP_IOCTL_ALLOC)", `${key} (${r.between})`);
   }
+  assert.equal(r.overcommitType, "TypeError:EINVAL:");
 });
 
 function stageOrSkip(): ReturnType<typeof openStage> | undefined {

@@ -435,6 +435,8 @@ export async function runSequence(
           { fdFlags: pick(FD_FLAGS) },
           { heapFlags: pick([0, 1, -1, NaN, 2 ** 40, null]) },
           { name: pick(NAMES) },
+          // Never `true`: that is the caller's explicit consent to the OOM killer.
+          { overcommit: pick([false, "yes", 1, null]) },
         ]);
       const b = call("DmaHeap.allocate", () => h.allocate(size as number, opts as any));
       if (b) w.bufs.push(b);
