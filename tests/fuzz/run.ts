@@ -6,7 +6,7 @@
  * after each sequence.
  *
  * As a task: `deno task fuzz [--seed S] [--calls N] [--per-sequence C] [--per-child K]
- * [--hang-ms H] [--kernel linux|simulated] [--json] [--out FILE] [--max-seconds T]` — the long
+ * [--hang-ms H] [--kernel linux|simulated] [--json] [--first I] [--out FILE] [--max-seconds T]` — the long
  * run (50,000 calls by default). `--out` keeps the summary in FILE, rewritten after every
  * sequence (a stopped run still tells what it found); `--max-seconds` starts no new child after T
  * seconds.
@@ -23,6 +23,8 @@ export interface FuzzOptions {
   seed: number;
   /** Sequences to run. */
   sequences: number;
+  /** Index of the first sequence (a failing input is a seed and an index). Default 0. */
+  first?: number;
   /** Public calls per sequence. */
   perSequence: number;
   /** Sequences per child process. */
@@ -262,8 +264,9 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzSummary> {
     }
     flush();
   };
-  let next = 0;
-  while (next < options.sequences) {
+  const first = options.first ?? 0;
+  let next = first;
+  while (next < first + options.sequences) {
     if (
       options.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= options.maxSeconds
     ) {
@@ -271,7 +274,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzSummary> {
       say(`fuzz: --max-seconds ${options.maxSeconds} reached, stopping`);
       break;
     }
-    const count = Math.min(options.perChild, options.sequences - next);
+    const count = Math.min(options.perChild, first + options.sequences - next);
     const run = await runChild(options, next, count, false, take);
     s.children++;
     s.startupMs += run.startupMs ?? 0;
@@ -366,6 +369,7 @@ if (import.meta.main) {
       calls: { type: "string", default: "50000" },
       "per-sequence": { type: "string", default: "50" },
       "per-child": { type: "string", default: "40" },
+      first: { type: "string", default: "0" },
       out: { type: "string" },
       "max-seconds": { type: "string" },
       "hang-ms": { type: "string" },
@@ -380,6 +384,7 @@ if (import.meta.main) {
     sequences: Math.ceil(Number(values.calls) / perSequence),
     perSequence,
     perChild: Number(values["per-child"]),
+    first: Number(values.first),
     hangMs: Number(values["hang-ms"] ?? (kernel === "linux" ? 20000 : 5000)),
     kernel,
     progress: true,

@@ -195,6 +195,8 @@ interface World {
   sockets: UnixSocket[];
   stages: Stage[];
   pools: BufferPool[];
+  /** Pool buffers taken with `tryAcquire` and kept, not recycled. */
+  held: { pool: BufferPool; b: ReturnType<BufferPool["tryAcquire"]> & object }[];
   /** Raw fds (memfds, received fds) the sequence made through the kernel seam. */
   raw: number[];
   /** Errors kept across the sequence (a kept error must not keep its buffer alive). */
@@ -306,6 +308,7 @@ export async function runSequence(
     sockets: [],
     stages: [],
     pools: [],
+    held: [],
     raw: [],
     kept: [],
     dropped: 0,
@@ -387,7 +390,12 @@ export async function runSequence(
     if (seal) call("Kernel.fcntl(F_ADD_SEALS)", () => k.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK));
     return fd;
   };
-  const controller = (): { signal: AbortSignal; arm: () => void } => {
+  const controller = (): {
+    signal: AbortSignal;
+    arm: () => void;
+    willAbort: boolean;
+    abortLater: () => void;
+  } => {
     const c = new AbortController();
     const mode = r();
     if (mode < 0.1) abortedBy(c); // already aborted
@@ -397,6 +405,8 @@ export async function runSequence(
       arm: () => {
         if (mode < 0.7) setTimeout(() => abortedBy(c), delay);
       },
+      willAbort: mode < 0.7,
+      abortLater: () => void setTimeout(() => abortedBy(c), delay),
     };
   };
 
@@ -889,8 +899,23 @@ export async function runSequence(
       if (what < 0.4) {
         const b = call("BufferPool.tryAcquire", () => p.tryAcquire());
         if (b && chance(0.7)) call("BufferPool.recycle", () => p.recycle(b));
+        else if (b) w.held.push({ pool: p, b });
       } else if (what < 0.7) {
         const c = controller();
+        // An empty pool, a buffer the sequence keeps and a signal that never aborts: nothing would
+        // ever end that wait — the caller's own deadlock (seed 11, sequence 259), not a hang of
+        // the library. Give a kept buffer back a little later (the waiter must wake), or abort.
+        if (!c.willAbort && !p.closed && p.available === 0) {
+          const i = w.held.findIndex((e) => e.pool === p);
+          if (i >= 0) {
+            const [{ b }] = w.held.splice(i, 1);
+            setTimeout(() => {
+              try {
+                p.recycle(b);
+              } catch { /* the pool was closed meanwhile */ }
+            }, 5);
+          } else c.abortLater();
+        }
         await acall("BufferPool.acquire", () => {
           const q = p.acquire(c.signal);
           c.arm();
