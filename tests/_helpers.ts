@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import type { Kernel } from "../src/kernel/types.ts";
 import { ErrnoError } from "../src/errors.ts";
 import { O_CLOEXEC, O_RDWR } from "../src/uapi/constants.ts";
@@ -65,5 +66,86 @@ export function unusable(k: Kernel, path: string): string | undefined {
     return undefined;
   } catch (e) {
     return `${path} does not open here (${e instanceof ErrnoError ? e.code : e})`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// C layout probes: the uapi tests compile a small program against this machine's headers and
+// compare what it prints (one JSON object of numbers) with the TypeScript values.
+
+/**
+ * The head of a C layout probe: `N(x)` prints a number, `S(t)` the size of `struct t`,
+ * `O(t, f)` the offset of `f` in `struct t`, all into one JSON object; the program ends with
+ * `printf("}\n")`.
+ */
+export const C_PROBE_MACROS = String.raw`
+#include <stdio.h>
+#include <stddef.h>
+static int first = 1;
+static void put(const char *k, unsigned long v) {
+  printf("%s\"%s\":%lu", first ? "{" : ",", k, v);
+  first = 0;
+}
+#define N(x) put(#x, (unsigned long)(unsigned int)(x))
+#define S(t) put("sizeof " #t, sizeof(struct t))
+#define O(t, f) put(#t "." #f, offsetof(struct t, f))
+`;
+
+/**
+ * Why a probe compiled here with gcc cannot run (not Linux, `--allow-run` or
+ * `--allow-write=/tmp` missing, one of `headers` absent, gcc not runnable), or undefined when it
+ * can. Never throws: a failing check becomes the reason.
+ */
+export function gccSkipReason(headers: readonly string[] = []): string | undefined {
+  try {
+    if (Deno.build.os !== "linux") return "not Linux";
+    if (Deno.permissions.querySync({ name: "run" }).state !== "granted") {
+      return "needs --allow-run (gcc and the program it builds)";
+    }
+    if (Deno.permissions.querySync({ name: "write", path: "/tmp" }).state !== "granted") {
+      return "needs --allow-write=/tmp (a temporary directory for gcc)";
+    }
+    for (const h of headers) {
+      try {
+        Deno.statSync(h);
+      } catch {
+        return `${h} is missing (install linux-libc-dev)`;
+      }
+    }
+    const r = new Deno.Command("gcc", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync();
+    return r.success ? undefined : "gcc --version failed";
+  } catch (e) {
+    return `gcc is not runnable: ${e instanceof Error ? e.message : e}`;
+  }
+}
+
+/** Runs a probe binary and returns the JSON object it printed; fails the test if it fails. */
+export function runProbe(bin: string): Record<string, number> {
+  const run = new Deno.Command(bin).outputSync();
+  assert.ok(run.success, `${bin} failed: ${new TextDecoder().decode(run.stderr)}`);
+  return JSON.parse(new TextDecoder().decode(run.stdout));
+}
+
+/**
+ * Compiles a probe with gcc (`source`: C text, or the URL of a C file; `gccArgs` before the
+ * output, e.g. `-I dir`) in a temporary directory, runs it and returns what it printed.
+ */
+export function gccProbe(source: string | URL, gccArgs: readonly string[] = []): Record<
+  string,
+  number
+> {
+  const dir = Deno.makeTempDirSync({ dir: "/tmp", prefix: "dmabuf_probe_" });
+  try {
+    let file = `${dir}/probe.c`;
+    if (source instanceof URL) file = fileURLToPath(source);
+    else Deno.writeTextFileSync(file, source);
+    const cc = new Deno.Command("gcc", {
+      args: ["-O0", "-Wall", ...gccArgs, "-o", `${dir}/probe`, file],
+    }).outputSync();
+    assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
+    return runProbe(`${dir}/probe`);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 }

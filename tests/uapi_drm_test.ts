@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { _IOC_SIZE, _IOC_TYPE } from "../src/uapi/ioctl.ts";
 import * as drm from "../src/uapi/drm.ts";
+import { C_PROBE_MACROS, gccProbe, gccSkipReason } from "./_helpers.ts";
 
 const REQUESTS: [string, number, number][] = [
   ["DRM_IOCTL_VERSION", drm.DRM_IOCTL_VERSION, 0xC0406400],
@@ -86,22 +87,11 @@ Deno.test("DRM ioctl requests carry their struct sizes", () => {
 // ---------------------------------------------------------------------------------------------
 // The same numbers from the C compiler and the kernel's uapi headers.
 
-const C_SOURCE = String.raw`
-#include <stdio.h>
-#include <stddef.h>
+const C_SOURCE = `${C_PROBE_MACROS}
 #include <fcntl.h>
 #include <drm.h>
 #include <drm_mode.h>
 #include <vgem_drm.h>
-
-static int first = 1;
-static void put(const char *k, unsigned long v) {
-  printf("%s\"%s\":%lu", first ? "{" : ",", k, v);
-  first = 0;
-}
-#define N(x) put(#x, (unsigned long)(x))
-#define S(t) put("sizeof " #t, sizeof(struct t))
-#define O(t, f) put(#t "." #f, offsetof(struct t, f))
 
 int main(void) {
   N(DRM_IOCTL_VERSION); N(DRM_IOCTL_GEM_CLOSE); N(DRM_IOCTL_GET_CAP);
@@ -128,7 +118,7 @@ int main(void) {
   S(drm_vgem_fence_attach); O(drm_vgem_fence_attach, handle); O(drm_vgem_fence_attach, flags);
   O(drm_vgem_fence_attach, out_fence); O(drm_vgem_fence_attach, pad);
   S(drm_vgem_fence_signal); O(drm_vgem_fence_signal, fence); O(drm_vgem_fence_signal, flags);
-  printf("}\n");
+  printf("}\\n");
   return 0;
 }
 `;
@@ -172,28 +162,10 @@ function headerDir(): string | undefined {
   return candidates.find((d) => has(`${d}/drm.h`) && has(`${d}/vgem_drm.h`));
 }
 
-function cSkipReason(): string | undefined {
-  if (Deno.build.os !== "linux") return "not Linux";
-  for (const p of ["run", "read", "env"] as const) {
-    if (Deno.permissions.querySync({ name: p }).state !== "granted") return `needs --allow-${p}`;
-  }
-  if (Deno.permissions.querySync({ name: "write", path: "/tmp" }).state !== "granted") {
-    return "needs --allow-write=/tmp (a temporary directory for gcc)";
-  }
-  try {
-    const r = new Deno.Command("gcc", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync();
-    if (!r.success) return "gcc --version failed";
-  } catch (e) {
-    return `gcc is not runnable: ${e instanceof Error ? e.message : e}`;
-  }
-  return undefined;
-}
-
 let reason: string | undefined;
 let dir: string | undefined;
 try {
-  reason = cSkipReason();
+  reason = gccSkipReason();
   if (!reason) {
     dir = headerDir();
     if (!dir) {
@@ -210,43 +182,31 @@ Deno.test({
   name: "DRM and vgem numbers, sizes and offsets equal the kernel's uapi headers compiled with gcc",
   ignore: reason !== undefined,
   fn() {
-    const tmp = Deno.makeTempDirSync({ dir: "/tmp", prefix: "dmabuf_uapi_drm_" });
-    try {
-      Deno.writeTextFileSync(`${tmp}/drm.c`, C_SOURCE);
-      const cc = new Deno.Command("gcc", {
-        // Raw uapi headers (not run through headers_install) still carry the `__user` annotation.
-        args: ["-O0", "-Wall", "-D__user=", "-I", dir!, "-o", `${tmp}/drm`, `${tmp}/drm.c`],
-      }).outputSync();
-      assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
-      const run = new Deno.Command(`${tmp}/drm`).outputSync();
-      assert.ok(run.success);
-      const c: Record<string, number> = JSON.parse(new TextDecoder().decode(run.stdout));
-      const ts: Record<string, number> = {};
-      for (const [name] of REQUESTS) ts[name] = (drm as Record<string, unknown>)[name] as number;
-      for (
-        const name of [
-          "DRM_COMMAND_BASE",
-          "DRM_VGEM_FENCE_ATTACH",
-          "DRM_VGEM_FENCE_SIGNAL",
-          "VGEM_FENCE_WRITE",
-          "DRM_CLOEXEC",
-          "DRM_RDWR",
-          "DRM_CAP_DUMB_BUFFER",
-          "DRM_CAP_PRIME",
-          "DRM_CAP_TIMESTAMP_MONOTONIC",
-          "DRM_PRIME_CAP_IMPORT",
-          "DRM_PRIME_CAP_EXPORT",
-        ]
-      ) ts[name] = (drm as Record<string, unknown>)[name] as number;
-      for (const [name, layout] of LAYOUTS) {
-        for (const [field, value] of Object.entries(layout)) {
-          ts[field === "size" ? `sizeof ${name}` : `${name}.${field.replace(/_$/, "")}`] = value;
-        }
+    // Raw uapi headers (not run through headers_install) still carry the `__user` annotation.
+    const c = gccProbe(C_SOURCE, ["-D__user=", "-I", dir!]);
+    const ts: Record<string, number> = {};
+    for (const [name] of REQUESTS) ts[name] = (drm as Record<string, unknown>)[name] as number;
+    for (
+      const name of [
+        "DRM_COMMAND_BASE",
+        "DRM_VGEM_FENCE_ATTACH",
+        "DRM_VGEM_FENCE_SIGNAL",
+        "VGEM_FENCE_WRITE",
+        "DRM_CLOEXEC",
+        "DRM_RDWR",
+        "DRM_CAP_DUMB_BUFFER",
+        "DRM_CAP_PRIME",
+        "DRM_CAP_TIMESTAMP_MONOTONIC",
+        "DRM_PRIME_CAP_IMPORT",
+        "DRM_PRIME_CAP_EXPORT",
+      ]
+    ) ts[name] = (drm as Record<string, unknown>)[name] as number;
+    for (const [name, layout] of LAYOUTS) {
+      for (const [field, value] of Object.entries(layout)) {
+        ts[field === "size" ? `sizeof ${name}` : `${name}.${field.replace(/_$/, "")}`] = value;
       }
-      assert.deepEqual(Object.keys(ts).sort(), Object.keys(c).sort(), "every value has a twin");
-      assert.deepEqual(ts, Object.fromEntries(Object.keys(ts).map((k) => [k, c[k]])));
-    } finally {
-      Deno.removeSync(tmp, { recursive: true });
     }
+    assert.deepEqual(Object.keys(ts).sort(), Object.keys(c).sort(), "every value has a twin");
+    assert.deepEqual(ts, Object.fromEntries(Object.keys(ts).map((k) => [k, c[k]])));
   },
 });

@@ -4,7 +4,6 @@
  * program compiled on this machine.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import {
   _IO,
   _IOC,
@@ -21,6 +20,7 @@ import {
   IOC_IN,
   IOC_OUT,
 } from "../src/uapi/ioctl.ts";
+import { gccProbe, gccSkipReason, runProbe } from "./_helpers.ts";
 import * as heap from "../src/uapi/dma_heap.ts";
 import * as buf from "../src/uapi/dma_buf.ts";
 import * as udma from "../src/uapi/udmabuf.ts";
@@ -226,66 +226,31 @@ function prebuiltProbe(): string | undefined {
 
 /** Why the C comparison cannot run here, or `undefined` when it can. */
 function cSkipReason(): string | undefined {
+  const probe = prebuiltProbe();
+  if (probe === undefined) {
+    return gccSkipReason(
+      ["dma-heap.h", "dma-buf.h", "udmabuf.h", "sync_file.h"].map((h) => `/usr/include/linux/${h}`),
+    );
+  }
   if (Deno.build.os !== "linux") return "not Linux";
   if (Deno.permissions.querySync({ name: "run" }).state !== "granted") {
-    return "needs --allow-run (gcc and the program it builds)";
-  }
-  const probe = prebuiltProbe();
-  if (probe !== undefined) {
-    try {
-      Deno.statSync(probe);
-      return undefined;
-    } catch {
-      return `DMABUF_UAPI_PROBE=${probe} does not exist`;
-    }
-  }
-  if (Deno.permissions.querySync({ name: "write", path: "/tmp" }).state !== "granted") {
-    return "needs --allow-write=/tmp (a temporary directory for gcc)";
-  }
-  for (const h of ["dma-heap.h", "dma-buf.h", "udmabuf.h", "sync_file.h"]) {
-    try {
-      Deno.statSync(`/usr/include/linux/${h}`);
-    } catch {
-      return `/usr/include/linux/${h} is missing (install linux-libc-dev)`;
-    }
+    return "needs --allow-run (the probe program)";
   }
   try {
-    const r = new Deno.Command("gcc", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync();
-    if (!r.success) return "gcc --version failed";
-  } catch (e) {
-    return `gcc is not runnable: ${e instanceof Error ? e.message : e}`;
+    Deno.statSync(probe);
+    return undefined;
+  } catch {
+    return `DMABUF_UAPI_PROBE=${probe} does not exist`;
   }
-  return undefined;
 }
 
-let reason: string | undefined;
-try {
-  reason = cSkipReason();
-} catch (e) {
-  reason = `cannot probe gcc: ${e instanceof Error ? e.message : e}`;
-}
+const reason = cSkipReason();
 if (reason) console.log(`uapi_test: skipping the C header comparison: ${reason}`);
 
 /** Runs the probe (prebuilt, or compiled here with gcc) and returns what it printed. */
 function probe(): Record<string, number> {
   const prebuilt = prebuiltProbe();
-  const dir = prebuilt ? undefined : Deno.makeTempDirSync({ dir: "/tmp", prefix: "dmabuf_uapi_" });
-  try {
-    let bin = prebuilt;
-    if (dir) {
-      bin = `${dir}/uapi`;
-      const cc = new Deno.Command("gcc", {
-        args: ["-O0", "-Wall", "-o", bin, fileURLToPath(PROBE_SOURCE)],
-      }).outputSync();
-      assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
-    }
-    const run = new Deno.Command(bin!).outputSync();
-    assert.ok(run.success, `${bin} failed: ${new TextDecoder().decode(run.stderr)}`);
-    return JSON.parse(new TextDecoder().decode(run.stdout));
-  } finally {
-    if (dir) Deno.removeSync(dir, { recursive: true });
-  }
+  return prebuilt ? runProbe(prebuilt) : gccProbe(PROBE_SOURCE);
 }
 
 Deno.test({

@@ -8,7 +8,7 @@ import { Errno, fail } from "./errno.ts";
 import type { file } from "./file_table.ts";
 import { fput } from "./file_table.ts";
 import type { Task } from "./sched.ts";
-import { copy_from_user, copy_to_user, strndup_user } from "./uaccess.ts";
+import { copy_from_user, fd_install_copy_to_user, strndup_user } from "./uaccess.ts";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
@@ -74,15 +74,7 @@ function export_sync_file(d: dma_buf, arg: number, current: Task): number {
     dma_resv_usage_rw((flags & DMA_BUF_SYNC_WRITE) !== 0),
   );
   const sf = sync_file_create(fence, current.machine.anon_inode_inode);
-  // get_unused_fd_flags(O_CLOEXEC) + copy_to_user + fd_install: install, undo on EFAULT.
-  const fd = current.files.fd_install(sf, true);
-  v.setInt32(4, fd, true);
-  try {
-    copy_to_user(current, arg, b);
-  } catch (e) {
-    current.files.close_fd(fd);
-    throw e;
-  }
+  fd_install_copy_to_user(current, sf, arg, b, (fd) => v.setInt32(4, fd, true));
   return 0;
 }
 

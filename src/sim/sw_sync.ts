@@ -15,7 +15,7 @@ import { Errno, fail } from "./errno.ts";
 import type { file, file_operations, inode } from "./file_table.ts";
 import type { Task } from "./sched.ts";
 import type { SimMachine } from "./machine.ts";
-import { copy_from_user, copy_to_user } from "./uaccess.ts";
+import { copy_from_user, copy_to_user, fd_install_copy_to_user } from "./uaccess.ts";
 import {
   dma_fence,
   dma_fence_array,
@@ -91,14 +91,9 @@ function sw_sync_ioctl_create_fence(obj: sync_timeline, arg: number, current: Ta
   const v = new DataView(data.buffer);
   const pt = sync_pt_create(obj, v.getUint32(sw_sync_create_fence_data.value, true));
   const sf = sync_file_create(pt, current.machine.anon_inode_inode);
-  const fd = current.files.fd_install(sf, true);
-  v.setInt32(sw_sync_create_fence_data.fence, fd, true);
-  try {
-    copy_to_user(current, arg, data);
-  } catch (e) {
-    current.files.close_fd(fd);
-    throw e;
-  }
+  fd_install_copy_to_user(current, sf, arg, data, (fd) => {
+    v.setInt32(sw_sync_create_fence_data.fence, fd, true);
+  });
   return 0;
 }
 

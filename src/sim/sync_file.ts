@@ -29,7 +29,7 @@ import {
 } from "./dma_fence.ts";
 import { Errno, fail } from "./errno.ts";
 import type { Task } from "./sched.ts";
-import { copy_from_user, copy_to_user } from "./uaccess.ts";
+import { copy_from_user, copy_to_user, fd_install_copy_to_user } from "./uaccess.ts";
 
 /** `struct sync_file`. */
 export interface sync_file {
@@ -99,14 +99,9 @@ function sync_file_ioctl_merge(sf: sync_file, arg: number, current: Task): numbe
     const fence = dma_fence_unwrap_merge(sf.fence, (f2.private_data as sync_file).fence);
     const merged = sync_file_create(fence, current.machine.anon_inode_inode);
     (merged.private_data as sync_file).user_name = cstr(data, sync_merge_data.name, 32);
-    const fd = current.files.fd_install(merged, true);
-    v.setInt32(sync_merge_data.fence, fd, true);
-    try {
-      copy_to_user(current, arg, data);
-    } catch (e) {
-      current.files.close_fd(fd);
-      throw e;
-    }
+    fd_install_copy_to_user(current, merged, arg, data, (fd) => {
+      v.setInt32(sync_merge_data.fence, fd, true);
+    });
     return 0;
   } finally {
     fput(f2);

@@ -101,3 +101,32 @@ export function strndup_user(current: Task, s: number, n: number): string {
   }
   return new TextDecoder().decode(m.bytes.subarray(0, nul));
 }
+
+/**
+ * The tail of an ioctl that hands a new fd back inside its argument (`SW_SYNC_IOC_CREATE_FENCE`,
+ * `SYNC_IOC_MERGE`, `DMA_BUF_IOCTL_EXPORT_SYNC_FILE`). The kernel takes an fd with
+ * `get_unused_fd_flags(O_CLOEXEC)`, writes it into the argument, `copy_to_user()`s the argument
+ * and calls `fd_install()` only when that succeeded (else `put_unused_fd()` + `fput()`). Here:
+ * installs `f` close-on-exec (dropping `f` when no fd is free), lets `setFd` write the fd into
+ * `data`, copies `data` to `arg`, and closes the fd again when that faults — the caller never
+ * sees a new fd after an error. Returns the fd.
+ *
+ * @throws {KernelError} EMFILE when the fd table is full, EFAULT when `arg` is not writable.
+ */
+export function fd_install_copy_to_user(
+  current: Task,
+  f: file,
+  arg: number,
+  data: Uint8Array,
+  setFd: (fd: number) => void,
+): number {
+  const fd = current.files.fd_install_or_fput(f, true);
+  setFd(fd);
+  try {
+    copy_to_user(current, arg, data);
+  } catch (e) {
+    current.files.close_fd(fd);
+    throw e;
+  }
+  return fd;
+}

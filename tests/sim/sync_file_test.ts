@@ -1,11 +1,21 @@
 import assert from "node:assert/strict";
 import { SimMachine } from "../../src/sim/mod.ts";
 import { alloc, assertErrno, fdinfo } from "./_helpers.ts";
+import { openFds } from "../_helpers.ts";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
 } from "../../src/uapi/dma_buf.ts";
-import { F_GETFD, FD_CLOEXEC, O_RDWR, POLLIN, POLLOUT } from "../../src/uapi/constants.ts";
+import {
+  F_GETFD,
+  FD_CLOEXEC,
+  MAP_SHARED,
+  O_RDWR,
+  POLLIN,
+  POLLOUT,
+  PROT_READ,
+  PROT_WRITE,
+} from "../../src/uapi/constants.ts";
 
 function setup() {
   const k = new SimMachine().process();
@@ -57,4 +67,28 @@ Deno.test("IMPORT_SYNC_FILE adds the fence to the buffer, shown in bufinfo", () 
   const info = k.readText("/sys/kernel/debug/dma_buf/bufinfo");
   assert.equal(info.split("\twrite fence:stub stub seq 0 signalled\n").length, 2);
   assert.deepEqual(k.poll([{ fd, events: POLLIN | POLLOUT }], -1), [POLLIN | POLLOUT]);
+});
+
+Deno.test("An ioctl whose new fd cannot be copied out is EFAULT and leaves no fd behind", () => {
+  // get_unused_fd_flags() → copy_to_user() → fd_install() only on success: read-only memory
+  // as the argument reads fine and faults on the way out.
+  const { k, fd } = setup();
+  const mem = alloc(k, k.open("/dev/dma_heap/system", O_RDWR), 4096);
+  const rw = k.mmap(mem, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+  new DataView(rw.buffer, rw.byteOffset, 8).setUint32(0, 1, true); // DMA_BUF_SYNC_READ
+  const ro = k.mmap(mem, 4096, PROT_READ, MAP_SHARED, 0);
+  const arg = {
+    bytes: new Uint8Array(8),
+    view: new DataView(new ArrayBuffer(8)),
+    address: ro.address,
+  };
+  const before = openFds(k);
+  assertErrno(() => k.ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, arg), "EFAULT");
+  assert.deepEqual(openFds(k), before);
+  // The same argument in writable memory works: one new fd, the one it reports.
+  assert.equal(k.ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, { ...arg, address: rw.address }), 0);
+  const sf = new DataView(rw.buffer, rw.byteOffset, 8).getInt32(4, true);
+  const after = openFds(k); // (each listing shows its own directory fd too)
+  assert.equal(after.length, before.length + 1);
+  assert.ok(after.includes(String(sf)));
 });
