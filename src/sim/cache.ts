@@ -28,12 +28,15 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { MemStore } from "./mm.ts";
 
 /** `L1_CACHE_BYTES` on arm64: the cache line. */
 export const L1_CACHE_BYTES = 64;
 const LINE_SHIFT = 6;
 const WORDS_PER_LINE = L1_CACHE_BYTES / 8; // Float64 words
+/** Bytes compared at once before a line-by-line scan (a multiple of the line). */
+const COMPARE_CHUNK = 16 * 1024;
 
 /** `coherent` (x86-like: caches snoop DMA) or `non-coherent` (arm64 boards without DMA snooping). */
 export type Coherency = "coherent" | "non-coherent";
@@ -66,7 +69,12 @@ export interface CoherencyReport {
   readonly length: number;
   /** The whole report line, as printed to the kernel log. */
   readonly text: string;
-  /** The user stack of the last DMA_BUF_IOCTL_SYNC on the buffer (undefined when none was made). */
+  /**
+   * The user stack of the SYNC START that opened the CPU access still open when the violation
+   * was seen (undefined when no access was open). Only an open access keeps its START's stack:
+   * a captured stack holds the objects of its frames (the receivers), so keeping one past END
+   * would keep the caller's buffer objects, and through them their fds, from being collected.
+   */
   readonly syncStack?: string;
   /** The stack where the violation was seen. */
   readonly stack: string;
@@ -144,8 +152,12 @@ export class CpuCache {
   #devName = "";
   /** Directions opened by SYNC START and not yet ended. */
   #open = 0;
-  /** Lines already dirty at a START(READ) (a kernel vmap's writes, say): not the reader's. */
-  #dirtyAtStart: Set<number> | null = null;
+  /**
+   * Lines already dirty at a START(READ) (a kernel vmap's writes, say): not the reader's. One
+   * byte per line, null when none was dirty.
+   */
+  #dirtyAtStart: Uint8Array | null = null;
+  /** The stack of the START of the open access (formatted only when a report is made). */
   #syncStack: Error | undefined;
   /** Identity for reports, set once exported. */
   ident: { ino: number; name: string | null } = { ino: 0, name: null };
@@ -170,9 +182,35 @@ export class CpuCache {
    */
   #devSnap: Uint8Array | null = null;
   #devSaved: Uint8Array | null = null;
+  /** Number of lines set in `#devSaved`: while 0, memory is the reference of every line. */
+  #devSavedCount = 0;
 
-  /** Dirty line runs in [lo, hi) bytes, as [start, end) byte ranges. */
+  /**
+   * Dirty line runs in [lo, hi) bytes, as [start, end) byte ranges. While memory is every line's
+   * reference, 16 KiB chunks equal to it are skipped with one native compare (`Buffer.compare`,
+   * a memcmp) each; the lines of the others are scanned.
+   */
   dirtyRuns(lo = 0, hi = this.mem.size): [number, number][] {
+    if (this.#devSavedCount > 0) return this.#scanRuns(lo, hi);
+    const size = this.mem.size;
+    const v = new Uint8Array(this.view.current, 0, size),
+      m = new Uint8Array(this.mem.current, 0, size);
+    const end = Math.min(Math.ceil(hi / L1_CACHE_BYTES) * L1_CACHE_BYTES, size);
+    const runs: [number, number][] = [];
+    for (let a = (lo >>> LINE_SHIFT) << LINE_SHIFT; a < end; a += COMPARE_CHUNK) {
+      const b = Math.min(a + COMPARE_CHUNK, end);
+      if (Buffer.compare(v.subarray(a, b), m.subarray(a, b)) === 0) continue;
+      for (const r of this.#scanRuns(a, b)) {
+        const last = runs[runs.length - 1];
+        if (last && last[1] === r[0]) last[1] = r[1];
+        else runs.push(r);
+      }
+    }
+    return runs;
+  }
+
+  /** {@linkcode dirtyRuns} line by line, against memory or a device-written line's saved bytes. */
+  #scanRuns(lo: number, hi: number): [number, number][] {
     const runs: [number, number][] = [];
     const size = this.mem.size;
     // Eight bytes at a time; a mismatch is confirmed on the 32-bit halves (NaN !== NaN).
@@ -213,13 +251,51 @@ export class CpuCache {
     const saved = this.#devSaved;
     for (const [a, b] of runs) {
       m.set(v.subarray(a, b), a);
-      if (saved) saved.fill(0, a >>> LINE_SHIFT, b >>> LINE_SHIFT); // memory is the reference again
+      if (saved && this.#devSavedCount > 0) {
+        // memory is the reference again
+        for (let l = a >>> LINE_SHIFT, e = Math.ceil(b / L1_CACHE_BYTES); l < e; l++) {
+          if (saved[l]) {
+            saved[l] = 0;
+            this.#devSavedCount--;
+          }
+        }
+      }
     }
   }
 
-  /** Clean (`dcache_clean_poc`): dirty lines are written back to memory. */
+  /**
+   * Clean (`dcache_clean_poc`): dirty lines are written back to memory.
+   *
+   * A line that is not dirty holds the bytes of its reference, which is memory except for the
+   * lines a device wrote since the last invalidation (`#devSaved`). So every other line can be
+   * copied blindly: for a clean one the copy writes the bytes memory already holds. That makes
+   * the clean one `TypedArray.set` per run of such lines instead of a scan for dirty lines; only
+   * the lines a device wrote are compared with their saved bytes (and copied only when dirty,
+   * so the device's data stays in memory, as on a real CPU).
+   */
   clean(): void {
-    this.#copyRuns(this.dirtyRuns());
+    const v = new Uint8Array(this.view.current), m = new Uint8Array(this.mem.current);
+    const saved = this.#devSaved;
+    if (saved === null || this.#devSavedCount === 0) {
+      m.set(v);
+      return;
+    }
+    const lines = saved.length, size = this.mem.size;
+    let line = 0;
+    while (line < lines) {
+      if (!saved[line]) {
+        let e = line + 1;
+        while (e < lines && !saved[e]) e++;
+        const a = line << LINE_SHIFT;
+        m.set(v.subarray(a, Math.min(e << LINE_SHIFT, size)), a);
+        line = e;
+      } else {
+        let e = line + 1;
+        while (e < lines && saved[e]) e++;
+        this.#copyRuns(this.dirtyRuns(line << LINE_SHIFT, Math.min(e << LINE_SHIFT, size)));
+        line = e;
+      }
+    }
   }
 
   /** Invalidate (`dcache_inval_poc`): the CPU view is refilled from memory; dirty lines are lost. */
@@ -237,7 +313,8 @@ export class CpuCache {
       }
     }
     new Uint8Array(this.view.current).set(new Uint8Array(this.mem.current));
-    this.#devSaved?.fill(0);
+    if (this.#devSavedCount > 0) this.#devSaved?.fill(0);
+    this.#devSavedCount = 0;
     this.#evicted.clear();
     this.#devLo = Infinity;
     this.#devHi = 0;
@@ -295,6 +372,7 @@ export class CpuCache {
       const a = line << LINE_SHIFT;
       snap.set(m.subarray(a, Math.min(a + L1_CACHE_BYTES, size)), a);
       saved[line] = 1;
+      this.#devSavedCount++;
     }
   }
 
@@ -310,18 +388,22 @@ export class CpuCache {
     if (invalidate) this.invalidate("SYNC START(READ)");
     if (this.#sink.sanitizer !== "off") {
       this.#syncStack = captureStack();
+      this.#dirtyAtStart = null;
       if (bits === CPU_READ && !(this.#open & CPU_WRITE)) {
-        this.#dirtyAtStart = new Set();
         for (const [a, b] of this.dirtyRuns()) {
-          for (let l = a; l < b; l += L1_CACHE_BYTES) this.#dirtyAtStart.add(l);
+          const at = this.#dirtyAtStart ??= new Uint8Array(
+            Math.ceil(this.mem.size / L1_CACHE_BYTES),
+          );
+          at.fill(1, a >>> LINE_SHIFT, Math.ceil(b / L1_CACHE_BYTES));
         }
-      } else this.#dirtyAtStart = null;
+      }
     }
     this.#open |= bits;
   }
 
   /** SYNC END with direction bits `bits`: the checks, then the clean. */
   end(bits: number): void {
+    let runs: [number, number][] | null = null;
     if (this.#sink.sanitizer !== "off") {
       const open = this.#open;
       if (open === 0) {
@@ -339,11 +421,13 @@ export class CpuCache {
           `SYNC END(${dirName(bits)}) after SYNC START(${dirName(open)})`,
         );
       } else if (!(bits & CPU_WRITE)) {
+        // One scan serves the check and the clean.
         const before = this.#dirtyAtStart;
         const fresh: [number, number][] = [];
-        for (const [a, b] of this.dirtyRuns()) {
+        runs = this.dirtyRuns();
+        for (const [a, b] of runs) {
           for (let l = a; l < b; l += L1_CACHE_BYTES) {
-            if (!before?.has(l)) fresh.push([l, l + L1_CACHE_BYTES]);
+            if (!before?.[l >>> LINE_SHIFT]) fresh.push([l, l + L1_CACHE_BYTES]);
           }
         }
         for (const [a, b] of merge(fresh)) {
@@ -367,11 +451,12 @@ export class CpuCache {
           }) after the last SYNC START(READ): it saw stale data`,
         );
       }
-      this.#syncStack = captureStack();
     }
+    this.#syncStack = undefined;
     this.#open = 0;
     this.#dirtyAtStart = null;
-    this.clean();
+    if (runs) this.#copyRuns(runs);
+    else this.clean();
     this.#evicted.clear();
   }
 
@@ -395,7 +480,8 @@ export class CpuCache {
   /** Drops both stores (the buffer was freed). */
   release(): void {
     this.view.release();
-    this.#devSnap = this.#devSaved = null;
+    this.#devSnap = this.#devSaved = this.#dirtyAtStart = null;
+    this.#devSavedCount = 0;
   }
 }
 

@@ -85,9 +85,10 @@ export interface SimMachineConfig {
    */
   swSync?: boolean;
   /**
-   * The CPU's caches (default `"coherent"`): `"non-coherent"` puts a write-back cache between
-   * user mappings (and vmaps) of heap buffers and their memory, maintained only where Linux
-   * maintains it on arm64 (SYNC START/END, DMA map/unmap). See `cache.ts`.
+   * The CPU's caches. `"non-coherent"` (the default: the seed arm64 board, see
+   * {@linkcode DEFAULT_COHERENCY}) puts a write-back cache between user mappings (and vmaps) of
+   * cached heap buffers and their memory, maintained only where Linux maintains it on arm64 (SYNC
+   * START/END, DMA map/unmap). `"coherent"` is an x86-like board (caches snoop DMA). See `cache.ts`.
    */
   coherency?: Coherency;
   /**
@@ -109,6 +110,13 @@ export const DEFAULT_CMA: CmaRegionConfig = {
   base: 0x6800_0000,
   size: 128 * 1024 * 1024,
 };
+
+/**
+ * The default machine's caches: the seed board is an arm64 board whose devices do not snoop the
+ * CPU caches (no `dma-coherent` in its device tree), so user code must maintain them with
+ * `DMA_BUF_IOCTL_SYNC`. Pass `coherency: "coherent"` for an x86-like board.
+ */
+export const DEFAULT_COHERENCY: Coherency = "non-coherent";
 
 /** Memory the kernel image and early allocations keep (not given to the buddy allocator). */
 const KERNEL_RESERVED = 32 * 1024 * 1024;
@@ -183,7 +191,7 @@ export class SimMachine implements WarnSink, CoherencySink {
     }
     this.memory = { base, size };
     this.strict = config.strict ?? false;
-    this.coherency = config.coherency ?? "coherent";
+    this.coherency = config.coherency ?? DEFAULT_COHERENCY;
     if (this.coherency !== "coherent" && this.coherency !== "non-coherent") {
       throw new RangeError(`Invalid coherency: ${this.coherency}`);
     }

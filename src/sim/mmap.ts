@@ -2,9 +2,11 @@
  * mm/mmap.c in miniature: a process's address space (`struct mm_struct`) as a set of VMAs, and
  * the user memory that `userBuffer()` hands out (the model's `malloc`).
  *
- * Addresses are plain numbers below 2^47. VMAs from `mmap` are placed bottom-up from
- * {@linkcode MMAP_BASE}, user buffers bottom-up from {@linkcode USER_HEAP_BASE}; each kind is kept
- * sorted by address so `find_vma` is a binary search.
+ * The layout is arm64's with 48-bit user virtual addresses, the simulated board's (the seed's arm64
+ * board; Debian's arm64 kernels): addresses are plain numbers below 2^48. VMAs from `mmap` are
+ * placed top-down below {@linkcode MMAP_BASE}, as the kernel's default (top-down) mmap layout does,
+ * user buffers bottom-up from {@linkcode USER_HEAP_BASE}; each kind is kept sorted by address so
+ * `find_vma` is a binary search.
  *
  * @module
  */
@@ -15,12 +17,28 @@ import { type file, FMODE_READ, FMODE_WRITE, fput, get_file } from "./file_table
 import type { MemStore } from "./mm.ts";
 import { PAGE_SIZE } from "./mm.ts";
 
-/** Where `mmap` starts placing mappings. */
-export const MMAP_BASE = 0x7f00_0000_0000;
-/** `TASK_SIZE` on x86_64 with 4-level page tables: the end of user space. */
-export const TASK_SIZE = 2 ** 47 - PAGE_SIZE;
-/** Where user buffers (the model's malloc heap) start. */
-export const USER_HEAP_BASE = 0x5555_5556_0000;
+/**
+ * The end of user space for `mmap` on arm64: `DEFAULT_MAP_WINDOW_64` = 1 << 48
+ * (arch/arm64/include/asm/processor.h; a kernel with 52-bit VAs still maps below it unless a hint
+ * asks for more).
+ */
+export const TASK_SIZE = 2 ** 48;
+/**
+ * Where `mmap` places mappings, downwards: `mmap_base()` (mm/util.c) without randomization,
+ * `STACK_TOP` (= `TASK_SIZE` for a 64-bit task) minus the gap for the stack, which is at least
+ * `MIN_GAP` (128 MiB; the default 8 MiB stack limit plus the guard gap is less): 0xfffff8000000.
+ * With ASLR the real kernel lowers it by a random amount (the arm64 guest printed
+ * 0x0000ffff9a530000 for the seed demo's buffer).
+ */
+export const MMAP_BASE = TASK_SIZE - 128 * 1024 * 1024;
+/** The lowest address the model's `mmap` uses; user buffers live below it. */
+export const MMAP_MIN = 0xc000_0000_0000;
+/**
+ * Where user buffers (the model's malloc heap) start: above arm64's `ELF_ET_DYN_BASE`
+ * (2 · `DEFAULT_MAP_WINDOW_64` / 3 = 0xaaaaaaaaaaaa, arch/arm64/include/asm/elf.h), where a PIE
+ * program and then its brk heap are loaded.
+ */
+export const USER_HEAP_BASE = 0xaaaa_aaab_0000;
 
 /** `VM_READ`. */
 export const VM_READ = 0x1;
@@ -105,21 +123,24 @@ export class mm_struct {
   });
 
   /**
-   * `get_unmapped_area()`: a free page-aligned range of `len` bytes, or -1 when the address
-   * space (up to `TASK_SIZE`, 2^47) has no room.
+   * `get_unmapped_area()` of the top-down layout: a free page-aligned range of `len` bytes just
+   * below the lowest mapping (one guard page between them), or -1 when the model's mmap area
+   * (`MMAP_MIN` to `MMAP_BASE`) has no room.
    */
   get_unmapped_area(len: number): number {
-    const addr = this.#mmap_next;
-    if (addr + len <= TASK_SIZE) return addr;
-    // The bump pointer reached the top: first fit in the holes munmap left, keeping one guard
-    // page after each mapping (a process that maps and unmaps forever must not run out).
-    let start = MMAP_BASE;
-    for (const v of this.#vmas) {
-      if (v.vm_end <= start) continue;
-      if (v.vm_start >= start + len + PAGE_SIZE) return start;
-      start = v.vm_end + PAGE_SIZE;
+    const addr = this.#mmap_next - len;
+    if (addr >= MMAP_MIN) return addr;
+    // The bump pointer reached the bottom: first fit from the top in the holes munmap left,
+    // keeping one guard page above each mapping (a process that maps and unmaps forever must not
+    // run out).
+    let end = MMAP_BASE;
+    for (let i = this.#vmas.length - 1; i >= 0; i--) {
+      const v = this.#vmas[i];
+      if (v.vm_start >= end) continue;
+      if (v.vm_end + PAGE_SIZE + len <= end) return end - len;
+      end = v.vm_start - PAGE_SIZE;
     }
-    return start + len <= TASK_SIZE ? start : -1;
+    return end - len >= MMAP_MIN ? end - len : -1;
   }
 
   /** Inserts a VMA at its place in address order. */
@@ -128,7 +149,7 @@ export class mm_struct {
     if (vmas.length === 0 || vmas[vmas.length - 1].vm_start < vma.vm_start) vmas.push(vma);
     else vmas.splice(bsearch(vmas, vma.vm_start, (v) => v.vm_start) + 1, 0, vma);
     // One guard page between mappings, so an overrun of one is a fault, not the next one.
-    this.#mmap_next = Math.max(this.#mmap_next, vma.vm_end + PAGE_SIZE);
+    this.#mmap_next = Math.min(this.#mmap_next, vma.vm_start - PAGE_SIZE);
   }
 
   /** `find_vma_intersection`-like: the VMA containing `addr`, or undefined. */
@@ -143,10 +164,10 @@ export class mm_struct {
     const i = bsearch(this.#vmas, addr, (v) => v.vm_start);
     if (i < 0 || this.#vmas[i].vm_start !== addr) return undefined;
     const [vma] = this.#vmas.splice(i, 1);
-    // Unmapping the topmost mapping gives its range back to the bump pointer (LIFO reuse).
-    if (i === this.#vmas.length) {
-      const last = this.#vmas[i - 1];
-      this.#mmap_next = last && last.vm_end >= MMAP_BASE ? last.vm_end + PAGE_SIZE : MMAP_BASE;
+    // Unmapping the lowest mapping gives its range back to the bump pointer (LIFO reuse).
+    if (i === 0) {
+      const first = this.#vmas[0];
+      this.#mmap_next = first ? first.vm_start - PAGE_SIZE : MMAP_BASE;
     }
     return vma;
   }
@@ -179,7 +200,7 @@ export class mm_struct {
    */
   resolve(addr: number): UserMemory | undefined {
     if (!Number.isSafeInteger(addr) || addr <= 0) return undefined;
-    if (addr >= MMAP_BASE) {
+    if (addr >= MMAP_MIN) {
       const v = this.find_vma(addr);
       if (!v || !v.vm_store) return undefined;
       v.vm_fault?.();

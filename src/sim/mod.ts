@@ -19,7 +19,7 @@
 import { SimMachine, type SimMachineConfig } from "./machine.ts";
 import type { SimProcess } from "./process.ts";
 
-export { DEFAULT_CMA, SimMachine } from "./machine.ts";
+export { DEFAULT_CMA, DEFAULT_COHERENCY, SimMachine } from "./machine.ts";
 export type { CmaRegionConfig, SimMachineConfig } from "./machine.ts";
 export { SimProcess } from "./process.ts";
 export type { SimProcessOptions } from "./process.ts";

@@ -22,6 +22,30 @@ import {
   TEST_QUEUE_DEPTH,
 } from "../../src/uapi/queue_driver.ts";
 import { buf_info, TEST_DRIVERA } from "../../src/uapi/test_driver.ts";
+import {
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_START,
+  DMA_BUF_SYNC_WRITE,
+} from "../../src/uapi/dma_buf.ts";
+
+/**
+ * DMA_BUF_IOCTL_SYNC around a CPU access through a raw mmap: the default machine is the seed's
+ * non-coherent arm64 board, where the device sees CPU stores only after END(WRITE) and the CPU
+ * sees the device's writes reliably only inside START(READ)…END(READ).
+ */
+function cpuAccess<T>(k: SimProcess, fd: number, dir: number, access: () => T): T {
+  const arg = k.userBuffer(8);
+  arg.view.setBigUint64(0, BigInt(DMA_BUF_SYNC_START | dir), true);
+  k.ioctl(fd, DMA_BUF_IOCTL_SYNC, arg, "DMA_BUF_IOCTL_SYNC");
+  try {
+    return access();
+  } finally {
+    arg.view.setBigUint64(0, BigInt(DMA_BUF_SYNC_END | dir), true);
+    k.ioctl(fd, DMA_BUF_IOCTL_SYNC, arg, "DMA_BUF_IOCTL_SYNC");
+  }
+}
 
 function setup(size = 8192) {
   const m = new SimMachine();
@@ -57,9 +81,14 @@ async function readable(k: SimProcess, fd: number): Promise<number> {
 }
 
 Deno.test("TEST_QUEUE returns before the work is done; DEQUEUE after poll gives the result", async () => {
-  const { k, buf, stage, arg } = setup();
+  const { m, k, buf, stage, arg } = setup();
   const map = k.mmap(buf, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
-  new Uint8Array(map.buffer, map.byteOffset, 8192).fill(0x0f);
+  cpuAccess(
+    k,
+    buf,
+    DMA_BUF_SYNC_WRITE,
+    () => new Uint8Array(map.buffer, map.byteOffset, 8192).fill(0x0f),
+  );
   assert.equal(k.ioctl(stage, TEST_QUEUE, qbuf(arg, buf, TEST_OP_INVERT, 77), "TEST_QUEUE"), 0);
   // Asynchronous: nothing done yet, the bytes untouched, the stage not readable.
   assert.equal(new Uint8Array(map.buffer, map.byteOffset, 8192)[0], 0x0f);
@@ -72,7 +101,16 @@ Deno.test("TEST_QUEUE returns before the work is done; DEQUEUE after poll gives 
   assert.equal(r.status, 0);
   assert.equal(r.checksum, 0xf0 * 8192);
   assert.ok(r.dma_addr >= 0x40000000, `DMA address ${r.dma_addr.toString(16)}`);
-  assert.equal(new Uint8Array(map.buffer, map.byteOffset, 8192)[8191], 0xf0);
+  assert.equal(
+    cpuAccess(
+      k,
+      buf,
+      DMA_BUF_SYNC_READ,
+      () => new Uint8Array(map.buffer, map.byteOffset, 8192)[8191],
+    ),
+    0xf0,
+  );
+  assert.equal(m.coherencyReportCount(), 0);
   assertErrno(() => k.ioctl(stage, TEST_DEQUEUE, arg), "EAGAIN");
 });
 
@@ -163,19 +201,20 @@ Deno.test("A stage's write fence shows in bufinfo: unsignalled while queued, the
 });
 
 Deno.test("copy_from_user of a struct inside a dma-buf mapping counts as payload copied", () => {
-  const { k, buf } = setup(4096);
+  const { m, k, buf } = setup(4096);
   const map = k.mmap(buf, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
   const view = new DataView(map.buffer, map.byteOffset, 4096);
-  view.setInt32(buf_info.fd, buf, true);
+  cpuAccess(k, buf, DMA_BUF_SYNC_WRITE, () => view.setInt32(buf_info.fd, buf, true));
   const drv = k.open("/dev/driverA", O_RDWR);
   assert.equal(k.payloadBytesCopied(), 0);
   // The seed's ioctl with its buf_info argument placed in the dma-buf itself: 24 bytes copied.
   k.ioctl(drv, TEST_DRIVERA, { bytes: new Uint8Array(0), view, address: map.address }, "A");
   assert.equal(k.payloadBytesCopied(), buf_info.size);
+  assert.equal(m.coherencyReportCount(), 0);
 });
 
 Deno.test("The ops and the checksum are right for every byte value", async () => {
-  const { k, buf, stage, arg } = setup(65536);
+  const { m, k, buf, stage, arg } = setup(65536);
   const map = k.mmap(buf, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
   const input = new Uint8Array(65536);
   crypto.getRandomValues(input);
@@ -186,12 +225,23 @@ Deno.test("The ops and the checksum are right for every byte value", async () =>
     [TEST_OP_INCREMENT]: input.map((v) => (v + 1) & 0xff),
   };
   for (const op of [TEST_OP_NONE, TEST_OP_INVERT, TEST_OP_INCREMENT] as const) {
-    new Uint8Array(map.buffer, map.byteOffset, 65536).set(input);
+    cpuAccess(
+      k,
+      buf,
+      DMA_BUF_SYNC_WRITE,
+      () => new Uint8Array(map.buffer, map.byteOffset, 65536).set(input),
+    );
     k.ioctl(stage, TEST_QUEUE, qbuf(arg, buf, op, op));
     await readable(k, stage);
     k.ioctl(stage, TEST_DEQUEUE, arg);
-    const got = new Uint8Array(map.buffer, map.byteOffset, 65536);
+    const got = cpuAccess(
+      k,
+      buf,
+      DMA_BUF_SYNC_READ,
+      () => new Uint8Array(map.buffer, map.byteOffset, 65536).slice(),
+    );
     assert.deepEqual(got, expect[op]);
     assert.equal(read(arg).checksum, expect[op].reduce((a, b) => a + b, 0));
   }
+  assert.equal(m.coherencyReportCount(), 0);
 });

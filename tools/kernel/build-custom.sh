@@ -52,18 +52,27 @@ log "configuring: tinyconfig + tools/kernel/${fragment##*/}"
 scripts/kconfig/merge_config.sh -m .config "$fragment" >>"$dir/config.log" 2>&1 \
   || { cat "$dir/config.log" >&2; die "merge_config.sh failed"; }
 "${mk[@]}" olddefconfig >>"$dir/config.log" 2>&1 || { cat "$dir/config.log" >&2; die "olddefconfig failed"; }
-# Every option of the fragment must have survived olddefconfig (a missing dependency drops it).
+# Every option of the fragment must have survived olddefconfig (a missing dependency drops it),
+# and every `# CONFIG_X is not set` of the fragment must have stayed off (something may select it).
 dropped=0
 while IFS= read -r line; do
-  [[ $line =~ ^CONFIG_ ]] || continue
-  grep -qxF "$line" .config || { log "config: '$line' did not survive olddefconfig"; dropped=1; }
+  if [[ $line =~ ^CONFIG_ ]]; then
+    grep -qxF "$line" .config || { log "config: '$line' did not survive olddefconfig"; dropped=1; }
+  elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
+    ! grep -q "^${BASH_REMATCH[1]}=" .config \
+      || { log "config: ${BASH_REMATCH[1]} is on after olddefconfig (the fragment turns it off)"; dropped=1; }
+  fi
 done <"$fragment"
 [[ $dropped == 0 ]] || die "${fragment##*/} is not satisfiable as written"
 
 jobs=$(nproc)
 log "building (nice ${mk[*]} -j$jobs ${targets[*]}: $image + Module.symvers), log in $dir/build.log"
+child_cpu cpu0; t0=$SECONDS
 nice -n 10 "${mk[@]}" -j"$jobs" "${targets[@]}" >"$dir/build.log" 2>&1 \
   || { tail -40 "$dir/build.log" >&2; die "kernel build failed"; }
+child_cpu cpu1
+log "make took $((SECONDS - t0)) s wall, $((cpu1 - cpu0)) s CPU (user + system);" \
+  "$(find . -name '*.o' | wc -l) object files; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 cp "$built" "$dir/$image"
 ln -sfn src "$dir/build"
 log "$flavor kernel $("${mk[@]}" -s kernelrelease) ready: $dir/$image ($(stat -c %s "$dir/$image") bytes)"

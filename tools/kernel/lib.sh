@@ -32,6 +32,20 @@ timed() {
   return "$rc"
 }
 
+# child_cpu VAR: set VAR to the CPU seconds (user + system) used so far by the waited-for children
+# of this shell (bash's `times`), so a build can report its CPU time beside its wall time: on a
+# shared host the wall time says more about the other jobs than about the build. Call it without
+# $(…): in a subshell `times` reports the subshell's own zeros.
+child_cpu() {
+  local f
+  f=$(mktemp)
+  times >"$f"
+  printf -v "$1" '%s' "$(tail -n1 "$f" | awk '{ s = 0
+    for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
+    printf "%.0f", s }')"
+  rm -f "$f"
+}
+
 # lock PATH: hold an exclusive lock on PATH until this script exits, so concurrent runs (two
 # terminals, two kernels in CI) never build into the same cache directory at once.
 lock() {

@@ -2,10 +2,8 @@
 # deno task test:kernel — run the project's tests inside real Linux 6.12 guests:
 #   debian  the stock Debian kernel (system heap, udmabuf, vgem and vivid loaded)
 #   custom  tinyconfig + custom.config (CMA heap "reserved" at 0x68000000, sw_sync, DMABUF_DEBUG)
-#   arm64   opt-in, not in the default list: the seed's board — qemu's arm64 virt machine with
-#           global_cma@68000000 in its device tree, tinyconfig + arm64.config cross-built, Deno for
-#           arm64. It joins the default list once it has passed end to end in CI-like conditions
-#           (a fresh machine, CI=true); until then `test.sh arm64` or DMABUF_GUESTS=debian,custom,arm64.
+#   arm64   the seed's board — qemu's arm64 virt machine with global_cma@68000000 in its device
+#           tree, tinyconfig + arm64.config cross-built, Deno for arm64
 # In each x86_64 guest: `deno test -A tests/` with DMABUF_KERNEL=linux, then examples/two_drivers.ts and
 # examples/pipeline.ts (debian: also examples/drm_prime.ts on vgem, and examples/camera.ts and
 # examples/loopback.ts on vivid). The host type-checks tests/ first (run.sh --host-precheck) and
@@ -15,12 +13,12 @@
 # machine is skipped with its reason; with CI=true every skip is a failure. Prints the time of
 # every stage and each guest's `deno test` summary at the end.
 # Usage: test.sh [debian|custom|arm64]...   (default: $DMABUF_GUESTS, comma-separated, or
-#        debian custom)
+#        debian custom arm64)
 source "$(dirname "$0")/lib.sh"
 
 kernels=("$@")
-# arm64 is opt-in (see above): the default stays the two x86_64 guests.
-[[ ${#kernels[@]} -gt 0 ]] || IFS=, read -r -a kernels <<<"${DMABUF_GUESTS:-debian,custom}"
+# The default: all three guests (tools/test.sh reads the same variable and default).
+[[ ${#kernels[@]} -gt 0 ]] || IFS=, read -r -a kernels <<<"${DMABUF_GUESTS:-debian,custom,arm64}"
 export DMABUF_KERNEL_TIMINGS=${DMABUF_KERNEL_TIMINGS:-$(mktemp)}
 TIMINGS_FILE=$DMABUF_KERNEL_TIMINGS
 ci=false; [[ ${CI:-} == true || ${CI:-} == 1 ]] && ci=true
@@ -88,8 +86,6 @@ logs=$(mktemp -d)
 for k in "${kernels[@]}"; do
   case $k in
     debian) stage prepare-debian "$KERNEL_TOOLS_DIR/prepare.sh" >/dev/null || continue
-            # Last: the issue-10 set-ups (non-root with 0600 heaps, no heaps, no nodes) remove
-            # device nodes, so they run after everything else.
             # Last: the issue-10 set-ups (non-root with 0600 heaps, no heaps, no nodes) remove
             # device nodes, so they run after everything else.
             stage guest-debian guest debian --modprobe vgem "${cmds[@]}" "${v4l2_cmds[@]}" \
