@@ -504,7 +504,7 @@ Deno.test(
     }),
 );
 
-Deno.test("alloc refuses more than MemTotal (the OOM killer) unless --force, exit 1", async () => {
+Deno.test("alloc refuses more than MemTotal (the OOM killer), exit 1", async () => {
   setKernel(ANY_KERNEL);
   const base = getKernel();
   setKernel(

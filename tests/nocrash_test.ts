@@ -75,7 +75,17 @@ Deno.test("item 1: a moved mapping ArrayBuffer never faults (transfer, callback 
   assert.equal(moved.before, 7);
   assert.equal(moved.bytesAfterMove, 4096, "the mapping keeps working after a move");
   assert.equal(moved.store, 5);
-  if (k.kind === "linux") assert.equal(moved.after, 0, "a stale alias reads zeros after unmap");
+  if (k.kind === "linux") {
+    assert.equal(moved.after, 0, "a stale alias reads zeros after unmap");
+    // The range stays as zero pages, counted; mmap refuses past a quarter of vm.max_map_count.
+    assert.deepEqual(moved.quarantined, {
+      bytes: 4096,
+      count: 1,
+      limit: moved.quarterOfMaxMapCount,
+    });
+  } else {
+    assert.deepEqual(moved.quarantined, { bytes: 0, count: 0 }); // (JSON drops limit: undefined)
+  }
   const closed = await child("moved-close");
   if (k.kind === "linux") assert.equal(closed.after, 0);
   const cloned = await child("moved-structuredClone");
@@ -111,11 +121,12 @@ Deno.test("item 3: a read-only mapping refuses write/readWrite and hands out cop
   assertArgError(() => rm.write(() => {}), /read-only/);
 });
 
-Deno.test("item 4: sizes above RAM or the CMA area are ENOMEM before the ioctl", async () => {
+Deno.test("item 4: sizes above RAM, above MemAvailable (system heap) or the CMA area are ENOMEM before the ioctl", async () => {
   const r = await child("oom");
-  for (const key of ["max", "huge", "aboveTotal"]) {
-    assert.equal(r[key], "ErrnoError:ENOMEM:ioctl(DMA_HEAP_IOCTL_ALLOC)", key);
+  for (const key of ["max", "huge", "aboveTotal", "aboveAvailable"]) {
+    assert.equal(r[key], "ErrnoError:ENOMEM:ioctl(DMA_HEAP_IOCTL_ALLOC)", `${key} (${r.between})`);
   }
+  assert.equal(r.overcommitType, "TypeError:EINVAL:");
 });
 
 function stageOrSkip(): ReturnType<typeof openStage> | undefined {

@@ -67,8 +67,10 @@ Allocates a zero-filled dma-buf and prints its fd, size (page-rounded) and inode
   --size <size>   bytes, with an optional binary unit: 4096, 64k, 4MiB, "1.5 MiB"
   --heap <heap>   a heap name (default "system") or "contiguous" for the CMA heap by any name
   --name <name>   a buffer name (at most 31 bytes), shown by dump and in /proc/<pid>/maps
-  --force         allocate even more than the machine's memory (MemTotal); the system heap
-                  then invokes the OOM killer, which may kill this process or others
+  --force         allocate from the system heap even above what the kernel can free
+                  (MemAvailable); it then invokes the OOM killer, which may kill this
+                  process or others. Above the machine's memory (MemTotal) is refused
+                  either way
   --hold          keep the buffer until Ctrl-C or end of standard input, so that
                   "dmabuf dump" in another shell sees it (real kernel only: a simulated
                   kernel lives inside this process, and the tool says so when holding)
@@ -94,15 +96,15 @@ Exit codes: 0 allocated, 1 the heap refused (EINVAL, ENOMEM), 2 bad size,
     if (heapName === "") throw new UsageError("--heap needs a heap name or a role");
     const name = typeof values.name === "string" ? values.name : undefined;
     const total = memTotal(ctx.kernel);
-    if (total !== undefined && size > total && values.force !== true) {
+    if (total !== undefined && size > total) {
       throw errnoError(Errno.ENOMEM, "alloc", {
         detail: `${formatSize(size)} is more than this machine's memory (MemTotal ${
           formatSize(total)
-        }); the heap would invoke the OOM killer. Use --force to try anyway`,
+        }); the heap would invoke the OOM killer`,
       });
     }
     using heap = openHeap(heapArg(heapName), { kernel: ctx.kernel });
-    using buf = heap.allocate(size, { name });
+    using buf = heap.allocate(size, { name, overcommit: values.force === true });
     const info = buf.info();
     const hold = values.hold === true;
     if (ctx.json) {

@@ -53,6 +53,14 @@ export interface AllocateOptions {
   heapFlags?: number;
   /** A name for the buffer (at most 31 bytes), set right after allocation. */
   name?: string;
+  /**
+   * Allocate from a system heap even above `MemAvailable` in `/proc/meminfo`. Off by default:
+   * the system heap (drivers/dma-buf/heaps/system_heap.c) allocates order-0 pages with
+   * `GFP_HIGHUSER`, so a size the kernel cannot free does not fail with `ENOMEM` — it calls the
+   * OOM killer, which can kill this process or another one. Sizes above `MemTotal` (or, for a
+   * CMA heap, `CmaTotal`) are refused either way. Default false.
+   */
+  overcommit?: boolean;
 }
 
 /** What makes a kernel have a contiguous (CMA) heap. */
@@ -247,9 +255,10 @@ export class DmaHeap extends FdResource {
    *   32 bits, negative `heapFlags` (`TypeError` for wrong types or options that are not an
    *   object) — before any system call.
    * @throws {ErrnoError} `EINVAL` for flags the kernel refuses; `ENOMEM` when the heap is out of
-   *   memory, or, before the ioctl, for a size above the machine's RAM (`MemTotal`) or, for a CMA
-   *   heap, above the CMA area (`CmaTotal`): the kernel would call the OOM killer rather than
-   *   fail; `EBADF` if the heap was closed.
+   *   memory, or, before the ioctl, for a size above the machine's RAM (`MemTotal`), for a
+   *   system heap above what the kernel can free (`MemAvailable`, unless `options.overcommit`),
+   *   or, for a CMA heap, above the CMA area (`CmaTotal`): the kernel would call the OOM killer
+   *   rather than fail (sizes up to 16 MiB are not checked); `EBADF` if the heap was closed.
    *
    * @example Allocating 1 MiB
    * ```ts
@@ -282,11 +291,24 @@ export class DmaHeap extends FdResource {
         `must be a string, got ${describe(o.name)}`,
       );
     }
+    if (o.overcommit !== undefined && typeof o.overcommit !== "boolean") {
+      throw argumentError(
+        "type",
+        where,
+        "options.overcommit",
+        `must be a boolean, got ${describe(o.overcommit)}`,
+      );
+    }
     const page = this.kernel.pageSize;
     const why = heapCannotFit(
       this.kernel,
-      this.role === "contiguous",
+      this.role === "contiguous"
+        ? "contiguous"
+        : /^system(?:$|-)/.test(this.name)
+        ? "system"
+        : "other",
       size,
+      o.overcommit === true,
     );
     if (why !== undefined) {
       throw errnoError(Errno.ENOMEM, "ioctl(DMA_HEAP_IOCTL_ALLOC)", {

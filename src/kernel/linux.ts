@@ -117,13 +117,54 @@ class LinuxMappedRegion implements MappedRegion {
 }
 
 let quarantined = 0;
+let quarantinedCount = 0;
+let quarantineCap: number | undefined;
 
 /**
  * Bytes of address space this process keeps as anonymous zero pages because a mapping's
  * ArrayBuffer had been moved away when it was unmapped (see {@linkcode LinuxKernel.munmap}).
+ * They stay for the life of the process: nothing tells JavaScript when the moved ArrayBuffer
+ * dies (see {@linkcode quarantinedRegions}). Only pages written through the moved buffer cost
+ * memory; reads map the shared zero page.
  */
 export function quarantinedBytes(): number {
   return quarantined;
+}
+
+/**
+ * The quarantine in regions: `count` ranges kept (each is one VMA unless the kernel merged it
+ * with a neighbour), and `limit`, the count at which {@linkcode LinuxKernel.mmap} starts to
+ * refuse new mappings with `ENOMEM` — a quarter of `vm.max_map_count`
+ * (`/proc/sys/vm/max_map_count`, 65530 by default, mm/mmap.c), so that moved buffers can never
+ * use up the process's VMAs (at that limit every `mmap` fails, V8's own included, and the
+ * process dies).
+ *
+ * Why it is not released: `transfer()`, `structuredClone` and `postMessage` move the
+ * mapping's memory to a new ArrayBuffer the library never sees (in another isolate, for
+ * `postMessage`); the old one is detached and keeps nothing that tells whether the new one is
+ * alive, and the backing store Deno makes for a pointer (`UnsafePointerView.getArrayBuffer`) has
+ * no deleter JavaScript can observe. A FinalizationRegistry needs the new object, so it cannot
+ * be used; unmapping or reusing the range while the moved buffer may be alive would make it
+ * fault (SIGSEGV) or show another buffer's bytes.
+ *
+ * @returns Regions kept and the limit (`undefined` until the first region is kept).
+ */
+export function quarantinedRegions(): { count: number; limit: number | undefined } {
+  return { count: quarantinedCount, limit: quarantineCap };
+}
+
+function quarantineLimit(readText: (path: string) => string): number {
+  if (quarantineCap === undefined) {
+    let max = 65530;
+    try {
+      const n = Number(readText("/proc/sys/vm/max_map_count").trim());
+      if (Number.isSafeInteger(n) && n > 0) max = n;
+    } catch {
+      // Keep the kernel's default.
+    }
+    quarantineCap = Math.floor(max / 4);
+  }
+  return quarantineCap;
 }
 
 /** Longest time a `pollAsync` with an AbortSignal leaves its thread in one `poll(2)`. */
@@ -277,6 +318,15 @@ export class LinuxKernel implements Kernel {
       throw invalid("mmap", "Length and offset must be non-negative safe integers");
     }
     const mapped = Math.ceil(length / this.pageSize) * this.pageSize;
+    if (quarantinedCount > 0 && quarantinedCount >= quarantineLimit((p) => this.readText(p))) {
+      throw errnoError(Errno.ENOMEM, "mmap", {
+        detail: `${quarantinedCount} address ranges (${quarantined} bytes) are kept as zero ` +
+          "pages because the ArrayBuffers of unmapped mappings were moved away (transfer(), " +
+          "structuredClone, postMessage) and may still be used; more would risk the process's " +
+          "vm.max_map_count limit. Do not move a mapping's ArrayBuffer: copy out of it, or " +
+          "hand the DmaBuf itself on",
+      });
+    }
     const p = this.#c.mmap(null, BigInt(length), prot | 0, flags | 0, fd | 0, BigInt(offset));
     if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) throw this.#fail("mmap");
     // SAFETY: the kernel just mapped `mapped` bytes (`length` rounded up to whole pages) at `p`;
@@ -297,8 +347,10 @@ export class LinuxKernel implements Kernel {
    * mapping replaces the dma-buf mapping in place (`MAP_FIXED`, atomic), which drops the
    * mapping's reference to the dma-buf as `munmap` would. The stale alias reads zeros and its
    * writes land in those anonymous pages; the address range stays reserved for the life of the
-   * process (JavaScript cannot observe when the alias is collected), costing address space and
-   * only the pages the alias writes. {@linkcode quarantinedBytes} counts it.
+   * process (JavaScript cannot observe when the alias is collected), costing address space, one
+   * VMA and only the pages the alias writes. {@linkcode quarantinedBytes} and
+   * {@linkcode quarantinedRegions} count it; past a quarter of `vm.max_map_count` such ranges,
+   * `mmap` refuses with `ENOMEM`.
    */
   munmap(region: MappedRegion): void {
     const p = LinuxMappedRegion.pointerOf(region);
@@ -323,6 +375,8 @@ export class LinuxKernel implements Kernel {
       );
       if (q === null || Deno.UnsafePointer.value(q) === MAP_FAILED) throw this.#fail("munmap");
       quarantined += region.length;
+      quarantinedCount++;
+      quarantineLimit((path) => this.readText(path));
       LinuxMappedRegion.forget(region);
       return;
     }

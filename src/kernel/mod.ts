@@ -38,4 +38,4 @@ export type {
   UserBuffer,
 } from "./types.ts";
 export { getKernel, type KernelSelection, kernelSelection, setKernel } from "./select.ts";
-export { LinuxKernel, linuxKernel } from "./linux.ts";
+export { LinuxKernel, linuxKernel, quarantinedBytes, quarantinedRegions } from "./linux.ts";

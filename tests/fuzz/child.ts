@@ -2,7 +2,8 @@
  * One fuzzer child process: runs sequences `from … from+count-1` of a run and prints one line
  * per sequence (`@@BEGIN i@@` before it, `@@SEQ <json>@@` after it), so the parent knows which
  * sequence a crash interrupted. After a hang it prints the sequence and exits with status 3
- * (the process holds a call that never settled). The kernel is the one the environment
+ * (the process holds a call that never settled). Last, `@@PROFILE <json>@@`: milliseconds spent
+ * per op name (cleanup and invariant checks under `"(invariants)"`). The kernel is the one the environment
  * selects (`DMABUF_KERNEL`, inherited from the parent); `@@KERNEL <kind>@@` says which.
  *
  * Usage: deno run --allow-ffi --allow-read --allow-env --v8-flags=--expose-gc child.ts \
@@ -15,7 +16,7 @@ import { installErrorTags } from "./classify.ts";
 
 installErrorTags();
 const { sequenceSeed } = await import("./rng.ts");
-const { runSequence, collect } = await import("./sequence.ts");
+const { runSequence, collect, PROFILE } = await import("./sequence.ts");
 const lib = await import("../../mod.ts");
 
 const { values } = parseArgs({
@@ -65,6 +66,17 @@ for (let i = from; i < from + count; i++) {
     trace: values.trace,
   });
   console.log(`@@SEQ ${JSON.stringify(result)}@@`);
-  if (result.hang) Deno.exit(3);
+  if (result.hang) {
+    printProfile();
+    Deno.exit(3);
+  }
 }
+printProfile();
 Deno.exit(0);
+
+/** Where this child's time went: ms per op name (the parent sums them over the run). */
+function printProfile() {
+  const ms: Record<string, number> = {};
+  for (const [name, t] of PROFILE) ms[name] = Math.round(t);
+  console.log(`@@PROFILE ${JSON.stringify(ms)}@@`);
+}

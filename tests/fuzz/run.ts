@@ -6,7 +6,10 @@
  * after each sequence.
  *
  * As a task: `deno task fuzz [--seed S] [--calls N] [--per-sequence C] [--per-child K]
- * [--hang-ms H] [--kernel linux|simulated] [--json]` — the long run (50,000 calls by default).
+ * [--hang-ms H] [--kernel linux|simulated] [--json] [--first I] [--out FILE] [--max-seconds T]` — the long
+ * run (50,000 calls by default). `--out` keeps the summary in FILE, rewritten after every
+ * sequence (a stopped run still tells what it found); `--max-seconds` starts no new child after T
+ * seconds.
  * The children use the kernel the environment selects (`DMABUF_KERNEL`), or `--kernel`.
  *
  * @module
@@ -20,6 +23,8 @@ export interface FuzzOptions {
   seed: number;
   /** Sequences to run. */
   sequences: number;
+  /** Index of the first sequence (a failing input is a seed and an index). Default 0. */
+  first?: number;
   /** Public calls per sequence. */
   perSequence: number;
   /** Sequences per child process. */
@@ -30,8 +35,15 @@ export interface FuzzOptions {
   kernel?: string;
   /** Rerun a crashed sequence with tracing to name the call that crashed. Default true. */
   locate?: boolean;
-  /** Progress lines to stderr. */
+  /** Progress lines to stderr: each problem as it is found, and a line per child process. */
   progress?: boolean;
+  /**
+   * A file the summary is written to (JSON, with `done: false`) after every sequence, and once
+   * more at the end (`done: true`), so a run that is stopped still tells what it found.
+   */
+  out?: string;
+  /** Start no new child process after this many seconds (the run reports what it did). */
+  maxSeconds?: number;
 }
 
 /** A sequence that crashed, hung, or had untyped errors or invariant failures. */
@@ -64,6 +76,14 @@ export interface FuzzSummary {
   elapsedMs: number;
   /** Everything that is not ok or typed. */
   problems: Problem[];
+  /** Time from spawning a child to its first output line (Deno start-up, module load), ms. */
+  startupMs: number;
+  /** Time spent per op name over all children, ms (`"(invariants)"`: cleanup and checks). */
+  profile: Record<string, number>;
+  /** False while the run is going (in a checkpoint file). */
+  done: boolean;
+  /** True when `maxSeconds` stopped the run before all sequences ran. */
+  stoppedEarly: boolean;
 }
 
 const CHILD = new URL("./child.ts", import.meta.url);
@@ -80,6 +100,9 @@ interface ChildRun {
   status: Deno.CommandStatus;
   killed: boolean;
   stderr: string;
+  /** Spawn to first output line, ms. */
+  startupMs?: number;
+  profile?: Record<string, number>;
 }
 
 async function runChild(
@@ -87,7 +110,9 @@ async function runChild(
   from: number,
   count: number,
   trace = false,
+  onResult?: (r: SequenceResult) => void,
 ): Promise<ChildRun> {
+  const spawned = performance.now();
   const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1" };
   const k = kernelChoice(options);
   if (k !== "auto") env.DMABUF_KERNEL = k;
@@ -144,11 +169,15 @@ async function runChild(
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
       let m;
+      run.startupMs ??= performance.now() - spawned;
       if ((m = /^@@KERNEL (\S+)/.exec(line))) run.kernel = m[1];
+      else if ((m = /^@@PROFILE (.*)@@$/.exec(line))) run.profile = JSON.parse(m[1]);
       else if ((m = /^@@BEGIN (\d+)@@$/.exec(line))) run.interrupted = Number(m[1]);
       else if ((m = /^@@SEQ (.*)@@$/.exec(line))) {
-        run.results.push(JSON.parse(m[1]));
+        const r: SequenceResult = JSON.parse(m[1]);
+        run.results.push(r);
         run.interrupted = undefined;
+        onResult?.(r);
       }
     }
   }
@@ -183,39 +212,76 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzSummary> {
     children: 0,
     elapsedMs: 0,
     problems: [],
+    startupMs: 0,
+    profile: {},
+    done: false,
+    stoppedEarly: false,
   };
-  let next = 0, reported = 0;
-  while (next < options.sequences) {
-    const count = Math.min(options.perChild, options.sequences - next);
-    const run = await runChild(options, next, count);
-    s.children++;
-    if (run.kernel) s.kernel = run.kernel;
-    for (const r of run.results) {
-      s.sequences++;
-      s.calls += r.calls;
-      for (const k of ["ok", "typed", "untyped", "hang"] as const) s.counts[k] += r.counts[k];
-      for (const u of r.untyped) {
-        s.problems.push({
-          kind: "untyped",
-          index: r.index,
-          detail: `seed ${r.seed} call ${u.at} ${u.call}: ${u.error}`,
-        });
-      }
-      if (r.invariants.length) {
-        s.invariantFailures++;
-        for (const i of r.invariants) {
-          s.problems.push({ kind: "invariant", index: r.index, detail: `seed ${r.seed}: ${i}` });
-        }
-      }
-      if (r.hang) {
-        s.problems.push({
-          kind: "hang",
-          index: r.index,
-          detail:
-            `seed ${r.seed} call ${r.hang.at} ${r.hang.call} did not settle in ${options.hangMs} ms`,
-        });
+  let reported = 0;
+  const say = (line: string) => {
+    if (options.progress) console.error(line);
+  };
+  const progressLine = () =>
+    `fuzz: ${s.sequences}/${options.sequences} sequences, ${s.calls} calls, ` +
+    `${JSON.stringify(s.counts)}, ${s.invariantFailures} invariant failures, ` +
+    `${((performance.now() - t0) / 1000).toFixed(0)} s`;
+  const flush = () => {
+    for (const p of s.problems.slice(reported)) {
+      say(`fuzz: ${p.kind} in sequence ${p.index}: ${p.detail.slice(0, 600)}`);
+    }
+    reported = s.problems.length;
+    s.elapsedMs = performance.now() - t0;
+    if (options.out) {
+      // Write then rename: a run stopped mid-write leaves the previous checkpoint whole.
+      Deno.writeTextFileSync(`${options.out}.tmp`, JSON.stringify(s));
+      Deno.renameSync(`${options.out}.tmp`, options.out);
+    }
+  };
+  const take = (r: SequenceResult) => {
+    s.sequences++;
+    s.calls += r.calls;
+    for (const k of ["ok", "typed", "untyped", "hang"] as const) s.counts[k] += r.counts[k];
+    for (const u of r.untyped) {
+      s.problems.push({
+        kind: "untyped",
+        index: r.index,
+        detail: `seed ${r.seed} call ${u.at} ${u.call}: ${u.error}`,
+      });
+    }
+    if (r.invariants.length) {
+      s.invariantFailures++;
+      for (const i of r.invariants) {
+        s.problems.push({ kind: "invariant", index: r.index, detail: `seed ${r.seed}: ${i}` });
       }
     }
+    if (r.hang) {
+      s.problems.push({
+        kind: "hang",
+        index: r.index,
+        detail:
+          `seed ${r.seed} call ${r.hang.at} ${r.hang.call} did not settle in ${options.hangMs} ms`,
+      });
+    }
+    flush();
+  };
+  const first = options.first ?? 0;
+  let next = first;
+  while (next < first + options.sequences) {
+    if (
+      options.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= options.maxSeconds
+    ) {
+      s.stoppedEarly = true;
+      say(`fuzz: --max-seconds ${options.maxSeconds} reached, stopping`);
+      break;
+    }
+    const count = Math.min(options.perChild, first + options.sequences - next);
+    const run = await runChild(options, next, count, false, take);
+    s.children++;
+    s.startupMs += run.startupMs ?? 0;
+    for (const [name, ms] of Object.entries(run.profile ?? {})) {
+      s.profile[name] = (s.profile[name] ?? 0) + ms;
+    }
+    if (run.kernel) s.kernel = run.kernel;
     const last = run.results.at(-1);
     next = last ? last.index + 1 : next;
     if (run.interrupted !== undefined) {
@@ -244,21 +310,19 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzSummary> {
         index: next,
         detail: `child outside a sequence: ${crashDetail(run)}`,
       });
-      if (!run.results.length) break;
-    }
-    if (options.progress) {
-      for (const p of s.problems.slice(reported)) {
-        console.error(`fuzz: ${p.kind} in sequence ${p.index}: ${p.detail.slice(0, 400)}`);
+      if (!run.results.length) {
+        flush();
+        break;
       }
-      reported = s.problems.length;
-      console.error(
-        `fuzz: ${s.sequences}/${options.sequences} sequences, ${s.calls} calls, ` +
-          `${JSON.stringify(s.counts)}, ${s.invariantFailures} invariant failures, ` +
-          `${((performance.now() - t0) / 1000).toFixed(0)} s`,
-      );
     }
+    flush();
+    say(
+      `${progressLine()} (child ${s.children}: ${run.results.length} sequences, ` +
+        `start-up ${((run.startupMs ?? 0) / 1000).toFixed(1)} s)`,
+    );
   }
-  s.elapsedMs = performance.now() - t0;
+  s.done = true;
+  flush();
   return s;
 }
 
@@ -270,6 +334,14 @@ export function report(s: FuzzSummary, max = 40): string {
     `  ok ${s.counts.ok}, typed error ${s.counts.typed}, untyped error ${s.counts.untyped}, ` +
     `hang ${s.counts.hang}, crash ${s.counts.crash} (sequences), invariant failures ${s.invariantFailures} (sequences)`,
   ];
+  if (s.stoppedEarly) lines.push(`  stopped early (--max-seconds): not every sequence ran`);
+  const spent = Object.entries(s.profile).sort((a, b) => b[1] - a[1]).slice(0, 8);
+  if (spent.length) {
+    lines.push(
+      `  time: child start-up ${(s.startupMs / 1000).toFixed(1)} s; ops ` +
+        spent.map(([n, ms]) => `${n} ${(ms / 1000).toFixed(1)} s`).join(", "),
+    );
+  }
   // Group problems by kind and a normalised detail, so one bug shows once with its first seed.
   const groups = new Map<string, { n: number; first: Problem }>();
   for (const p of s.problems) {
@@ -297,6 +369,9 @@ if (import.meta.main) {
       calls: { type: "string", default: "50000" },
       "per-sequence": { type: "string", default: "50" },
       "per-child": { type: "string", default: "40" },
+      first: { type: "string", default: "0" },
+      out: { type: "string" },
+      "max-seconds": { type: "string" },
       "hang-ms": { type: "string" },
       kernel: { type: "string" },
       json: { type: "boolean", default: false },
@@ -309,9 +384,12 @@ if (import.meta.main) {
     sequences: Math.ceil(Number(values.calls) / perSequence),
     perSequence,
     perChild: Number(values["per-child"]),
+    first: Number(values.first),
     hangMs: Number(values["hang-ms"] ?? (kernel === "linux" ? 20000 : 5000)),
     kernel,
     progress: true,
+    out: values.out,
+    maxSeconds: values["max-seconds"] === undefined ? undefined : Number(values["max-seconds"]),
   });
   console.log(report(summary));
   if (values.json) console.log(JSON.stringify(summary));

@@ -92,6 +92,8 @@ export interface SequenceOptions {
 }
 
 class Hang extends Error {}
+/** Time per op name, ms, summed over the process (printed by `child.ts`). */
+export const PROFILE: Map<string, number> = new Map();
 
 const SIZES: unknown[] = [
   1,
@@ -193,6 +195,8 @@ interface World {
   sockets: UnixSocket[];
   stages: Stage[];
   pools: BufferPool[];
+  /** Pool buffers taken with `tryAcquire` and kept, not recycled. */
+  held: { pool: BufferPool; b: ReturnType<BufferPool["tryAcquire"]> & object }[];
   /** Raw fds (memfds, received fds) the sequence made through the kernel seam. */
   raw: number[];
   /** Errors kept across the sequence (a kept error must not keep its buffer alive). */
@@ -304,6 +308,7 @@ export async function runSequence(
     sockets: [],
     stages: [],
     pools: [],
+    held: [],
     raw: [],
     kept: [],
     dropped: 0,
@@ -385,7 +390,12 @@ export async function runSequence(
     if (seal) call("Kernel.fcntl(F_ADD_SEALS)", () => k.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK));
     return fd;
   };
-  const controller = (): { signal: AbortSignal; arm: () => void } => {
+  const controller = (): {
+    signal: AbortSignal;
+    arm: () => void;
+    willAbort: boolean;
+    abortLater: () => void;
+  } => {
     const c = new AbortController();
     const mode = r();
     if (mode < 0.1) abortedBy(c); // already aborted
@@ -395,6 +405,8 @@ export async function runSequence(
       arm: () => {
         if (mode < 0.7) setTimeout(() => abortedBy(c), delay);
       },
+      willAbort: mode < 0.7,
+      abortLater: () => void setTimeout(() => abortedBy(c), delay),
     };
   };
 
@@ -433,6 +445,8 @@ export async function runSequence(
           { fdFlags: pick(FD_FLAGS) },
           { heapFlags: pick([0, 1, -1, NaN, 2 ** 40, null]) },
           { name: pick(NAMES) },
+          // Never `true`: that is the caller's explicit consent to the OOM killer.
+          { overcommit: pick([false, "yes", 1, null]) },
         ]);
       const b = call("DmaHeap.allocate", () => h.allocate(size as number, opts as any));
       if (b) w.bufs.push(b);
@@ -885,8 +899,23 @@ export async function runSequence(
       if (what < 0.4) {
         const b = call("BufferPool.tryAcquire", () => p.tryAcquire());
         if (b && chance(0.7)) call("BufferPool.recycle", () => p.recycle(b));
+        else if (b) w.held.push({ pool: p, b });
       } else if (what < 0.7) {
         const c = controller();
+        // An empty pool, a buffer the sequence keeps and a signal that never aborts: nothing would
+        // ever end that wait — the caller's own deadlock (seed 11, sequence 259), not a hang of
+        // the library. Give a kept buffer back a little later (the waiter must wake), or abort.
+        if (!c.willAbort && !p.closed && p.available === 0) {
+          const i = w.held.findIndex((e) => e.pool === p);
+          if (i >= 0) {
+            const [{ b }] = w.held.splice(i, 1);
+            setTimeout(() => {
+              try {
+                p.recycle(b);
+              } catch { /* the pool was closed meanwhile */ }
+            }, 5);
+          } else c.abortLater();
+        }
         await acall("BufferPool.acquire", () => {
           const q = p.acquire(c.signal);
           c.arm();
@@ -968,7 +997,9 @@ export async function runSequence(
     while (result.calls < options.calls) {
       let x = r() * total;
       const op = ops.find((o) => (x -= o[0]) < 0) ?? ops[0];
+      const t = performance.now();
       await op[2]();
+      PROFILE.set(op[1], (PROFILE.get(op[1]) ?? 0) + performance.now() - t);
     }
   } catch (e) {
     if (!(e instanceof Hang)) throw e;
@@ -976,6 +1007,7 @@ export async function runSequence(
   }
 
   // Cleanup through the public API, then the invariants.
+  const tInvariants = performance.now();
   const views = w.views.map((e) => e.view);
   await cleanup(w, call);
   w.bufs = [];
@@ -1013,6 +1045,10 @@ export async function runSequence(
     }
   }
   w.kept.length = 0;
+  PROFILE.set(
+    "(invariants)",
+    (PROFILE.get("(invariants)") ?? 0) + performance.now() - tInvariants,
+  );
   return result;
 }
 
