@@ -61,7 +61,7 @@ export {
 } from "./src/heaps/heap.ts";
 export type { HeapRole } from "./src/heaps/roles.ts";
 export { DmaBuf, type DmaBufFromOptions, type MapOptions } from "./src/dmabuf/buffer.ts";
-export { type CpuAccess, DmaBufMapping } from "./src/dmabuf/mapping.ts";
+export { type CpuAccess, type CpuAccessOptions, DmaBufMapping } from "./src/dmabuf/mapping.ts";
 export {
   type FenceAccess,
   type SyncFenceInfo,

@@ -40,7 +40,13 @@ import {
   DMA_BUF_SYNC_START,
 } from "../uapi/dma_buf.ts";
 import { type DmaBufInfo, parseFdinfo } from "./fdinfo.ts";
-import { type CpuAccess, DmaBufMapping, syncDirection } from "./mapping.ts";
+import {
+  type CpuAccess,
+  type CpuAccessOptions,
+  DEFAULT_SYNC_TIMEOUT_MS,
+  DmaBufMapping,
+  syncDirection,
+} from "./mapping.ts";
 import { adoptSyncFile, type FenceAccess, fenceFlags, SyncFile } from "./fence.ts";
 import { waitForEvents, type WaitOptions } from "./wait.ts";
 
@@ -424,11 +430,49 @@ export class DmaBuf extends FdResource {
    * Begins CPU access (`DMA_BUF_IOCTL_SYNC` START). Retries on `EINTR`/`EAGAIN` as the kernel
    * asks. For experts: prefer a mapping's `read`/`write`/`readWrite`, which pair START and END.
    *
+   * START waits for the buffer's implicit fences (a read for its writers, a write for every
+   * fence), which the kernel does without a time limit; the library waits at most
+   * `options.timeout` ms (default 5000, blocking the thread) and only then enters the ioctl —
+   * see {@linkcode CpuAccessOptions}.
+   *
    * @param access The direction; END must use the same.
+   * @param options `timeout` in ms for the fence wait.
+   * @throws {Deno.errors.TimedOut} `ETIMEDOUT` when fences stay pending past the timeout (no
+   * access has begun: do not call END).
+   * @throws {RangeError} `EINVAL` for a bad timeout.
    */
-  beginCpuAccess(access: CpuAccess = "readwrite"): void {
+  beginCpuAccess(access: CpuAccess = "readwrite", options: CpuAccessOptions = {}): void {
     oneOf("DmaBuf.beginCpuAccess", "access", access, ACCESS);
+    const { timeout = DEFAULT_SYNC_TIMEOUT_MS } = optionsArg("DmaBuf.beginCpuAccess", options);
+    if (typeof timeout !== "number" || !(timeout >= 0) || timeout > 0x7fffffff) {
+      throw argumentError(
+        "range",
+        "DmaBuf.beginCpuAccess",
+        "options.timeout",
+        `must be a number of milliseconds from 0 to 2^31-1, got ${describe(timeout)}`,
+      );
+    }
+    this.checkOpen("begin CPU access to");
+    this.#awaitFences(access, Math.ceil(timeout));
     this.#syncIoctl(DMA_BUF_SYNC_START | syncDirection(access), "begin CPU access to");
+  }
+
+  // The bounded wait before SYNC START: dma_buf_poll() reports the fences START would wait for
+  // (POLLIN: the writers, for a read; POLLOUT: every fence, for a write). POLLERR/POLLNVAL are
+  // left to the ioctl, which names the fault.
+  #awaitFences(access: CpuAccess, timeout: number): void {
+    const events = access === "read" ? POLLIN : POLLOUT;
+    const req = [{ fd: this.#fd, events }];
+    if (this.#kernel.poll(req, 0)[0] !== 0) return;
+    if (timeout > 0 && this.#kernel.poll(req, timeout)[0] !== 0) return;
+    throw errnoError(Errno.ETIMEDOUT, "DMA_BUF_IOCTL_SYNC", {
+      path: `dma-buf fd ${this.#fd}`,
+      detail: `SYNC START(${access.toUpperCase()}) would wait for fences on the buffer that did ` +
+        `not signal within ${timeout} ms (a device, another process or a sw_sync timeline ` +
+        "still uses it); no CPU access has begun",
+      hint: `await buf.wait("${access === "read" ? "read" : "write"}", { signal }) before the ` +
+        "access, which does not block the thread, or pass a longer { timeout }",
+    });
   }
 
   /**

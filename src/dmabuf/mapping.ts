@@ -10,6 +10,27 @@ import { DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_WRITE } from "../uapi/
 /** The direction of CPU access: what the CPU will do with the bytes. */
 export type CpuAccess = "read" | "write" | "readwrite";
 
+/** How long SYNC START may block the thread by default, in ms (see `CpuAccessOptions`). */
+export const DEFAULT_SYNC_TIMEOUT_MS = 5000;
+
+/** Options of a CPU access bracketed by `DMA_BUF_IOCTL_SYNC` START and END. */
+export interface CpuAccessOptions {
+  /**
+   * Milliseconds SYNC START may block the thread waiting for the buffer's implicit fences — a
+   * device still writing (before a read), or still reading or writing (before a write) — before
+   * it gives up with a `TimedOut` error (`ETIMEDOUT`) and no access begins. Default
+   * 5000; `0` fails at once while any fence is pending.
+   *
+   * The kernel itself waits without a limit (`dma_buf_begin_cpu_access()` →
+   * `dma_resv_wait_timeout(…, MAX_SCHEDULE_TIMEOUT)` in drivers/dma-buf/dma-buf.c), so a fence
+   * that never signals (a held device queue, an unsignalled sw_sync point) would hang the
+   * process there: the library first polls the fd (`POLLIN` for a read, `POLLOUT` for a write,
+   * as `dma_buf_poll()` reports the same fences) and enters the ioctl only once they have
+   * signalled. To wait without blocking the thread, `await buf.wait(...)` first.
+   */
+  timeout?: number;
+}
+
 /** Returns the `DMA_BUF_SYNC_*` direction bits for an access. */
 export function syncDirection(access: CpuAccess): number {
   switch (access) {
@@ -24,8 +45,8 @@ export function syncDirection(access: CpuAccess): number {
 
 /** What a mapping needs from its buffer; kept narrow so the two files do not import each other. */
 export interface MappingOwner {
-  /** `DMA_BUF_IOCTL_SYNC` START with these direction bits. */
-  beginCpuAccess(access: CpuAccess): void;
+  /** `DMA_BUF_IOCTL_SYNC` START with these direction bits, after the bounded fence wait. */
+  beginCpuAccess(access: CpuAccess, options?: CpuAccessOptions): void;
   /** `DMA_BUF_IOCTL_SYNC` END with these direction bits. */
   endCpuAccess(access: CpuAccess): void;
 }
@@ -159,8 +180,11 @@ export class DmaBufMapping {
    * Runs `fn` with the bytes between SYNC START|READ and END|READ.
    *
    * @param fn Reads the bytes; may be async.
+   * @param options `timeout`: how long SYNC START may wait for pending fences (default 5000 ms).
    * @returns What `fn` returns (a promise if `fn` returns one).
    * @throws {ErrnoError} If a sync ioctl fails, or the mapping was unmapped.
+   * @throws {Deno.errors.TimedOut} `ETIMEDOUT` when fences on the buffer stay pending past the
+   * timeout; `fn` is not called.
    *
    * @example Reading a buffer
    * ```ts
@@ -173,16 +197,19 @@ export class DmaBufMapping {
    * assert.equal(map.read((b) => b[0]), 0);
    * ```
    */
-  read<T>(fn: (bytes: Uint8Array) => T): T {
-    return this.#scoped("read", fn);
+  read<T>(fn: (bytes: Uint8Array) => T, options?: CpuAccessOptions): T {
+    return this.#scoped("read", fn, options);
   }
 
   /**
    * Runs `fn` with the bytes between SYNC START|WRITE and END|WRITE.
    *
    * @param fn Writes the bytes; may be async.
+   * @param options `timeout`: how long SYNC START may wait for pending fences (default 5000 ms).
    * @returns What `fn` returns (a promise if `fn` returns one).
    * @throws {ErrnoError} If a sync ioctl fails, or the mapping was unmapped.
+   * @throws {Deno.errors.TimedOut} `ETIMEDOUT` when fences on the buffer stay pending past the
+   * timeout; `fn` is not called.
    * @throws {TypeError} `EINVAL` on a read-only mapping (`access: "read"`), before any access.
    *
    * @example Filling a buffer
@@ -197,16 +224,19 @@ export class DmaBufMapping {
    * assert.equal(map.read((b) => b[4095]), 0x42);
    * ```
    */
-  write<T>(fn: (bytes: Uint8Array) => T): T {
-    return this.#scoped("write", fn);
+  write<T>(fn: (bytes: Uint8Array) => T, options?: CpuAccessOptions): T {
+    return this.#scoped("write", fn, options);
   }
 
   /**
    * Runs `fn` with the bytes between SYNC START|RW and END|RW.
    *
    * @param fn Reads and writes the bytes; may be async.
+   * @param options `timeout`: how long SYNC START may wait for pending fences (default 5000 ms).
    * @returns What `fn` returns (a promise if `fn` returns one).
    * @throws {ErrnoError} If a sync ioctl fails, or the mapping was unmapped.
+   * @throws {Deno.errors.TimedOut} `ETIMEDOUT` when fences on the buffer stay pending past the
+   * timeout; `fn` is not called.
    * @throws {TypeError} `EINVAL` on a read-only mapping (`access: "read"`), before any access.
    *
    * @example Incrementing every byte
@@ -221,11 +251,11 @@ export class DmaBufMapping {
    * assert.equal(map.read((b) => b[7]), 1);
    * ```
    */
-  readWrite<T>(fn: (bytes: Uint8Array) => T): T {
-    return this.#scoped("readwrite", fn);
+  readWrite<T>(fn: (bytes: Uint8Array) => T, options?: CpuAccessOptions): T {
+    return this.#scoped("readwrite", fn, options);
   }
 
-  #scoped<T>(access: CpuAccess, fn: (bytes: Uint8Array) => T): T {
+  #scoped<T>(access: CpuAccess, fn: (bytes: Uint8Array) => T, options?: CpuAccessOptions): T {
     if (typeof fn !== "function") {
       throw argumentError("type", `DmaBufMapping.${name(access)}`, "fn", "must be a function");
     }
@@ -240,7 +270,7 @@ export class DmaBufMapping {
     }
     // A copy of read-only memory is taken after START, so it shows what the device wrote.
     const bytes = this.writable ? this.bytes : undefined;
-    this.#owner.beginCpuAccess(access);
+    this.#owner.beginCpuAccess(access, options);
     let result: T;
     try {
       result = fn(bytes ?? this.bytes);

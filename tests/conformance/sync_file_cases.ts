@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type ConformanceCase, errnoOf } from "./harness.ts";
+import type { ErrnoError } from "../../src/errors.ts";
 import { openHeap, SyncFile, type SyncFileInfo } from "../../mod.ts";
 import { SwSyncTimeline } from "../../src/sync/sw_sync.ts";
 import {
@@ -210,6 +211,53 @@ export const syncFileCases: ConformanceCase[] = [
       for (const key of ["pending", "reached", "pair", "samePoint", "afterInc1", "afterInc2"]) {
         obs[key] = JSON.parse(JSON.stringify(obs[key]).replaceAll(JSON.stringify(c), '"<comm>"'));
       }
+    },
+  },
+  {
+    name: "CPU access waits for pending fences at most its timeout, then ETIMEDOUT before SYNC",
+    needs: "sw_sync",
+    // The kernel's SYNC START would sleep until the sw_sync point signals (forever, here): the
+    // library polls first (POLLIN for a read, POLLOUT for a write) and gives up in time.
+    run(k, obs) {
+      using heap = openHeap("system", { kernel: k });
+      using buf = heap.allocate(4096);
+      using map = buf.map();
+      map.write((b) => b.fill(7));
+      const t = new SwSyncTimeline(k);
+      try {
+        const attempt = (access: "read" | "write", timeout: number) => {
+          let called = false;
+          const fn = (b: Uint8Array) => {
+            called = true;
+            return b[0];
+          };
+          try {
+            const r = access === "read" ? map.read(fn, { timeout }) : map.write(fn, { timeout });
+            return { result: r, called };
+          } catch (e) {
+            return { error: (e as ErrnoError).code, syscall: (e as ErrnoError).syscall, called };
+          }
+        };
+        using reader = swFence(k, t, 1);
+        buf.importSyncFile(reader, "read"); // a device reading: a CPU read may go on
+        obs.readFence = { read: attempt("read", 0), write: attempt("write", 0) };
+        using writer = swFence(k, t, 2);
+        buf.importSyncFile(writer, "write"); // a device writing: neither may
+        obs.writeFence = { read: attempt("read", 0), write: attempt("write", 30) };
+        obs.badTimeout = errnoOf(() => map.read(() => 0, { timeout: -1 }));
+        t.inc(2);
+        obs.signalled = { read: attempt("read", 0), write: attempt("write", 0) };
+      } finally {
+        t.close();
+      }
+      const timedOut = { error: "ETIMEDOUT", syscall: "DMA_BUF_IOCTL_SYNC", called: false };
+      assert.deepEqual(obs.readFence, { read: { result: 7, called: true }, write: timedOut });
+      assert.deepEqual(obs.writeFence, { read: timedOut, write: timedOut });
+      assert.equal(obs.badTimeout, "EINVAL");
+      assert.deepEqual(obs.signalled, {
+        read: { result: 7, called: true },
+        write: { result: 7, called: true },
+      });
     },
   },
   {
