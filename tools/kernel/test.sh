@@ -113,9 +113,11 @@ done
 echo
 echo "== tools/kernel/test.sh: time per stage (seconds) =="
 awk -F'\t' '{ printf "  %-22s %8s  exit %s\n", $1, $2, $3 }' "$TIMINGS_FILE"
+# Every `deno test` summary of a guest, in order (the Debian guest's suite, then its trust scenarios).
 for k in "${kernels[@]}"; do
-  line=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$logs/guest-$k.log" 2>/dev/null | tail -n1 || true)
-  echo "  deno test in the $k guest: ${line:-no test summary (guest did not get that far)}"
+  lines=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$logs/guest-$k.log" 2>/dev/null || true)
+  echo "  deno test in the $k guest:"
+  echo "${lines:-no test summary (guest did not get that far)}" | sed 's/^/    /'
 done
 for s in "${skips[@]}"; do echo "SKIPPED: $s"; done
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
