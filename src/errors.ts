@@ -370,6 +370,29 @@ export function intArg(
 }
 
 /**
+ * Checks that an argument is a string or a boolean (`typeof`).
+ *
+ * @param where The public call.
+ * @param argument Its name.
+ * @param value The value.
+ * @param type `"string"` or `"boolean"`.
+ * @returns The value.
+ * @throws {TypeError} {@linkcode ArgumentError} otherwise.
+ */
+export function typeArg<K extends "string" | "boolean">(
+  where: string,
+  argument: string,
+  value: unknown,
+  type: K,
+): K extends "string" ? string : boolean {
+  // deno-lint-ignore valid-typeof
+  if (typeof value !== type) {
+    throw argumentError("type", where, argument, `must be a ${type}, got ${describe(value)}`);
+  }
+  return value as K extends "string" ? string : boolean;
+}
+
+/**
  * Checks a string argument against a set of allowed values.
  *
  * @param where The public call.

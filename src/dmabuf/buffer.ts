@@ -13,6 +13,7 @@ import {
   intArg,
   oneOf,
   optionsArg,
+  typeArg,
 } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
@@ -204,15 +205,7 @@ export class DmaBuf extends FdResource {
     intArg(where, "fd", fd, 0, 2 ** 31 - 1);
     const o = optionsArg(where, options);
     const kernel = o.kernel ?? getKernel();
-    const owned = o.owned ?? true;
-    if (typeof owned !== "boolean") {
-      throw argumentError(
-        "type",
-        where,
-        "options.owned",
-        `must be a boolean, got ${describe(owned)}`,
-      );
-    }
+    const owned = typeArg(where, "options.owned", o.owned ?? true, "boolean");
     // A borrowed fd is duplicated at once: from then on only the duplicate is used, so the
     // caller closing its fd (and the number going to another file) cannot reach this object.
     let own = fd;
@@ -291,14 +284,7 @@ export class DmaBuf extends FdResource {
   setName(name: string): void {
     this.checkOpen("name");
     const syscall = "ioctl(DMA_BUF_SET_NAME_B)";
-    if (typeof name !== "string") {
-      throw argumentError(
-        "type",
-        "DmaBuf.setName",
-        "name",
-        `must be a string, got ${describe(name)}`,
-      );
-    }
+    typeArg("DmaBuf.setName", "name", name, "string");
     if (name.includes("\0")) {
       throw errnoError(Errno.EINVAL, syscall, { detail: "the name must be a string without NUL" });
     }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { argumentError, describe } from "../errors.ts";
+import { typeArg } from "../errors.ts";
 
 /** What the kernel reports about one dma-buf fd. */
 export interface DmaBufInfo {
@@ -47,9 +47,7 @@ export interface DmaBufInfo {
  * ```
  */
 export function parseFdinfo(text: string): DmaBufInfo | undefined {
-  if (typeof text !== "string") {
-    throw argumentError("type", "parseFdinfo", "text", `must be a string, got ${describe(text)}`);
-  }
+  typeArg("parseFdinfo", "text", text, "string");
   let exporter: string | undefined;
   let name: string | undefined;
   let size = 0, count = 0, inode = 0, flags = 0, mntId = 0, pos = 0;

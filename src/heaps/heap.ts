@@ -12,6 +12,7 @@ import {
   errnoError,
   intArg,
   optionsArg,
+  typeArg,
 } from "../errors.ts";
 import { heapCannotFit } from "./_limits.ts";
 import { FdResource } from "../fd_resource.ts";
@@ -283,22 +284,8 @@ export class DmaHeap extends FdResource {
       2 ** 32 - 1,
     );
     const heapFlags = intArg(where, "options.heapFlags", o.heapFlags ?? 0, 0);
-    if (o.name !== undefined && typeof o.name !== "string") {
-      throw argumentError(
-        "type",
-        where,
-        "options.name",
-        `must be a string, got ${describe(o.name)}`,
-      );
-    }
-    if (o.overcommit !== undefined && typeof o.overcommit !== "boolean") {
-      throw argumentError(
-        "type",
-        where,
-        "options.overcommit",
-        `must be a boolean, got ${describe(o.overcommit)}`,
-      );
-    }
+    if (o.name !== undefined) typeArg(where, "options.name", o.name, "string");
+    if (o.overcommit !== undefined) typeArg(where, "options.overcommit", o.overcommit, "boolean");
     const page = this.kernel.pageSize;
     const why = heapCannotFit(
       this.kernel,

@@ -7,14 +7,7 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import {
-  argumentError,
-  describe,
-  type ErrnoError,
-  errnoError,
-  intArg,
-  optionsArg,
-} from "../errors.ts";
+import { type ErrnoError, errnoError, intArg, optionsArg, typeArg } from "../errors.ts";
 import { udmabufSizeLimit } from "./_limits.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
@@ -196,14 +189,7 @@ export class Udmabuf extends FdResource {
     const where = "Udmabuf.allocate";
     intArg(where, "size", size, 1);
     const o = optionsArg(where, options);
-    if (o.name !== undefined && typeof o.name !== "string") {
-      throw argumentError(
-        "type",
-        where,
-        "options.name",
-        `must be a string, got ${describe(o.name)}`,
-      );
-    }
+    if (o.name !== undefined) typeArg(where, "options.name", o.name, "string");
     const page = this.kernel.pageSize;
     const length = Math.ceil(size / page) * page;
     // Checked before making the memfd: the module refuses more than size_limit_mb (EINVAL).

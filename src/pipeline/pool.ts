@@ -4,7 +4,15 @@
  *
  * @module
  */
-import { argumentError, closedError, describe, errnoError, intArg, optionsArg } from "../errors.ts";
+import {
+  argumentError,
+  closedError,
+  describe,
+  errnoError,
+  intArg,
+  optionsArg,
+  typeArg,
+} from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import type { DmaBuf } from "../dmabuf/buffer.ts";
 import type { DmaBufMapping } from "../dmabuf/mapping.ts";
@@ -194,10 +202,7 @@ export function createBufferPool(allocator: PoolAllocator, options: BufferPoolOp
   const o = optionsArg(where, options);
   const count = intArg(where, "options.count", o.count, 1, 1 << 20);
   const size = intArg(where, "options.size", o.size, 1);
-  const name = o.name ?? "pool";
-  if (typeof name !== "string") {
-    throw argumentError("type", where, "options.name", `must be a string, got ${describe(name)}`);
-  }
+  const name = typeArg(where, "options.name", o.name ?? "pool", "string");
   const buffers: PooledBuffer[] = [];
   try {
     for (let index = 0; index < count; index++) {

@@ -8,7 +8,7 @@
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { argumentError, describe, type ErrnoError, errnoError, optionsArg } from "../errors.ts";
+import { type ErrnoError, errnoError, optionsArg, typeArg } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import { O_CLOEXEC, O_RDWR, POLLIN, POLLOUT } from "../uapi/constants.ts";
@@ -265,8 +265,6 @@ export class Stage extends FdResource implements PipelineStage<StageResult> {
  * ```
  */
 export function openStage(path: string, options?: StageOptions): Stage {
-  if (typeof path !== "string") {
-    throw argumentError("type", "openStage", "path", `must be a string, got ${describe(path)}`);
-  }
+  typeArg("openStage", "path", path, "string");
   return Stage.open(path, optionsArg("openStage", options));
 }

@@ -8,7 +8,14 @@
  */
 import type { Kernel } from "../kernel/types.ts";
 import { getKernel } from "../kernel/select.ts";
-import { argumentError, describe, type ErrnoError, errnoError, optionsArg } from "../errors.ts";
+import {
+  argumentError,
+  describe,
+  type ErrnoError,
+  errnoError,
+  optionsArg,
+  typeArg,
+} from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import { POLLIN } from "../uapi/constants.ts";
@@ -213,9 +220,7 @@ export class UnixSocket extends FdResource {
 }
 
 function pathArg(where: string, path: unknown): void {
-  if (typeof path !== "string") {
-    throw argumentError("type", where, "path", `must be a string, got ${describe(path)}`);
-  }
+  typeArg(where, "path", path, "string");
 }
 
 /** Polls `fd` for POLLIN every few milliseconds without blocking the event loop. */
