@@ -48,6 +48,15 @@ function capture(): VideoDevice {
   });
 }
 
+/** vivid's capture device on input 0, drawing solid 100% White with no on-screen text. */
+function whiteCapture(): VideoDevice {
+  const dev = capture();
+  dev.input = 0;
+  dev.setControl("Test Pattern", "100% White");
+  dev.setControl("OSD Text Mode", "None");
+  return dev;
+}
+
 Deno.test({
   name: "vivid: QUERYCAP, ENUM_FMT, G/TRY_FMT and controls by name",
   ignore: skip !== undefined,
@@ -97,10 +106,7 @@ Deno.test({
   name: "vivid: a solid test pattern lands in system-heap buffers, sequence counts up",
   ignore: skip !== undefined,
   async fn() {
-    using dev = capture();
-    dev.input = 0;
-    dev.setControl("Test Pattern", "100% White");
-    dev.setControl("OSD Text Mode", "None");
+    using dev = whiteCapture();
     const q = dev.queue("capture");
     const fmt = q.setFormat({ width: 640, height: 360, pixelformat: "YUYV" });
     using heap = openHeap("system");
@@ -141,10 +147,7 @@ Deno.test({
   name: "vivid: MMAP buffers exported with EXPBUF are DmaBufs that map and hold the frame",
   ignore: skip !== undefined,
   async fn() {
-    using dev = capture();
-    dev.input = 0;
-    dev.setControl("Test Pattern", "100% White");
-    dev.setControl("OSD Text Mode", "None");
+    using dev = whiteCapture();
     const q = dev.queue("capture");
     const fmt = q.setFormat({ width: 640, height: 360, pixelformat: "YUYV" });
     assert.equal(q.requestBuffers(2, "mmap"), 2);
@@ -197,11 +200,8 @@ Deno.test({
   name: "vivid capture → test driver (invert) → vivid output: one Pipeline, every hop by fd",
   ignore: skip !== undefined || driverA() !== undefined,
   async fn() {
-    using cap = capture();
+    using cap = whiteCapture();
     using out = findVideoDevice({ driver: "vivid", capabilities: V4L2_CAP_VIDEO_OUTPUT });
-    cap.input = 0;
-    cap.setControl("Test Pattern", "100% White");
-    cap.setControl("OSD Text Mode", "None");
     try {
       const cfmt = cap.queue("capture").setFormat({
         width: 640,
