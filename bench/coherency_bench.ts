@@ -49,6 +49,16 @@ for (const [i, [label, coherency, sanitizer]] of boards.entries()) {
       map.write((b) => b.fill(v));
     },
   });
+  const frame = new Uint8Array(MiB).fill(0x5a);
+  Deno.bench({
+    name: `1 MiB copy-in+sync, ${label}`,
+    group: "sim 1 MiB copy-in+sync",
+    baseline: i === 0,
+    fn: () => {
+      frame[0] = v = (v + 1) & 0xff;
+      map.write((b) => b.set(frame));
+    },
+  });
   Deno.bench({
     name: `1 MiB read+sync, ${label}`,
     group: "sim 1 MiB read+sync",
