@@ -17,14 +17,19 @@
  * - `dma_unmap_sgtable()` / `dma_sync_sgtable_for_cpu()` with a direction other than
  *   `DMA_TO_DEVICE` → `arch_sync_dma_for_cpu()`: invalidate (a dirty line is discarded, as
  *   `dc ivac` may do);
- * - `DMA_BUF_IOCTL_SYNC` START/END → the heaps' `begin_cpu_access`/`end_cpu_access`.
+ * - `DMA_BUF_IOCTL_SYNC` START/END → the heaps' `begin_cpu_access`/`end_cpu_access`, which sync
+ *   only through mapped attachments: with none mapped, START does nothing and END leaves the
+ *   lines dirty for the next `dma_map_sgtable` to clean — except that with the sanitizer on, END
+ *   always cleans, the clean being its record of what the access wrote.
  *
  * Without eviction (the default) every line stays in the cache until maintained: the worst case a
  * real CPU can show. With an eviction seed, each device access first writes back a random half
  * of the dirty lines, as a cache under pressure would.
  *
  * The sanitizer checks the dma-buf protocol at the same points and reports what broke it (kinds
- * in {@linkcode CoherencyKind}); the reports are the model's own, Linux has no such check.
+ * in {@linkcode CoherencyKind}); the reports are the model's own, Linux has no such check. A
+ * kernel driver that writes through a vmap (a CPU alias) marks the lines with
+ * {@linkcode CpuCache.kernel_cpu_write}, so that reports on them name the driver, not user space.
  *
  * @module
  */
