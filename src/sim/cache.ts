@@ -17,14 +17,19 @@
  * - `dma_unmap_sgtable()` / `dma_sync_sgtable_for_cpu()` with a direction other than
  *   `DMA_TO_DEVICE` → `arch_sync_dma_for_cpu()`: invalidate (a dirty line is discarded, as
  *   `dc ivac` may do);
- * - `DMA_BUF_IOCTL_SYNC` START/END → the heaps' `begin_cpu_access`/`end_cpu_access`.
+ * - `DMA_BUF_IOCTL_SYNC` START/END → the heaps' `begin_cpu_access`/`end_cpu_access`, which sync
+ *   only through mapped attachments: with none mapped, START does nothing and END leaves the
+ *   lines dirty for the next `dma_map_sgtable` to clean — except that with the sanitizer on, END
+ *   always cleans, the clean being its record of what the access wrote.
  *
  * Without eviction (the default) every line stays in the cache until maintained: the worst case a
  * real CPU can show. With an eviction seed, each device access first writes back a random half
  * of the dirty lines, as a cache under pressure would.
  *
  * The sanitizer checks the dma-buf protocol at the same points and reports what broke it (kinds
- * in {@linkcode CoherencyKind}); the reports are the model's own, Linux has no such check.
+ * in {@linkcode CoherencyKind}); the reports are the model's own, Linux has no such check. A
+ * kernel driver that writes through a vmap (a CPU alias) marks the lines with
+ * {@linkcode CpuCache.kernel_cpu_write}, so that reports on them name the driver, not user space.
  *
  * @module
  */
@@ -69,6 +74,12 @@ export interface CoherencyReport {
   readonly length: number;
   /** The whole report line, as printed to the kernel log. */
   readonly text: string;
+  /**
+   * Who wrote the lines: `"CPU"` for user space (its mappings), else the kernel driver that
+   * wrote them through a kernel vmap (`dma_buf_vmap`) and told the model so — vivid's
+   * vb2-vmalloc, the test driver — with no `dma_buf_end_cpu_access()` after.
+   */
+  readonly writer: string;
   /**
    * The user stack of the SYNC START that opened the CPU access still open when the violation
    * was seen (undefined when no access was open). Only an open access keeps its START's stack:
@@ -153,10 +164,12 @@ export class CpuCache {
   /** Directions opened by SYNC START and not yet ended. */
   #open = 0;
   /**
-   * Lines already dirty at a START(READ) (a kernel vmap's writes, say): not the reader's. One
-   * byte per line, null when none was dirty.
+   * Lines a kernel driver wrote through a vmap since they were last cleaned or invalidated: one
+   * byte per line, 0 for none, else 1 + the writer's index in `#writers`. Null until the first.
    */
-  #dirtyAtStart: Uint8Array | null = null;
+  #kernelLines: Uint8Array | null = null;
+  #kernelCount = 0;
+  readonly #writers: string[] = [];
   /** The stack of the START of the open access (formatted only when a report is made). */
   #syncStack: Error | undefined;
   /** Identity for reports, set once exported. */
@@ -197,6 +210,9 @@ export class CpuCache {
       m = new Uint8Array(this.mem.current, 0, size);
     const end = Math.min(Math.ceil(hi / L1_CACHE_BYTES) * L1_CACHE_BYTES, size);
     const runs: [number, number][] = [];
+    const from = (lo >>> LINE_SHIFT) << LINE_SHIFT;
+    // The common case, no dirty line at all, in one compare.
+    if (Buffer.compare(v.subarray(from, end), m.subarray(from, end)) === 0) return runs;
     for (let a = (lo >>> LINE_SHIFT) << LINE_SHIFT; a < end; a += COMPARE_CHUNK) {
       const b = Math.min(a + COMPARE_CHUNK, end);
       if (Buffer.compare(v.subarray(a, b), m.subarray(a, b)) === 0) continue;
@@ -276,6 +292,7 @@ export class CpuCache {
   clean(): void {
     const v = new Uint8Array(this.view.current), m = new Uint8Array(this.mem.current);
     const saved = this.#devSaved;
+    this.#forgetKernelLines();
     if (saved === null || this.#devSavedCount === 0) {
       m.set(v);
       return;
@@ -301,17 +318,17 @@ export class CpuCache {
   /** Invalidate (`dcache_inval_poc`): the CPU view is refilled from memory; dirty lines are lost. */
   invalidate(why: string): void {
     if (this.#sink.sanitizer !== "off") {
-      for (const [a, b] of this.dirtyRuns()) {
+      for (const { a, b, writer } of this.#byWriter(this.dirtyRuns())) {
         this.#report(
           "cpu-write-discarded",
           a,
           b - a,
-          `CPU wrote ${b - a} bytes at ${
-            hex(a)
-          } with no SYNC END(WRITE) before ${why} invalidated them: the writes are lost`,
+          `${wrote(writer, a, b)} before ${why} invalidated them: the writes are lost`,
+          writer,
         );
       }
     }
+    this.#forgetKernelLines();
     new Uint8Array(this.view.current).set(new Uint8Array(this.mem.current));
     if (this.#devSavedCount > 0) this.#devSaved?.fill(0);
     this.#devSavedCount = 0;
@@ -336,6 +353,47 @@ export class CpuCache {
   }
 
   /**
+   * A kernel driver wrote [lo, hi) through a kernel vmap of the buffer (a CPU alias: the bytes
+   * are in the CPU view already). Only the attribution is recorded — reports on these lines
+   * name `who` instead of user space; the lines are dirty like any CPU write.
+   */
+  kernel_cpu_write(lo: number, hi: number, who: string): void {
+    const lines = this.#kernelLines ??= new Uint8Array(Math.ceil(this.mem.size / L1_CACHE_BYTES));
+    let w = this.#writers.indexOf(who);
+    if (w < 0) w = this.#writers.push(who) - 1;
+    for (let l = lo >>> LINE_SHIFT, e = Math.ceil(hi / L1_CACHE_BYTES); l < e; l++) {
+      if (!lines[l]) this.#kernelCount++;
+      lines[l] = 1 + Math.min(w, 254);
+    }
+  }
+
+  /**
+   * Splits runs of dirty lines by writer: user space (`"CPU"`) or the kernel driver that marked
+   * them with {@linkcode kernel_cpu_write}.
+   */
+  #byWriter(runs: [number, number][]): { a: number; b: number; writer: string }[] {
+    const lines = this.#kernelLines;
+    if (!lines || this.#kernelCount === 0) return runs.map(([a, b]) => ({ a, b, writer: "CPU" }));
+    const out: { a: number; b: number; writer: string }[] = [];
+    for (const [a, b] of runs) {
+      for (let l = a; l < b; l += L1_CACHE_BYTES) {
+        const k = lines[l >>> LINE_SHIFT];
+        const writer = k ? this.#writers[k - 1] : "CPU";
+        const last = out[out.length - 1];
+        const end = Math.min(l + L1_CACHE_BYTES, b);
+        if (last && last.b === l && last.writer === writer) last.b = end;
+        else out.push({ a: l, b: end, writer });
+      }
+    }
+    return out;
+  }
+
+  #forgetKernelLines(): void {
+    if (this.#kernelCount > 0) this.#kernelLines!.fill(0);
+    this.#kernelCount = 0;
+  }
+
+  /**
    * A device is about to read [lo, hi) (a mapping for `DMA_TO_DEVICE`/`BIDIRECTIONAL`, a DMA
    * read): eviction, then the check for CPU writes never cleaned.
    */
@@ -348,12 +406,13 @@ export class CpuCache {
       if (a >= lo && a < hi) runs.push([a, a + L1_CACHE_BYTES]);
     }
     runs.sort((x, y) => x[0] - y[0]);
-    for (const [a, b] of merge(runs)) {
+    for (const { a, b, writer } of this.#byWriter(merge(runs))) {
       this.#report(
         "cpu-write-not-cleaned",
         a,
         b - a,
-        `CPU wrote ${b - a} bytes at ${hex(a)} with no SYNC END(WRITE) before ${who} read them`,
+        `${wrote(writer, a, b)} before ${who} read them`,
+        writer,
       );
     }
   }
@@ -386,23 +445,17 @@ export class CpuCache {
   /** SYNC START with direction bits `bits`; `invalidate` when the exporter invalidates. */
   begin(bits: number, invalidate: boolean): void {
     if (invalidate) this.invalidate("SYNC START(READ)");
-    if (this.#sink.sanitizer !== "off") {
-      this.#syncStack = captureStack();
-      this.#dirtyAtStart = null;
-      if (bits === CPU_READ && !(this.#open & CPU_WRITE)) {
-        for (const [a, b] of this.dirtyRuns()) {
-          const at = this.#dirtyAtStart ??= new Uint8Array(
-            Math.ceil(this.mem.size / L1_CACHE_BYTES),
-          );
-          at.fill(1, a >>> LINE_SHIFT, Math.ceil(b / L1_CACHE_BYTES));
-        }
-      }
-    }
+    if (this.#sink.sanitizer !== "off") this.#syncStack = captureStack();
     this.#open |= bits;
   }
 
-  /** SYNC END with direction bits `bits`: the checks, then the clean. */
-  end(bits: number): void {
+  /**
+   * SYNC END with direction bits `bits`: the checks, then the clean — which Linux's heaps do
+   * only through mapped attachments (`mapped`). With the sanitizer off and nothing mapped, the
+   * lines stay dirty, as on Linux; with it on, the clean is made all the same, as the record
+   * of what this access wrote.
+   */
+  end(bits: number, mapped = true): void {
     let runs: [number, number][] | null = null;
     if (this.#sink.sanitizer !== "off") {
       const open = this.#open;
@@ -421,23 +474,19 @@ export class CpuCache {
           `SYNC END(${dirName(bits)}) after SYNC START(${dirName(open)})`,
         );
       } else if (!(bits & CPU_WRITE)) {
-        // One scan serves the check and the clean.
-        const before = this.#dirtyAtStart;
-        const fresh: [number, number][] = [];
+        // One scan serves the check and the clean. Lines a kernel driver wrote through its
+        // vmap are not the reader's (they are reported when a device reads them).
         runs = this.dirtyRuns();
-        for (const [a, b] of runs) {
-          for (let l = a; l < b; l += L1_CACHE_BYTES) {
-            if (!before?.[l >>> LINE_SHIFT]) fresh.push([l, l + L1_CACHE_BYTES]);
-          }
-        }
-        for (const [a, b] of merge(fresh)) {
+        for (const { a, b, writer } of this.#byWriter(runs)) {
+          if (writer !== "CPU") continue;
           this.#report(
             "direction-mismatch",
             a,
             b - a,
             `CPU wrote ${b - a} bytes at ${
               hex(a)
-            } inside a SYNC START(READ)…END(READ) access: no END(WRITE) cleans them`,
+            } with no SYNC END(WRITE), found at the SYNC END(READ) of a read-only access`,
+            writer,
           );
         }
       }
@@ -454,13 +503,19 @@ export class CpuCache {
     }
     this.#syncStack = undefined;
     this.#open = 0;
-    this.#dirtyAtStart = null;
     if (runs) this.#copyRuns(runs);
-    else this.clean();
+    else if (mapped || this.#sink.sanitizer !== "off") this.clean();
+    else return;
     this.#evicted.clear();
   }
 
-  #report(kind: CoherencyKind, offset: number, length: number, what: string): void {
+  #report(
+    kind: CoherencyKind,
+    offset: number,
+    length: number,
+    what: string,
+    writer = "CPU",
+  ): void {
     const { ino, name } = this.ident;
     const text = `dma-buf coherency: ${kind}: buffer ino ${ino}${name ? ` "${name}"` : ""} [${
       hex(offset)
@@ -472,6 +527,7 @@ export class CpuCache {
       offset,
       length,
       text,
+      writer,
       syncStack: this.#syncStack && userStack(this.#syncStack),
       stack: userStack(),
     });
@@ -480,9 +536,19 @@ export class CpuCache {
   /** Drops both stores (the buffer was freed). */
   release(): void {
     this.view.release();
-    this.#devSnap = this.#devSaved = this.#dirtyAtStart = null;
+    this.#devSnap = this.#devSaved = this.#kernelLines = null;
+    this.#kernelCount = 0;
     this.#devSavedCount = 0;
   }
+}
+
+/** "CPU wrote N bytes at X with no SYNC END(WRITE)", or the kernel driver's version. */
+function wrote(writer: string, a: number, b: number): string {
+  return writer === "CPU"
+    ? `CPU wrote ${b - a} bytes at ${hex(a)} with no SYNC END(WRITE)`
+    : `${writer} wrote ${b - a} bytes at ${
+      hex(a)
+    } through a kernel vmap with no dma_buf_end_cpu_access()`;
 }
 
 function merge(runs: [number, number][]): [number, number][] {
