@@ -44,10 +44,12 @@ function kernelTest(name: string, fn: (env: Env) => Promise<void>): void {
 }
 
 /**
- * A pool of 3 on `stageCount` stages; frame 1 carries an unsignalled fence. Frame 0 goes
- * through, and its `consume` aborts the run: frame 1 (and whatever was queued behind it) is then
- * in the first stage, which cannot give it back before the fence signals (or the stage closes) —
- * long after `run` has settled.
+ * A pool of 3 on `stageCount` stages; frame 1 carries an unsignalled fence. The `produce` of
+ * frame 2 aborts the run: it is called only after frame 1 was queued (one buffer enters per
+ * turn of the run's loop, and a turn starts when a stage has something done), so frame 1 is in
+ * the first stage, which cannot give it back before the fence signals (or the stage closes) —
+ * long after `run` has settled. On one stage frame 0 is done by then; on several it may still be
+ * in a later stage, and comes back within the grace or is left there too.
  */
 async function abortedWithHeldBuffers(env: Env, stageCount = 1) {
   const { kernel, machine: m } = env;
@@ -67,11 +69,12 @@ async function abortedWithHeldBuffers(env: Env, stageCount = 1) {
       frames: 100,
       signal: ac.signal,
       produce: (b, frame) => {
+        // Frame 2 is produced only once frame 1 is queued (and frame 0 done, on one stage).
+        if (frame === 2) ac.abort();
         if (frame !== 1) return;
         using fence = SyncFile.from(timeline.createFence(1), { kernel });
         b.buffer.importSyncFile(fence, "write");
       },
-      consume: () => ac.abort(),
     }),
     { name: "AbortError" },
   );
@@ -123,7 +126,8 @@ kernelTest(
   async (env) => {
     const { pool, stages, held, cleanup } = await abortedWithHeldBuffers(env, 3);
     assert.equal(pool.available, 3 - held);
-    stages[0].close(); // the driver drops its references (and cancels the fence it added)
+    // The drivers drop their references (and cancel the fences they added).
+    for (const s of stages) s.close();
     assert.equal(pool.available, 3, "buffers a closed stage held are still out of the pool");
     assert.deepEqual(heldByStage(pool), [false, false, false]);
     cleanup();
