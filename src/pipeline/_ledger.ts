@@ -16,7 +16,7 @@
 import type { Kernel, PollRequest } from "../kernel/types.ts";
 import { errnoError } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
-import { POLLERR, POLLIN, POLLNVAL } from "../uapi/constants.ts";
+import { POLLERR, POLLHUP, POLLIN, POLLNVAL } from "../uapi/constants.ts";
 import type { BufferPool, PooledBuffer } from "./pool.ts";
 import type { PipelineStage, PipelineStageResult } from "./stage.ts";
 
@@ -178,12 +178,16 @@ export function leftoverPolls(
   return groups;
 }
 
-/** Notes the stages whose poll reported an error: they cannot give buffers back. */
+/**
+ * Notes the stages whose poll reported an error or a hang-up: they cannot give buffers back
+ * (and polling them again would return at once, forever).
+ */
 export function notePollErrors(polled: { stage: AnyStage }[], revents: readonly number[]): void {
   revents.forEach((r, i) => {
     const { stage } = polled[i];
-    if (r & (POLLERR | POLLNVAL) && !stage.closed) {
-      failed.set(stage, `poll reported ${r & POLLNVAL ? "POLLNVAL" : "POLLERR"} on its fd`);
+    if (r & (POLLERR | POLLNVAL | POLLHUP) && !stage.closed) {
+      const what = r & POLLNVAL ? "POLLNVAL" : r & POLLERR ? "POLLERR" : "POLLHUP";
+      failed.set(stage, `poll reported ${what} on its fd`);
     }
   });
 }
