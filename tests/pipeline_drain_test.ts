@@ -44,12 +44,19 @@ function kernelTest(name: string, fn: (env: Env) => Promise<void>): void {
 }
 
 /**
- * A pool of 3 on `stageCount` stages; frame 1 carries an unsignalled fence. The `produce` of
- * frame 2 aborts the run: it is called only after frame 1 was queued (one buffer enters per
- * turn of the run's loop, and a turn starts when a stage has something done), so frame 1 is in
- * the first stage, which cannot give it back before the fence signals (or the stage closes) —
- * long after `run` has settled. On one stage frame 0 is done by then; on several it may still be
- * in a later stage, and comes back within the grace or is left there too.
+ * A pool of 3 on `stageCount` stages; frame 1 carries an unsignalled fence, so the first stage
+ * cannot give it back before the fence signals (or the stage closes) — long after `run` has
+ * settled. The run is aborted once frame 0 is consumed and frame 1 is in the first stage, at
+ * whichever of two points comes first (the order depends on how fast the driver's worker is:
+ * the simulated one runs after the queueing call returns, Linux's may finish frame 0 before the
+ * run dequeues):
+ * - the `produce` of frame 2: called only in a turn of the run's loop after the one that queued
+ *   frame 1 (one buffer enters per turn), and on one stage only after frame 0 was consumed;
+ * - otherwise the run is waiting in `poll` for frame 1, with frame 0 consumed before frame 1 was
+ *   produced: the abort comes after `produce(1)` returned and every microtask after it ran (the
+ *   run's queueing of frame 1 is among them; its next real wait is the poll).
+ * On one stage, so, only frame 1's buffer is held; on several, frame 0 may still be in a later
+ * stage when `produce(2)` aborts, and comes back within the grace or is left there too.
  */
 async function abortedWithHeldBuffers(env: Env, stageCount = 1) {
   const { kernel, machine: m } = env;
@@ -64,16 +71,27 @@ async function abortedWithHeldBuffers(env: Env, stageCount = 1) {
   const timeline = new SwSyncTimeline(kernel);
   const ac = new AbortController();
   const pipeline = new Pipeline(stages, pool);
+  let consumed0 = false, produced1 = false;
+  const abortSoon = () => {
+    // After the microtasks that queue frame 1 (a macrotask boundary, not a time).
+    if (consumed0 && produced1) setTimeout(() => ac.abort(), 0);
+  };
   await assert.rejects(
     pipeline.run({
       frames: 100,
       signal: ac.signal,
       produce: (b, frame) => {
-        // Frame 2 is produced only once frame 1 is queued (and frame 0 done, on one stage).
         if (frame === 2) ac.abort();
         if (frame !== 1) return;
         using fence = SyncFile.from(timeline.createFence(1), { kernel });
         b.buffer.importSyncFile(fence, "write");
+        produced1 = true;
+        abortSoon();
+      },
+      consume: (f) => {
+        if (f.frame !== 0) return;
+        consumed0 = true;
+        abortSoon();
       },
     }),
     { name: "AbortError" },
