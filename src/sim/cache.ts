@@ -456,7 +456,22 @@ export class CpuCache {
    * of what this access wrote.
    */
   end(bits: number, mapped = true): void {
-    let runs: [number, number][] | null = null;
+    // In strict mode a report throws; the END still happens (the access is closed and the lines
+    // cleaned), so that code after a caught violation is checked against a sane state.
+    const scan: { runs: [number, number][] | null } = { runs: null };
+    try {
+      this.#endChecks(bits, scan);
+    } finally {
+      this.#syncStack = undefined;
+      this.#open = 0;
+      if (scan.runs) this.#copyRuns(scan.runs);
+      else if (mapped || this.#sink.sanitizer !== "off") this.clean();
+      if (scan.runs || mapped || this.#sink.sanitizer !== "off") this.#evicted.clear();
+    }
+  }
+
+  /** The sanitizer's checks at SYNC END; `scan.runs` gets the dirty runs when it scans them. */
+  #endChecks(bits: number, scan: { runs: [number, number][] | null }): void {
     if (this.#sink.sanitizer !== "off") {
       const open = this.#open;
       if (open === 0) {
@@ -476,7 +491,7 @@ export class CpuCache {
       } else if (!(bits & CPU_WRITE)) {
         // One scan serves the check and the clean. Lines a kernel driver wrote through its
         // vmap are not the reader's (they are reported when a device reads them).
-        runs = this.dirtyRuns();
+        const runs = scan.runs = this.dirtyRuns();
         for (const { a, b, writer } of this.#byWriter(runs)) {
           if (writer !== "CPU") continue;
           this.#report(
@@ -501,12 +516,6 @@ export class CpuCache {
         );
       }
     }
-    this.#syncStack = undefined;
-    this.#open = 0;
-    if (runs) this.#copyRuns(runs);
-    else if (mapped || this.#sink.sanitizer !== "off") this.clean();
-    else return;
-    this.#evicted.clear();
   }
 
   #report(

@@ -311,3 +311,24 @@ Deno.test("coherency: lines holding NaN bit patterns are clean once written back
   map.read((b) => assert.equal(b[4095], 0xff));
   assert.equal(m.coherencyReportCount(), 0);
 });
+
+Deno.test("coherency: after strict mode throws at SYNC END, the access is closed and correct accesses pass", () => {
+  const { m, p } = board("strict");
+  using heap = openHeap("system", { kernel: p });
+  using buf = heap.allocate(4096);
+  using map = buf.map();
+  // A nested read inside a write: START(WRITE), START(READ), END(READ) is a direction mismatch.
+  assert.throws(
+    () => map.write((w) => map.read(() => (w[0] = 1))),
+    (e) => e instanceof CoherencyViolation && e.kind === "direction-mismatch",
+  );
+  const n = m.coherencyReportCount();
+  // The violation was thrown; the buffer's CPU access must not stay open for later code.
+  map.write((w) => w.fill(2));
+  assert.equal(map.read((r) => r[4095]), 2);
+  assert.equal(
+    m.coherencyReportCount(),
+    n,
+    m.coherencyReports.slice(n).map((r) => r.text).join("\n"),
+  );
+});
