@@ -332,3 +332,24 @@ Deno.test("coherency: after strict mode throws at SYNC END, the access is closed
     m.coherencyReports.slice(n).map((r) => r.text).join("\n"),
   );
 });
+
+Deno.test("coherency: in strict mode a pipeline producer that skips SYNC fails the run (the stage's job fails with EIO) instead of hanging", async () => {
+  const { m, p: kernel } = board("strict");
+  using heap = openHeap("system", { kernel });
+  using pool = createBufferPool(heap, { count: 2, size: 4096 });
+  using stage = openStage("/dev/driverA", { op: "invert", kernel });
+  await assert.rejects(
+    new Pipeline([stage], pool).run({
+      frames: 3,
+      signal: AbortSignal.timeout(5000),
+      produce: (b) => void b.mapping.bytes.fill(1), // no SYNC at all
+    }),
+    (e: Error & { code?: string }) => e.code === "EIO",
+  );
+  assert.ok(m.coherencyReportCount("cpu-write-not-cleaned") >= 1);
+  assert.equal(pool.available, 2, "every buffer is back in the pool");
+  assert.match(
+    m.log.dmesg(),
+    /workqueue: work item failed: dma-buf coherency: cpu-write-not-cleaned/,
+  );
+});
