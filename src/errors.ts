@@ -418,3 +418,30 @@ export function oneOf<T extends string>(
   }
   return value as T;
 }
+
+/**
+ * Refuses an fd-carrying object (a `DmaBuf`, a `SyncFile`) of another kernel than the one a call
+ * goes to, before the call: its fd number means nothing in that kernel's fd table, or names
+ * another file there (two simulated processes, or a simulated process and Linux).
+ *
+ * @param kernel The kernel the call goes to.
+ * @param other The object whose fd the call would pass.
+ * @param what What it is, for the message (`"buffer"`, `"sync file"`).
+ * @param syscall The call, e.g. `"ioctl(TEST_QUEUE)"`.
+ * @param path The device, if any.
+ * @throws {ErrnoError} `EXDEV` when `other.kernel !== kernel`.
+ */
+export function sameKernel(
+  kernel: object,
+  other: { readonly kernel: object },
+  what: string,
+  syscall: string,
+  path?: string,
+): void {
+  if (other.kernel === kernel) return;
+  throw errnoError(Errno.EXDEV, syscall, {
+    path,
+    detail: `The ${what}'s fd belongs to another kernel than this call's ` +
+      `(another simulated process or machine); pass every object of one kernel ({ kernel })`,
+  });
+}

@@ -13,6 +13,7 @@ import {
   intArg,
   oneOf,
   optionsArg,
+  sameKernel,
   typeArg,
 } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
@@ -566,7 +567,7 @@ export class DmaBuf extends FdResource {
    * @param syncFile The fence.
    * @param access As what it is added.
    * @throws {ErrnoError} `EINVAL` if the fd is not a sync_file (or is closed), `ENOTTY` without
-   *   `CONFIG_SYNC_FILE`.
+   *   `CONFIG_SYNC_FILE`, `EXDEV` for a sync file of another kernel (before the ioctl).
    *
    * @example Making one buffer wait for another's fences
    * ```ts
@@ -594,6 +595,7 @@ export class DmaBuf extends FdResource {
         `must be a SyncFile, got ${describe(syncFile)}`,
       );
     }
+    sameKernel(this.#kernel, syncFile, "sync file", `ioctl(${name})`);
     const arg = scratch(this.#kernel).fence;
     arg.view.setUint32(0, flags, true);
     arg.view.setInt32(4, syncFile.fd, true);

@@ -100,7 +100,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
    * @param pool Where buffers come from and go back to.
    * @throws {TypeError} `EINVAL` without stages, for a stage given twice (a buffer cannot be in
    *   one stage twice at once), for stages on different kernels, or a `pool` that is not a
-   *   BufferPool.
+   *   BufferPool or holds buffers of another kernel than the stages'.
    */
   constructor(stages: readonly PipelineStage<R>[], pool: BufferPool) {
     const where = "new Pipeline";
@@ -137,6 +137,14 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
     });
     if (!(pool instanceof BufferPool)) {
       throw argumentError("type", where, "pool", `must be a BufferPool, got ${describe(pool)}`);
+    }
+    if (pool.buffers.some((b) => b.buffer.kernel !== stages[0].kernel)) {
+      throw argumentError(
+        "type",
+        where,
+        "pool",
+        "holds buffers of another kernel than the stages'",
+      );
     }
     this.stages = [...stages];
     this.pool = pool;

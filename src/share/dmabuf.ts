@@ -15,6 +15,7 @@ import {
   errnoError,
   intArg,
   optionsArg,
+  sameKernel,
 } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { DmaBuf } from "../dmabuf/buffer.ts";
@@ -42,7 +43,8 @@ function header(size: number): Uint8Array {
  *
  * @param socket A connected socket (`UnixSocket.pair`, `connect`, `accept`).
  * @param buf The buffer.
- * @throws {ErrnoError} `EBADF` if `buf` is closed, `EPIPE` if the peer closed.
+ * @throws {ErrnoError} `EBADF` if `buf` is closed, `EPIPE` if the peer closed, `EXDEV` if `buf`
+ *   belongs to another kernel than `socket` (another simulated process), before sending.
  *
  * @example Two simulated processes
  * ```ts
@@ -72,6 +74,7 @@ export function sendDmaBuf(socket: UnixSocket, buf: DmaBuf): void {
   if (!(buf instanceof DmaBuf)) {
     throw argumentError("type", "sendDmaBuf", "buf", `must be a DmaBuf, got ${describe(buf)}`);
   }
+  sameKernel(socket.kernel, buf, "buffer", "sendmsg");
   socket.send(header(buf.size), [buf.fd]);
 }
 
