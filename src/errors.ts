@@ -43,10 +43,22 @@ function message(errno: number, syscall: string, o: ErrnoErrorOptions): string {
   // No system call was made (a method of a closed object): the detail is the whole message.
   if (syscall === "" && o.detail) return o.detail;
   let m = `${syscall} failed with ${errnoName(errno)}`;
-  if (o.path) m += ` on ${o.path}`;
+  if (o.path) m += ` on ${printablePath(o.path)}`;
   m += `: ${o.detail ?? strerror(errno)}`;
   if (o.hint) m += `. ${o.hint}`;
   return m;
+}
+
+/**
+ * A path for a message: an abstract socket name (`"\0name"`) as `@name`, as `ss` and
+ * `/proc/net/unix` show it, and any other control character escaped (`\n`, `\x01`).
+ */
+function printablePath(path: string): string {
+  const p = path.startsWith("\0") ? "@" + path.slice(1) : path;
+  return p.replace(
+    /[\0-\x1f\x7f]/g,
+    (c) => c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 function brand(e: Error, errno: number, syscall: string, o: ErrnoErrorOptions): void {

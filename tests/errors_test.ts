@@ -69,3 +69,10 @@ Deno.test("errnoName() names unknown values E<n>", () => {
   assert.equal(errnoName(77), "EBADFD");
   assert.equal(errnoName(4242), "E4242");
 });
+
+Deno.test("an abstract socket name in an error message shows as @name, not a raw NUL", () => {
+  const e = errnoError(111, "connect", { path: "\0frames" });
+  assert.equal(e.message, "connect failed with ECONNREFUSED on @frames: Connection refused");
+  assert.equal(e.path, "\0frames", "the path property keeps the name as given");
+  assert.ok(!/[\0-\x1f]/.test(errnoError(2, "open", { path: "/tmp/a\nb" }).message));
+});
