@@ -76,3 +76,18 @@ Deno.test("an abstract socket name in an error message shows as @name, not a raw
   assert.equal(e.path, "\0frames", "the path property keeps the name as given");
   assert.ok(!/[\0-\x1f]/.test(errnoError(2, "open", { path: "/tmp/a\nb" }).message));
 });
+
+Deno.test("a buffer name with a newline or another control character is refused, not cut short in info()", () => {
+  using heap = openHeap("system", { kernel: createSimMachine().process() });
+  using buf = heap.allocate(4096, { name: "cam-0" });
+  for (const name of ["a\nb", "a\rb", "a\tb", "a\x7fb", "a\0b"]) {
+    assert.throws(() => buf.setName(name), {
+      code: "EINVAL",
+      syscall: "ioctl(DMA_BUF_SET_NAME_B)",
+    });
+    assert.throws(() => heap.allocate(4096, { name }), { code: "EINVAL" });
+  }
+  assert.equal(buf.info().name, "cam-0");
+  buf.setName("é-ok");
+  assert.equal(buf.info().name, "é-ok");
+});

@@ -135,6 +135,9 @@ function asciiInto(s: string, out: Uint8Array): number {
 
 const ACCESS: readonly CpuAccess[] = ["read", "write", "readwrite"];
 
+/** Characters a buffer name may not hold (NUL, and those that would break fdinfo's lines). */
+const CONTROL = /[\0-\x1f\x7f]/;
+
 /**
  * A dma-buf: a buffer that devices and processes share through an fd.
  *
@@ -146,6 +149,7 @@ const ACCESS: readonly CpuAccess[] = ["read", "write", "readwrite"];
  * without `close()` has its mappings unmapped and its fd closed by a best-effort backstop
  * (counted by {@linkcode leakedCount}).
  */
+
 export class DmaBuf extends FdResource {
   // The base holds the truth; these copies keep the hot paths free of getter calls.
   readonly #kernel: Kernel;
@@ -280,14 +284,19 @@ export class DmaBuf extends FdResource {
    * debugfs. At most 31 bytes of UTF-8; `""` is allowed.
    *
    * @param name The name.
-   * @throws {ErrnoError} `EINVAL` if the name is 32 bytes or longer or contains NUL.
+   * @throws {ErrnoError} `EINVAL` if the name is 32 bytes or longer or contains NUL or another
+   *   control character (U+0000–U+001F, U+007F), before the ioctl.
    */
   setName(name: string): void {
     this.checkOpen("name");
     const syscall = "ioctl(DMA_BUF_SET_NAME_B)";
     typeArg("DmaBuf.setName", "name", name, "string");
-    if (name.includes("\0")) {
-      throw errnoError(Errno.EINVAL, syscall, { detail: "the name must be a string without NUL" });
+    if (CONTROL.test(name)) {
+      throw errnoError(Errno.EINVAL, syscall, {
+        detail: `the name must be a string without NUL or control characters, got ${
+          describe(name)
+        } (fdinfo and debugfs print it on one line: a newline would cut it short there)`,
+      });
     }
     // One 32-byte argument per kernel, reused: encodeInto stops at 32 bytes, so a name that
     // does not fit is detected without encoding it whole.
