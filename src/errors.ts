@@ -134,6 +134,9 @@ function subclass<E extends Error>(
       brand(this as unknown as Error, errno, syscall, options);
     }
   };
+  // The exported name (`BadResourceError`), not the local binding's (`Sub`), for
+  // `e.constructor.name` and class listings.
+  Object.defineProperty(Sub, "name", { value: `${name}Error` });
   return Sub as unknown as ErrnoErrorClass<E>;
 }
 

@@ -91,3 +91,10 @@ Deno.test("a buffer name with a newline or another control character is refused,
   buf.setName("é-ok");
   assert.equal(buf.info().name, "é-ok");
 });
+
+Deno.test("the errno subclasses carry their exported names as class names", () => {
+  const e = errnoError(Errno.EBADF, "close");
+  assert.equal(e.constructor.name, "BadResourceError");
+  assert.equal(errnoError(Errno.ENOENT, "open").constructor.name, "NotFoundError");
+  assert.equal(errnoError(Errno.EINVAL, "ioctl").constructor.name, "ErrnoError");
+});
