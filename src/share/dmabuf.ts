@@ -196,6 +196,13 @@ export function takeDmaBuf(pid: number, fd: number, options?: TakeOptions): DmaB
         cause: e,
       });
     }
+    if (err.errno === Errno.EBADF) {
+      throw errnoError(err.errno, err.syscall ?? "pidfd_getfd", {
+        path: `/proc/${pid}/fd/${fd}`,
+        detail: `fd ${fd} is not open in process ${pid}`,
+        cause: e,
+      });
+    }
     throw e;
   } finally {
     kernel.close(pidfd);
@@ -204,6 +211,14 @@ export function takeDmaBuf(pid: number, fd: number, options?: TakeOptions): DmaB
     return DmaBuf.from(got, { kernel });
   } catch (e) {
     kernel.close(got);
+    // DmaBuf.from names `got`, this process's copy, which is closed now: name the owner's fd.
+    if ((e as ErrnoError).errno === Errno.EINVAL) {
+      throw errnoError(Errno.EINVAL, "takeDmaBuf", {
+        path: `/proc/${pid}/fd/${fd}`,
+        detail: `fd ${fd} of process ${pid} is not a dma-buf`,
+        cause: e,
+      });
+    }
     throw e;
   }
 }
