@@ -56,6 +56,7 @@ function message(errno: number, syscall: string, o: ErrnoErrorOptions): string {
 function printablePath(path: string): string {
   const p = path.startsWith("\0") ? "@" + path.slice(1) : path;
   return p.replace(
+    // deno-lint-ignore no-control-regex
     /[\0-\x1f\x7f]/g,
     (c) => c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );

@@ -136,6 +136,7 @@ function asciiInto(s: string, out: Uint8Array): number {
 const ACCESS: readonly CpuAccess[] = ["read", "write", "readwrite"];
 
 /** Characters a buffer name may not hold (NUL, and those that would break fdinfo's lines). */
+// deno-lint-ignore no-control-regex
 const CONTROL = /[\0-\x1f\x7f]/;
 
 /**

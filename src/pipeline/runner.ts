@@ -191,7 +191,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
       }
     }
     signal?.throwIfAborted();
-    const stages = this.stages, n = stages.length;
+    const stages = this.stages;
     // A stage gives its results back by cookie (the frame number), and two runs number frames
     // alike: a second run would take the first's buffers and lose them. One run per stage.
     const busy = stages.findIndex((s) => running.has(s));
