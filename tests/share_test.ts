@@ -636,3 +636,15 @@ Deno.test("[sim] takeDmaBuf() errors name the owner's pid and fd, not the taker'
   });
   assert.deepEqual(taker.readDir("/proc/self/fd"), before, "nothing left open");
 });
+
+Deno.test("[sim] connect to a name nobody listens on says that a simulated kernel is per process", () => {
+  const k = createSimMachine().process();
+  assert.throws(() => UnixSocket.connect("\0frames", { kernel: k }), (e: Error) => {
+    assert.equal((e as { code?: string }).code, "ECONNREFUSED");
+    assert.match(
+      e.message,
+      /on @frames: Connection refused\. .*simulated kernel.*another `deno run`/,
+    );
+    return true;
+  });
+});

@@ -30,6 +30,12 @@ import {
   SOCK_STREAM,
 } from "../uapi/socket.ts";
 
+/** Why a connect fails on the simulated kernel when the listener is another real process. */
+const SIMULATED_CONNECT_HINT = "This is the simulated kernel, which lives inside this process: a " +
+  "listener in another `deno run` has a simulated kernel of its own and cannot be reached. " +
+  "Share between processes of one machine (createSimMachine().process(), the { kernel } " +
+  "option), or between real processes on the Linux kernel (DMABUF_KERNEL=linux, --allow-ffi)";
+
 /** The socket type: a byte stream, or messages with boundaries (`SOCK_SEQPACKET`). */
 export type SocketType = "stream" | "seqpacket";
 
@@ -130,7 +136,8 @@ export class UnixSocket extends FdResource {
    * @param options Type and kernel.
    * @returns The connected socket.
    * @throws {ErrnoError} `ECONNREFUSED` (nobody listens), `ENOENT` (no such file), `EINVAL`
-   * (name longer than 107 bytes), `EPROTOTYPE` (the listener's type differs).
+   * (name longer than 107 bytes), `EPROTOTYPE` (the listener's type differs). On the simulated
+   * kernel the first two say that only processes of the same simulated machine can listen.
    */
   static connect(path: string, options?: SocketOptions): UnixSocket {
     options = optionsArg("UnixSocket.connect", options);
@@ -141,6 +148,13 @@ export class UnixSocket extends FdResource {
       kernel.connect(fd, path);
     } catch (e) {
       kernel.close(fd);
+      const err = e as ErrnoError;
+      if (
+        kernel.kind === "simulated" &&
+        (err.errno === Errno.ECONNREFUSED || err.errno === Errno.ENOENT)
+      ) {
+        throw errnoError(err.errno, err.syscall, { path, hint: SIMULATED_CONNECT_HINT, cause: e });
+      }
       throw e;
     }
     return new UnixSocket(kAdopt, kernel, fd);
