@@ -101,3 +101,16 @@ Deno.test("the errno subclasses carry their exported names as class names", () =
   assert.equal(errnoError(Errno.ENOENT, "open").constructor.name, "NotFoundError");
   assert.equal(errnoError(Errno.EINVAL, "ioctl").constructor.name, "ErrnoError");
 });
+
+Deno.test("an options.kernel that is not a Kernel is a TypeError naming it, not 'kernel.open is not a function'", () => {
+  for (const kernel of [{}, 5, "sim", { kind: "simulated" }]) {
+    for (const call of [() => openHeap("system", { kernel } as never)]) {
+      assert.throws(call, (e: Error) => {
+        assert.ok(e instanceof TypeError);
+        assert.equal((e as { code?: string }).code, "EINVAL");
+        assert.match(e.message, /^openHeap: options\.kernel must be a Kernel/);
+        return true;
+      });
+    }
+  }
+});

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Kernel, MappedRegion, UserBuffer } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import {
   argumentError,
   describe,
@@ -210,7 +210,7 @@ export class DmaBuf extends FdResource {
     const where = "DmaBuf.from";
     intArg(where, "fd", fd, 0, 2 ** 31 - 1);
     const o = optionsArg(where, options);
-    const kernel = o.kernel ?? getKernel();
+    const kernel = kernelOption(o.kernel, "DmaBuf.from");
     const owned = typeArg(where, "options.owned", o.owned ?? true, "boolean");
     // A borrowed fd is duplicated at once: from then on only the duplicate is used, so the
     // caller closing its fd (and the number going to another file) cannot reach this object.

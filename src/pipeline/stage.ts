@@ -7,7 +7,7 @@
  * @module
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import {
   argumentError,
   describe,
@@ -144,7 +144,7 @@ export class Stage extends FdResource implements PipelineStage<StageResult> {
         detail: `Unknown op ${JSON.stringify(op)}; use "none", "invert" or "increment"`,
       });
     }
-    const kernel = options.kernel ?? getKernel();
+    const kernel = kernelOption(options.kernel, "openStage");
     super(kernel, kernel.open(path, O_RDWR | O_CLOEXEC), "Stage");
     this.path = path;
     this.op = op;

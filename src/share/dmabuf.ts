@@ -7,7 +7,7 @@
  * @module
  */
 import type { Kernel } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import {
   argumentError,
   describe,
@@ -178,7 +178,7 @@ export interface TakeOptions {
  * ```
  */
 export function takeDmaBuf(pid: number, fd: number, options?: TakeOptions): DmaBuf {
-  const kernel = optionsArg("takeDmaBuf", options).kernel ?? getKernel();
+  const kernel = kernelOption(optionsArg("takeDmaBuf", options).kernel, "takeDmaBuf");
   intArg("takeDmaBuf", "pid", pid, 1, 2 ** 31 - 1);
   intArg("takeDmaBuf", "fd", fd, 0, 2 ** 31 - 1);
   const pidfd = kernel.pidfdOpen(pid, 0);

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Kernel } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import {
   argumentError,
   describe,
@@ -124,7 +124,7 @@ export class UnixSocket extends FdResource {
    */
   static pair(options?: SocketOptions): [UnixSocket, UnixSocket] {
     options = optionsArg("UnixSocket.pair", options);
-    const kernel = options.kernel ?? getKernel();
+    const kernel = kernelOption(options.kernel, "UnixSocket.pair");
     const [a, b] = kernel.socketpair(AF_UNIX, typeOf(options.type) | SOCK_CLOEXEC, 0);
     return [new UnixSocket(kAdopt, kernel, a), new UnixSocket(kAdopt, kernel, b)];
   }
@@ -142,7 +142,7 @@ export class UnixSocket extends FdResource {
   static connect(path: string, options?: SocketOptions): UnixSocket {
     options = optionsArg("UnixSocket.connect", options);
     pathArg("UnixSocket.connect", path);
-    const kernel = options.kernel ?? getKernel();
+    const kernel = kernelOption(options.kernel, "UnixSocket.connect");
     const fd = kernel.socket(AF_UNIX, typeOf(options.type) | SOCK_CLOEXEC, 0);
     try {
       kernel.connect(fd, path);
@@ -321,7 +321,7 @@ export class UnixListener extends FdResource {
   static listen(path: string, options?: SocketOptions): UnixListener {
     options = optionsArg("UnixListener.listen", options);
     pathArg("UnixListener.listen", path);
-    const kernel = options.kernel ?? getKernel();
+    const kernel = kernelOption(options.kernel, "UnixListener.listen");
     const type = typeOf(options.type);
     const fd = kernel.socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     try {

@@ -11,7 +11,7 @@
  * @module
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import { type ErrnoError, errnoError, sameKernel } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { adoptDmaBuf, DmaBuf } from "../dmabuf/buffer.ts";
@@ -1075,7 +1075,7 @@ export class VideoQueue {
  * @throws {ErrnoError} `ENOTTY` when the file is not a V4L2 device.
  */
 export function openVideoDevice(path: string, options: VideoDeviceOptions = {}): VideoDevice {
-  return VideoDevice.open(path, options.kernel ?? getKernel());
+  return VideoDevice.open(path, kernelOption(options.kernel, "openVideoDevice"));
 }
 
 /**
@@ -1086,7 +1086,7 @@ export function openVideoDevice(path: string, options: VideoDeviceOptions = {}):
  * @throws {Deno.errors.NotFound} `ENOENT` when no node matches (the message lists the nodes).
  */
 export function findVideoDevice(query: VideoDeviceQuery = {}): VideoDevice {
-  const kernel = query.kernel ?? getKernel();
+  const kernel = kernelOption(query.kernel, "findVideoDevice");
   let names: string[] = [];
   try {
     names = kernel.readDir("/dev").filter((n) => /^video\d+$/.test(n));
