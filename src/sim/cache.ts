@@ -476,23 +476,29 @@ export class CpuCache {
 
   /**
    * Invalidate (`dcache_inval_poc`) of [lo, hi): the CPU view is refilled from memory; dirty
-   * lines are lost (and reported, under `by`'s name when given).
+   * lines are lost (and reported, under `by`'s name when given). With `mayThrow` false (a
+   * release, which runs from close, munmap or the GC backstop and must finish), a strict
+   * sanitizer records the report without throwing.
    */
-  invalidate(why: string, lo = 0, hi = this.mem.size, by?: CpuAccess): void {
+  invalidate(why: string, lo = 0, hi = this.mem.size, by?: CpuAccess, mayThrow = true): void {
     const size = this.mem.size;
     hi = Math.min(hi, size);
     if (this.sink.sanitizer !== "off") {
       for (const [a, b] of this.dirtyRuns(lo, hi)) {
-        this.report(
-          "cpu-write-discarded",
-          a,
-          b - a,
-          (at) =>
-            `CPU wrote ${b - a} bytes at ${
-              hex(at)
-            } with no SYNC END(WRITE) before ${why} invalidated them: the writes are lost`,
-          by,
-        );
+        try {
+          this.report(
+            "cpu-write-discarded",
+            a,
+            b - a,
+            (at) =>
+              `CPU wrote ${b - a} bytes at ${
+                hex(at)
+              } with no SYNC END(WRITE) before ${why} invalidated them: the writes are lost`,
+            by,
+          );
+        } catch (e) {
+          if (mayThrow || !(e instanceof CoherencyViolation)) throw e;
+        }
       }
     }
     const whole = lo === 0 && hi === size;

@@ -128,10 +128,10 @@ function udmabuf_sync_for_device(u: udmabuf): void {
  * `dma_unmap_sgtable()` / `dma_sync_sg_for_cpu()` of the udmabuf's pages on a non-coherent CPU
  * with a direction other than `DMA_TO_DEVICE`: invalidate.
  */
-function udmabuf_sync_for_cpu(u: udmabuf, why: string): void {
+function udmabuf_sync_for_cpu(u: udmabuf, why: string, mayThrow = true): void {
   if (!u.access) return;
   udmabuf_writeback(u);
-  for (const s of u.access.segments) s.cache.invalidate(why, s.lo, s.hi, u.access);
+  for (const s of u.access.segments) s.cache.invalidate(why, s.lo, s.hi, u.access, mayThrow);
   udmabuf_refresh(u);
 }
 
@@ -201,8 +201,9 @@ function release_udmabuf(d: dma_buf): void {
   const u = d.priv as udmabuf;
   udmabuf_writeback(u);
   if (u.access) {
-    // put_sg_table(dev, ubuf->sg, DMA_BIDIRECTIONAL): dma_unmap_sgtable() invalidates.
-    if (u.sg) udmabuf_sync_for_cpu(u, "the udmabuf's release");
+    // put_sg_table(dev, ubuf->sg, DMA_BIDIRECTIONAL): dma_unmap_sgtable() invalidates. A
+    // release must finish (it runs from close, munmap, the GC backstop): reported, never thrown.
+    if (u.sg) udmabuf_sync_for_cpu(u, "the udmabuf's release", false);
     u.access.detach();
   }
   for (const r of u.ranges) {
