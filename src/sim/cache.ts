@@ -3,10 +3,13 @@
  *
  * On a non-coherent board, the CPU reaches a cached buffer through a write-back data cache: its
  * stores reach memory only when a line is cleaned (or evicted), and it sees what a device wrote
- * only after the line is invalidated. The model gives each cached heap buffer a {@linkcode CpuCache}:
- * a second store, the **CPU view**, that every CPU alias shows (user mmaps, the kernel's vmap —
- * arm64's data cache is physically tagged, so all CPU aliases see the same lines), beside the
- * buffer's memory, which devices reach (the sg table, `phys_read`/`phys_write`). A line is dirty
+ * only after the line is invalidated. The model gives each cached heap buffer, and each memfd whose
+ * pages a udmabuf took (`shmem.ts`), a {@linkcode CpuCache}: a second store, the **CPU view**, that
+ * every CPU alias shows (user mmaps, the memfd's own mmaps, the kernel's vmap — arm64's data cache
+ * is physically tagged, so all CPU aliases see the same lines), beside the memory, which devices
+ * reach (the sg table, `phys_read`/`phys_write`). The SYNC protocol state is per dma-buf, a
+ * {@linkcode CpuAccess} over the cache ranges the buffer is made of (a heap buffer: all of its
+ * cache; a udmabuf: page ranges of its memfds' caches), and reports name that buffer. A line is dirty
  * when the CPU view differs from the snapshot taken when the line was last cleaned or filled, at
  * 64-byte granularity (`L1_CACHE_BYTES`). So user code keeps writing straight into its
  * ArrayBuffer, and the cache work happens at the points where Linux does it. (The snapshot is
@@ -17,7 +20,8 @@
  * - `dma_unmap_sgtable()` / `dma_sync_sgtable_for_cpu()` with a direction other than
  *   `DMA_TO_DEVICE` → `arch_sync_dma_for_cpu()`: invalidate (a dirty line is discarded, as
  *   `dc ivac` may do);
- * - `DMA_BUF_IOCTL_SYNC` START/END → the heaps' `begin_cpu_access`/`end_cpu_access`.
+ * - `DMA_BUF_IOCTL_SYNC` START/END → the heaps' and udmabuf's `begin_cpu_access`/`end_cpu_access`
+ *   (see `heaps/heap_buffer.ts`, `udmabuf.ts`).
  *
  * Without eviction (the default) every line stays in the cache until maintained: the worst case a
  * real CPU can show. With an eviction seed, each device access first writes back a random half
