@@ -35,6 +35,7 @@ import {
   PROT_WRITE,
 } from "../../src/uapi/constants.ts";
 import type { Kernel } from "../../src/kernel/types.ts";
+import { findVideoDevice, V4L2_CAP_VIDEO_CAPTURE, VideoStage } from "../../src/v4l2/mod.ts";
 import { assertErrno } from "./_helpers.ts";
 
 const PAGE = 4096;
@@ -372,4 +373,41 @@ Deno.test("udmabuf coherency: the coherent board has no cache over memfds and se
   assert.equal(m.coherencyReportCount(), 0);
   p.munmap(mf.region);
   p.close(mf.fd);
+});
+
+Deno.test("udmabuf coherency: vivid's frames written through its vmap are lost to the user's next START(READ) but the first", async () => {
+  // vb2-vmalloc writes an imported buffer's frame through dma_buf_vmap() and never ends a CPU
+  // access; begin_cpu_udmabuf() of 6.12 invalidates on every START after the first. So the
+  // second frame in each udmabuf is discarded by the user's START(READ) (a heap's START, with no
+  // device attached, does not invalidate: there the frames survive).
+  const patterns = ["100% Green", "100% Blue", "100% White"];
+  const run = async (coherency: "coherent" | "non-coherent") => {
+    const m = createSimMachine({ coherency });
+    const kernel = m.process();
+    using cap = findVideoDevice({ kernel, capabilities: V4L2_CAP_VIDEO_CAPTURE });
+    cap.setControl("Test Pattern", "100% Red");
+    using udmabuf = openUdmabuf({ kernel });
+    const size = cap.queue("capture").getFormat().sizeimage;
+    using pool = createBufferPool(udmabuf, { count: 2, size });
+    using stage = new VideoStage(cap.queue("capture"), { count: 2 });
+    const got: number[][] = [];
+    await new Pipeline([stage], pool).run({
+      frames: 4,
+      consume(f) {
+        got.push(f.buffer.mapping.read((b) => Array.from(b.subarray(0, 4))));
+        cap.setControl("Test Pattern", patterns[f.frame % 3]);
+      },
+    });
+    return { got, reports: m.coherencyReports.map((r) => r.kind) };
+  };
+  const red = [81, 90, 81, 239], green = [144, 54, 144, 34], blue = [40, 239, 40, 109];
+  assert.deepEqual(await run("coherent"), {
+    got: [red, green, blue, [234, 128, 234, 128]],
+    reports: [],
+  });
+  // Frames 2 and 3 reuse the udmabufs of frames 0 and 1, whose START(READ) now invalidates.
+  assert.deepEqual(await run("non-coherent"), {
+    got: [red, green, red, green],
+    reports: ["cpu-write-discarded", "cpu-write-discarded"],
+  });
 });
