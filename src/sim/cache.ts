@@ -20,15 +20,21 @@
  * - `dma_unmap_sgtable()` / `dma_sync_sgtable_for_cpu()` with a direction other than
  *   `DMA_TO_DEVICE` → `arch_sync_dma_for_cpu()`: invalidate (a dirty line is discarded, as
  *   `dc ivac` may do);
- * - `DMA_BUF_IOCTL_SYNC` START/END → the heaps' and udmabuf's `begin_cpu_access`/`end_cpu_access`
- *   (see `heaps/heap_buffer.ts`, `udmabuf.ts`).
+ * - `DMA_BUF_IOCTL_SYNC` START/END → the heaps' `begin_cpu_access`/`end_cpu_access`, which sync
+ *   only through mapped attachments: with none mapped, START does nothing and END leaves the
+ *   lines dirty for the next `dma_map_sgtable` to clean — except that with the sanitizer on, END
+ *   always cleans, the clean being its record of what the access wrote; udmabuf's, which sync
+ *   its own sg table for `/dev/udmabuf` (see `udmabuf.ts`).
  *
  * Without eviction (the default) every line stays in the cache until maintained: the worst case a
  * real CPU can show. With an eviction seed, each device access first writes back a random half
  * of the dirty lines, as a cache under pressure would.
  *
  * The sanitizer checks the dma-buf protocol at the same points and reports what broke it (kinds
- * in {@linkcode CoherencyKind}); the reports are the model's own, Linux has no such check.
+ * in {@linkcode CoherencyKind}); the reports are the model's own, Linux has no such check. A
+ * kernel driver that writes through a vmap (a CPU alias) marks the lines with
+ * `kernel_cpu_write` ({@linkcode CpuCache.kernel_cpu_write}, or a udmabuf's
+ * {@linkcode CpuAccess.kernel_cpu_write}), so that reports on them name the driver, not user space.
  *
  * @module
  */
@@ -73,6 +79,12 @@ export interface CoherencyReport {
   readonly length: number;
   /** The whole report line, as printed to the kernel log. */
   readonly text: string;
+  /**
+   * Who wrote the lines: `"CPU"` for user space (its mappings), else the kernel driver that
+   * wrote them through a kernel vmap (`dma_buf_vmap`) and told the model so — vivid's
+   * vb2-vmalloc, the test driver — with no `dma_buf_end_cpu_access()` after.
+   */
+  readonly writer: string;
   /**
    * The user stack of the SYNC START that opened the CPU access still open when the violation
    * was seen (undefined when no access was open). Only an open access keeps its START's stack:
@@ -177,11 +189,6 @@ export class CpuAccess {
   readonly size: number;
   /** Directions opened by SYNC START and not yet ended. */
   #open = 0;
-  /**
-   * Per segment, lines already dirty at a START(READ) (a kernel vmap's writes, say): not the
-   * reader's. One byte per line of the segment's cache, null when none was dirty.
-   */
-  #dirtyAtStart: (Uint8Array | null)[] | null = null;
   /** The stack of the START of the open access (formatted only when a report is made). */
   #syncStack: Error | undefined;
 
@@ -213,30 +220,34 @@ export class CpuAccess {
     for (const s of this.segments) s.cache.users.delete(this);
   }
 
+  /**
+   * A kernel driver wrote [lo, hi) of the buffer through a kernel vmap (a CPU alias): the
+   * attribution, on each cache range it covers (see {@linkcode CpuCache.kernel_cpu_write}).
+   */
+  kernel_cpu_write(lo: number, hi: number, who: string): void {
+    for (const s of this.segments) {
+      const a = Math.max(lo, s.at), b = Math.min(hi, s.at + (s.hi - s.lo));
+      if (a < b) s.cache.kernel_cpu_write(s.lo + a - s.at, s.lo + b - s.at, who);
+    }
+  }
+
   /** SYNC START with direction bits `bits`; `invalidate` when the exporter invalidates. */
   begin(bits: number, invalidate: boolean): void {
     if (invalidate) {
       for (const s of this.segments) s.cache.invalidate("SYNC START(READ)", s.lo, s.hi, this);
     }
     const sink = this.segments[0]?.cache.sink;
-    if (sink && sink.sanitizer !== "off") {
-      this.#syncStack = captureStack();
-      this.#dirtyAtStart = null;
-      if (bits === CPU_READ && !(this.#open & CPU_WRITE)) {
-        this.segments.forEach((s, i) => {
-          for (const [a, b] of s.cache.dirtyRuns(s.lo, s.hi)) {
-            const all = this.#dirtyAtStart ??= this.segments.map(() => null);
-            const at = all[i] ??= new Uint8Array(Math.ceil(s.cache.mem.size / L1_CACHE_BYTES));
-            at.fill(1, a >>> LINE_SHIFT, Math.ceil(b / L1_CACHE_BYTES));
-          }
-        });
-      }
-    }
+    if (sink && sink.sanitizer !== "off") this.#syncStack = captureStack();
     this.#open |= bits;
   }
 
-  /** SYNC END with direction bits `bits`: the checks, then the clean. */
-  end(bits: number): void {
+  /**
+   * SYNC END with direction bits `bits`: the checks, then the clean — which Linux's heaps do
+   * only through mapped attachments (`mapped`; udmabuf's always). With the sanitizer off and
+   * nothing mapped, the lines stay dirty, as on Linux; with it on, the clean is made all the
+   * same, as the record of what this access wrote.
+   */
+  end(bits: number, mapped = true): void {
     let runs: [number, number][][] | null = null;
     const sink = this.segments[0]?.cache.sink;
     if (sink && sink.sanitizer !== "off") {
@@ -259,25 +270,22 @@ export class CpuAccess {
           this,
         );
       } else if (!(bits & CPU_WRITE)) {
-        // One scan serves the check and the clean.
-        runs = this.segments.map((s, i) => {
-          const before = this.#dirtyAtStart?.[i];
-          const fresh: [number, number][] = [];
+        // One scan serves the check and the clean. Lines a kernel driver wrote through its
+        // vmap are not the reader's (they are reported when a device reads them).
+        runs = this.segments.map((s) => {
           const r = s.cache.dirtyRuns(s.lo, s.hi);
-          for (const [a, b] of r) {
-            for (let l = a; l < b; l += L1_CACHE_BYTES) {
-              if (!before?.[l >>> LINE_SHIFT]) fresh.push([l, l + L1_CACHE_BYTES]);
-            }
-          }
-          for (const [a, b] of merge(fresh)) {
+          for (const { a, b, writer } of s.cache.by_writer(r)) {
+            if (writer !== "CPU") continue;
             s.cache.report(
               "direction-mismatch",
               a,
               b - a,
-              `CPU wrote ${b - a} bytes at ${
-                hex(a - s.lo + s.at)
-              } inside a SYNC START(READ)…END(READ) access: no END(WRITE) cleans them`,
+              (at) =>
+                `CPU wrote ${b - a} bytes at ${
+                  hex(at)
+                } with no SYNC END(WRITE), found at the SYNC END(READ) of a read-only access`,
               this,
+              writer,
             );
           }
           return r;
@@ -289,7 +297,7 @@ export class CpuAccess {
     }
     this.#syncStack = undefined;
     this.#open = 0;
-    this.#dirtyAtStart = null;
+    if (!runs && !mapped && sink?.sanitizer === "off") return;
     this.segments.forEach((s, i) => {
       if (runs) s.cache.clean_runs(runs[i]);
       else s.cache.clean(s.lo, s.hi);
@@ -318,6 +326,13 @@ export class CpuCache {
   #devName = "";
   /** The heap buffer's own access (made by the first {@linkcode begin}/{@linkcode end}). */
   #self: CpuAccess | null = null;
+  /**
+   * Lines a kernel driver wrote through a vmap since they were last cleaned or invalidated: one
+   * byte per line, 0 for none, else 1 + the writer's index in `#writers`. Null until the first.
+   */
+  #kernelLines: Uint8Array | null = null;
+  #kernelCount = 0;
+  readonly #writers: string[] = [];
   /** Identity for reports when no registered access covers the bytes; set once exported. */
   ident: CacheIdent = { ino: 0, name: null };
 
@@ -373,7 +388,10 @@ export class CpuCache {
       m = new Uint8Array(this.mem.current, 0, size);
     const end = Math.min(Math.ceil(hi / L1_CACHE_BYTES) * L1_CACHE_BYTES, size);
     const runs: [number, number][] = [];
-    for (let a = (lo >>> LINE_SHIFT) << LINE_SHIFT; a < end; a += COMPARE_CHUNK) {
+    const from = (lo >>> LINE_SHIFT) << LINE_SHIFT;
+    // The common case, no dirty line at all, in one compare.
+    if (Buffer.compare(v.subarray(from, end), m.subarray(from, end)) === 0) return runs;
+    for (let a = from; a < end; a += COMPARE_CHUNK) {
       const b = Math.min(a + COMPARE_CHUNK, end);
       if (Buffer.compare(v.subarray(a, b), m.subarray(a, b)) === 0) continue;
       for (const r of this.#scanRuns(a, b)) {
@@ -455,6 +473,7 @@ export class CpuCache {
     const v = new Uint8Array(this.view.current, 0, size),
       m = new Uint8Array(this.mem.current, 0, size);
     const saved = this.#devSaved;
+    this.#forget_kernel_lines(lo, hi);
     if (saved === null || this.#devSavedCount === 0) {
       if (lo === 0 && hi >= size) m.set(v);
       else m.set(v.subarray(lo, Math.min(hi, size)), lo);
@@ -488,23 +507,25 @@ export class CpuCache {
     const size = this.mem.size;
     hi = Math.min(hi, size);
     if (this.sink.sanitizer !== "off") {
-      for (const [a, b] of this.dirtyRuns(lo, hi)) {
+      for (const { a, b, writer } of this.by_writer(this.dirtyRuns(lo, hi))) {
         try {
           this.report(
             "cpu-write-discarded",
             a,
             b - a,
             (at) =>
-              `CPU wrote ${b - a} bytes at ${
-                hex(at)
-              } with no SYNC END(WRITE) before ${why} invalidated them: the writes are lost`,
+              `${
+                wrote(writer, at, at + b - a)
+              } before ${why} invalidated them: the writes are lost`,
             by,
+            writer,
           );
         } catch (e) {
           if (mayThrow || !(e instanceof CoherencyViolation)) throw e;
         }
       }
     }
+    this.#forget_kernel_lines(lo, hi);
     const whole = lo === 0 && hi === size;
     const v = new Uint8Array(this.view.current, 0, size),
       m = new Uint8Array(this.mem.current, 0, size);
@@ -559,6 +580,63 @@ export class CpuCache {
   }
 
   /**
+   * A kernel driver wrote [lo, hi) through a kernel vmap of the buffer (a CPU alias: the bytes
+   * are in the CPU view already). Only the attribution is recorded — reports on these lines
+   * name `who` instead of user space; the lines are dirty like any CPU write.
+   */
+  kernel_cpu_write(lo: number, hi: number, who: string): void {
+    const lines = this.#kernelLines ??= new Uint8Array(Math.ceil(this.mem.size / L1_CACHE_BYTES));
+    let w = this.#writers.indexOf(who);
+    if (w < 0) w = this.#writers.push(who) - 1;
+    for (let l = lo >>> LINE_SHIFT, e = Math.ceil(hi / L1_CACHE_BYTES); l < e; l++) {
+      if (!lines[l]) this.#kernelCount++;
+      lines[l] = 1 + Math.min(w, 254);
+    }
+  }
+
+  /**
+   * Splits runs of dirty lines by writer: user space (`"CPU"`) or the kernel driver that marked
+   * them with {@linkcode kernel_cpu_write}.
+   */
+  by_writer(runs: [number, number][]): { a: number; b: number; writer: string }[] {
+    const lines = this.#kernelLines;
+    if (!lines || this.#kernelCount === 0) return runs.map(([a, b]) => ({ a, b, writer: "CPU" }));
+    const out: { a: number; b: number; writer: string }[] = [];
+    for (const [a, b] of runs) {
+      for (let l = a; l < b; l += L1_CACHE_BYTES) {
+        const k = lines[l >>> LINE_SHIFT];
+        const writer = k ? this.#writers[k - 1] : "CPU";
+        const last = out[out.length - 1];
+        const end = Math.min(l + L1_CACHE_BYTES, b);
+        if (last && last.b === l && last.writer === writer) last.b = end;
+        else out.push({ a: l, b: end, writer });
+      }
+    }
+    return out;
+  }
+
+  /** Forgets the kernel drivers' marks on the lines of [lo, hi) (cleaned or invalidated). */
+  #forget_kernel_lines(lo: number, hi: number): void {
+    if (this.#kernelCount === 0) return;
+    const lines = this.#kernelLines!;
+    if (lo === 0 && hi >= this.mem.size) {
+      lines.fill(0);
+      this.#kernelCount = 0;
+      return;
+    }
+    for (
+      let l = lo >>> LINE_SHIFT, e = Math.min(Math.ceil(hi / L1_CACHE_BYTES), lines.length);
+      l < e;
+      l++
+    ) {
+      if (lines[l]) {
+        lines[l] = 0;
+        this.#kernelCount--;
+      }
+    }
+  }
+
+  /**
    * A device is about to read [lo, hi) (a mapping for `DMA_TO_DEVICE`/`BIDIRECTIONAL`, a DMA
    * read): eviction, then the check for CPU writes never cleaned (reported under `by`'s name when
    * given, see {@linkcode report}).
@@ -572,14 +650,14 @@ export class CpuCache {
       if (a >= lo && a < hi) runs.push([a, a + L1_CACHE_BYTES]);
     }
     runs.sort((x, y) => x[0] - y[0]);
-    for (const [a, b] of merge(runs)) {
+    for (const { a, b, writer } of this.by_writer(merge(runs))) {
       this.report(
         "cpu-write-not-cleaned",
         a,
         b - a,
-        (at) =>
-          `CPU wrote ${b - a} bytes at ${hex(at)} with no SYNC END(WRITE) before ${who} read them`,
+        (at) => `${wrote(writer, at, at + b - a)} before ${who} read them`,
         by,
+        writer,
       );
     }
   }
@@ -652,8 +730,8 @@ export class CpuCache {
   }
 
   /** SYNC END on a heap buffer (the whole cache): see {@linkcode CpuAccess.end}. */
-  end(bits: number): void {
-    this.#own_access().end(bits);
+  end(bits: number, mapped = true): void {
+    this.#own_access().end(bits, mapped);
   }
 
   /**
@@ -667,6 +745,7 @@ export class CpuCache {
     length: number,
     what: string | ((at: number) => string),
     by?: CpuAccess,
+    writer = "CPU",
   ): void {
     let seg: CacheSegment | undefined;
     if (!by) {
@@ -693,6 +772,7 @@ export class CpuCache {
       offset: at,
       length,
       text,
+      writer,
       syncStack: syncStack && userStack(syncStack),
       stack: userStack(),
     });
@@ -717,6 +797,12 @@ export class CpuCache {
       this.#devSaved = saved;
       this.#devSavedCount = saved.reduce((n, x) => n + x, 0);
     }
+    if (this.#kernelLines) {
+      const k = new Uint8Array(lines);
+      k.set(this.#kernelLines.subarray(0, Math.min(lines, this.#kernelLines.length)));
+      this.#kernelLines = k;
+      this.#kernelCount = k.reduce((n, x) => n + (x ? 1 : 0), 0);
+    }
     this.forget_evicted(size, Infinity);
     this.#devHi = Math.min(this.#devHi, size);
   }
@@ -724,10 +810,19 @@ export class CpuCache {
   /** Drops the store the cache made, and its side state (the buffer was freed). */
   release(): void {
     this.#own.release();
-    this.#devSnap = this.#devSaved = null;
-    this.#devSavedCount = 0;
+    this.#devSnap = this.#devSaved = this.#kernelLines = null;
+    this.#devSavedCount = this.#kernelCount = 0;
     this.#self?.detach();
   }
+}
+
+/** "CPU wrote N bytes at X with no SYNC END(WRITE)", or the kernel driver's version. */
+function wrote(writer: string, a: number, b: number): string {
+  return writer === "CPU"
+    ? `CPU wrote ${b - a} bytes at ${hex(a)} with no SYNC END(WRITE)`
+    : `${writer} wrote ${b - a} bytes at ${
+      hex(a)
+    } through a kernel vmap with no dma_buf_end_cpu_access()`;
 }
 
 function merge(runs: [number, number][]): [number, number][] {

@@ -33,6 +33,7 @@ import {
 import { poll_requested_events, type poll_table, poll_wait, wait_queue_head } from "./wait.ts";
 import { system_wq } from "./workqueue.ts";
 import { uaccess_count_payload } from "./uaccess.ts";
+import type { CpuAccess, CpuCache } from "./cache.ts";
 
 const SRC = "drivers/dma-buf/dma-buf.c";
 
@@ -77,6 +78,13 @@ export interface iosys_map {
   readonly is_iomem: boolean;
   /** The bytes at `vaddr`: a fresh view on every read, never cache it. */
   readonly bytes: Uint8Array;
+  /**
+   * The model's bookkeeping, not the kernel's: on a non-coherent machine, the CPU cache in
+   * front of the memory (a vmap is a CPU alias) — a heap buffer's cache, or a udmabuf's access
+   * over its memfds' caches (offsets in the buffer either way). A driver that writes through the
+   * vmap calls its `kernel_cpu_write()` so that the sanitizer names the driver, not user space.
+   */
+  readonly cache?: CpuCache | CpuAccess | null;
 }
 
 /** `struct dma_buf_attachment`. */

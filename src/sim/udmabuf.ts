@@ -247,6 +247,7 @@ export const udmabuf_ops: dma_buf_ops = {
       get bytes() {
         return udmabuf_bytes(u);
       },
+      cache: u.access,
     };
     return map;
   },

@@ -19,6 +19,7 @@ import {
   type dma_buf_attachment,
   dma_buf_get,
   dma_buf_map_attachment,
+  dma_buf_unmap_attachment,
   type sg_table,
 } from "../../src/sim/dma_buf.ts";
 import { buf_info, DRIVER_A_STRING, TEST_DRIVERA } from "../../src/uapi/test_driver.ts";
@@ -143,6 +144,30 @@ Deno.test("coherency: a device that keeps the buffer mapped reads memory, not th
   assert.equal(m.coherencyReportCount(), 1);
 });
 
+Deno.test("coherency: with the sanitizer off, SYNC END cleans only through a mapped attachment, as the heaps do", () => {
+  // system_heap.c/cma_heap.c end_cpu_access: dma_sync_sgtable_for_device() per *mapped*
+  // attachment. Nothing mapped: the lines stay dirty until a dma_map_sgtable cleans them.
+  const { m, p } = board("off");
+  using heap = openHeap("system", { kernel: p });
+  using buf = heap.allocate(4096);
+  using map = buf.map();
+  const d = dma_buf_get(m.find_task_by_vpid(p.pid)!, buf.fd);
+  const a = dma_buf_attach(d, { name: "isp0", dma_mask: 0xffff_ffffn });
+  const sgt = dma_buf_map_attachment(a, DMA_BIDIRECTIONAL);
+  const at = sgt.entries[0].dma_address;
+  // Mapped: END(WRITE) cleans, the device reads the CPU's bytes.
+  map.write((b) => b.fill(0x11, 0, 64));
+  assert.deepEqual(m.phys_read(at, 4), new Uint8Array(4).fill(0x11));
+  // Unmapped: END(WRITE) leaves the line dirty; memory still holds 0x11 …
+  dma_buf_unmap_attachment(a, sgt, DMA_BIDIRECTIONAL);
+  map.write((b) => b.fill(0x22, 0, 64));
+  assert.deepEqual(m.phys_read(at, 4), new Uint8Array(4).fill(0x11));
+  // … until the next map cleans it, before the device can read.
+  dma_buf_map_attachment(a, DMA_BIDIRECTIONAL);
+  assert.deepEqual(m.phys_read(at, 4), new Uint8Array(4).fill(0x22));
+  assert.equal(m.coherencyReportCount(), 0);
+});
+
 Deno.test("coherency: without SYNC START(READ) the CPU sees stale lines after a device write", () => {
   const { m, p } = board();
   using heap = openHeap(CMA, { kernel: p });
@@ -180,8 +205,9 @@ Deno.test("coherency: END(READ) after START(WRITE), and writes inside a READ acc
   assert.equal(m.coherencyReportCount("direction-mismatch"), 2);
   assert.match(
     m.coherencyReports[1].text,
-    /CPU wrote 64 bytes at 0x100 inside a SYNC START\(READ\)/,
+    /CPU wrote 64 bytes at 0x100 with no SYNC END\(WRITE\), found at the SYNC END\(READ\)/,
   );
+  assert.equal(m.coherencyReports[1].writer, "CPU");
   const strict = board("strict");
   using h2 = openHeap("system", { kernel: strict.p });
   using b2 = h2.allocate(4096);

@@ -190,9 +190,11 @@ Deno.test("udmabuf coherency: the test driver's map reports a write with no SYNC
     // the sanitizer reports.
     assert.equal(map.read(str), "driverA: userspace!");
     assert.equal(m.coherencyReportCount("cpu-write-discarded"), 1);
+    const discarded = m.coherencyReports.find((r) => r.kind === "cpu-write-discarded")!;
+    assert.equal(discarded.writer, "driverA");
     assert.match(
-      m.coherencyReports.find((r) => r.kind === "cpu-write-discarded")!.text,
-      /CPU wrote 64 bytes at 0x0 with no SYNC END\(WRITE\) before SYNC START\(READ\) invalidated them/,
+      discarded.text,
+      /driverA wrote 64 bytes at 0x0 through a kernel vmap with no dma_buf_end_cpu_access\(\) before SYNC START\(READ\) invalidated them/,
     );
   }
   const strict = board("strict");
@@ -398,7 +400,7 @@ Deno.test("udmabuf coherency: vivid's frames written through its vmap are lost t
         cap.setControl("Test Pattern", patterns[f.frame % 3]);
       },
     });
-    return { got, reports: m.coherencyReports.map((r) => r.kind) };
+    return { got, reports: m.coherencyReports.map((r) => `${r.kind} by ${r.writer}`) };
   };
   const red = [81, 90, 81, 239], green = [144, 54, 144, 34], blue = [40, 239, 40, 109];
   assert.deepEqual(await run("coherent"), {
@@ -408,6 +410,9 @@ Deno.test("udmabuf coherency: vivid's frames written through its vmap are lost t
   // Frames 2 and 3 reuse the udmabufs of frames 0 and 1, whose START(READ) now invalidates.
   assert.deepEqual(await run("non-coherent"), {
     got: [red, green, red, green],
-    reports: ["cpu-write-discarded", "cpu-write-discarded"],
+    reports: [
+      "cpu-write-discarded by vivid (vb2-vmalloc)",
+      "cpu-write-discarded by vivid (vb2-vmalloc)",
+    ],
   });
 });

@@ -151,8 +151,11 @@ export class TestDriver {
     dma_buf_detach(ctx.dmabuf, attachment);
   }
 
-  /** `test_cpu_access(dmabuf, str)`: vmap, log the string there, write `str`, vunmap. */
-  test_cpu_access(ctx: TestDriverContext, str: string): void {
+  /**
+   * `test_cpu_access(dmabuf, str)`: vmap, log the string there, write `str`, vunmap. `dev` is
+   * the misc device the ioctl came through (for the sanitizer's attribution).
+   */
+  test_cpu_access(ctx: TestDriverContext, str: string, dev?: device): void {
     const dmabuf = ctx.dmabuf;
     const map = dma_buf_vmap(dmabuf);
     const shown = c_str(map.bytes.subarray(0, Math.min(dmabuf.size, LOG_STR_MAX)));
@@ -160,7 +163,10 @@ export class TestDriver {
       `<test_cpu_access: ${__LINE__()}>addr = 0x${hex(map.vaddr, 16)}, str = ${shown}`,
     );
     const bytes = new TextEncoder().encode(str + "\0");
-    map.bytes.set(bytes.subarray(0, Math.min(bytes.length, dmabuf.size))); // memcpy
+    const n = Math.min(bytes.length, dmabuf.size);
+    map.bytes.set(bytes.subarray(0, n)); // memcpy
+    // No dma_buf_end_cpu_access() follows, as in the seed's driver (the model attributes it).
+    map.cache?.kernel_cpu_write(0, n, dev?.name ?? "the test driver");
     dma_buf_vunmap(dmabuf, map);
   }
 
@@ -174,7 +180,7 @@ export class TestDriver {
       // The first version called dma_buf_put() here, before dma_buf_vmap(): a use after put that
       // only works because user space still holds the fd. The fixed order puts after CPU access.
       if (this.options.order === "put-before-vmap") dma_buf_put(dmabuf);
-      this.test_cpu_access(ctx, str);
+      this.test_cpu_access(ctx, str, dev);
     } finally {
       if (this.options.order !== "put-before-vmap") dma_buf_put(dmabuf);
     }

@@ -85,12 +85,17 @@ export function heap_begin_cpu_access(buffer: heap_buffer, d: dma_buf_t, dir: nu
 }
 
 /**
- * `*_heap_dma_buf_end_cpu_access()`: `dma_sync_sgtable_for_device()`, which cleans on arm64
- * whatever the direction. The model cleans even when no attachment is mapped: a device's next
- * `dma_map_sgtable` would clean the same lines before it could read them.
+ * `*_heap_dma_buf_end_cpu_access()`: `dma_sync_sgtable_for_device()` through every mapped
+ * attachment, which cleans on arm64 whatever the direction, and nothing when no device has the
+ * buffer mapped: the lines stay dirty until a device's `dma_map_sgtable` cleans them, before it
+ * can read them. (With the sanitizer on, the model cleans at every END all the same: the clean
+ * is its record of what the access wrote, against which later CPU writes are told apart. A
+ * device only sees the difference if it reads memory without a mapping.)
  */
-export function heap_end_cpu_access(buffer: heap_buffer, dir: number): void {
-  buffer.cache?.end(dir_bits(dir));
+export function heap_end_cpu_access(buffer: heap_buffer, d: dma_buf_t, dir: number): void {
+  const cache = buffer.cache;
+  if (!cache) return;
+  cache.end(dir_bits(dir), d.attachments.some((a) => a.mapped > 0));
 }
 
 /** `struct dma_heap_attachment`. */
@@ -152,6 +157,7 @@ export function heap_vmap(buffer: heap_buffer): iosys_map {
     get bytes() {
       return new Uint8Array(store.current, 0, store.size);
     },
+    cache: buffer.cache,
   };
   buffer.vaddr = map;
   buffer.vmap_cnt = 1;

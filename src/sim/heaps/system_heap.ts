@@ -66,7 +66,7 @@ export const system_heap_buf_ops: dma_buf_ops = {
   map_dma_buf: (a, dir) => heap_map_dma_buf(a, dir),
   unmap_dma_buf: (a, _sgt, dir) => heap_unmap_dma_buf(a, dir),
   begin_cpu_access: (d, dir) => heap_begin_cpu_access(heap_buffer_of(d), d, dir),
-  end_cpu_access: (d, dir) => heap_end_cpu_access(heap_buffer_of(d), dir),
+  end_cpu_access: (d, dir) => heap_end_cpu_access(heap_buffer_of(d), d, dir),
   mmap: system_heap_mmap,
   vmap: (d) => heap_vmap(heap_buffer_of(d)),
   vunmap: (d) => heap_vunmap(heap_buffer_of(d)),

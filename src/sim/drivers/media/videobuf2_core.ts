@@ -195,6 +195,22 @@ export function vb2_plane_vaddr(vb: vb2_buffer, plane: number): Uint8Array | nul
   return p.map.bytes.subarray(0, p.length);
 }
 
+/**
+ * The model's bookkeeping after a driver wrote `length` bytes of a plane through
+ * {@linkcode vb2_plane_vaddr}: for a DMABUF plane that is a kernel vmap of the dma-buf (a CPU
+ * alias), and neither vb2 core nor vb2-vmalloc (no `prepare`/`finish` in `vb2_vmalloc_memops`)
+ * calls `dma_buf_end_cpu_access()` after it — on a non-coherent CPU the lines stay dirty until
+ * an importer's `dma_map_sgtable()` cleans them. The sanitizer names `who` for them.
+ */
+export function vb2_plane_cpu_wrote(
+  vb: vb2_buffer,
+  plane: number,
+  length: number,
+  who: string,
+): void {
+  vb.planes[plane]?.map?.cache?.kernel_cpu_write(0, length, who);
+}
+
 /** `vb2_plane_size(vb, plane)`. */
 export function vb2_plane_size(vb: vb2_buffer, plane: number): number {
   return vb.planes[plane]?.length ?? 0;

@@ -36,6 +36,7 @@ import {
   vb2_buffer_done,
   vb2_get_plane_payload,
   vb2_is_busy,
+  vb2_plane_cpu_wrote,
   vb2_plane_size,
   vb2_plane_vaddr,
   vb2_queue,
@@ -495,6 +496,7 @@ export class VividDev {
       } else {
         this.#tpg_fill(dst, fmt);
       }
+      vb2_plane_cpu_wrote(vb, 0, Math.min(fmt.sizeimage, dst.length), "vivid (vb2-vmalloc)");
     }
     vb.sequence = seq;
     vb.field = V4L2_FIELD_NONE;
