@@ -33,7 +33,14 @@
  * captured stack. Before this stop (one clean at every END, a START(READ) scan as well):
  * write+sync 29.4–32.4 µs off, 35.2–40.5 µs report; read+sync 22 µs off, 65 µs report.
  *
- * A udmabuf (`openUdmabuf().allocate(1 MiB)`, the memfd inode's cache): UDMABUF_NUMBERS
+ * A udmabuf (`openUdmabuf().allocate(1 MiB)`, the memfd inode's cache), 2 runs, min per
+ * iteration: fill + sync 9.3–9.7 µs coherent, 30.6–32.3 µs off (3.3×), 39.5–40.7 µs report
+ * (4.2×); read + sync 1.3–7.4 µs, 45.6–47.1 µs, 77.6–78.5 µs. udmabuf.c maintains its own sg
+ * table whatever is attached: END always cleans (a copy, sanitizer or not), every START after
+ * the first invalidates unless WRITE only (a copy of memory into the CPU view, and with the
+ * sanitizer a compare for the dirty lines it would discard). The heap rows of the same runs were
+ * those of main's model run alongside, within noise (fill + sync report 40.0–44.5 µs against
+ * 39.0–40.1 µs, read + sync report 28.6–29.5 µs against 28.9–30.5 µs).
  */
 import { createSimMachine, type SanitizerMode } from "../src/sim/mod.ts";
 import { openHeap } from "../src/heaps/heap.ts";
