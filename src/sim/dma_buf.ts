@@ -389,8 +389,11 @@ export function dma_buf_detach(d: dma_buf, a: dma_buf_attachment): void {
     );
   }
   d.attachments.splice(d.attachments.indexOf(a), 1);
-  d.ops.detach?.(d, a);
-  a.detached = true;
+  try {
+    d.ops.detach?.(d, a); // may throw in strict sanitizer mode (udmabuf's cached mapping)
+  } finally {
+    a.detached = true;
+  }
 }
 
 /**

@@ -20,7 +20,12 @@
  * - SYNC END (`end_cpu_udmabuf()`) is EINVAL while `ubuf->sg` is NULL, else
  *   `dma_sync_sg_for_device()`: clean;
  * - an importer's `map_udmabuf()`/`unmap_udmabuf()` map and unmap a new sg table for its device:
- *   clean, and invalidate unless the direction is `DMA_TO_DEVICE`;
+ *   clean, and invalidate unless the direction is `DMA_TO_DEVICE`. udmabuf sets
+ *   `cache_sgt_mapping`, so the 6.12 dma-buf core maps an attachment once and keeps the table:
+ *   a later map of the same attachment returns it with no maintenance, its unmap does nothing,
+ *   and `dma_buf_detach()` unmaps it (with the first map's direction). The model keeps that
+ *   per-attachment table here, on a non-coherent machine (where it decides when the cache is
+ *   maintained);
  * - `release_udmabuf()` unmaps `ubuf->sg` (`DMA_BIDIRECTIONAL`): invalidate.
  *
  * The cache is the memfd inode's (`shmem.ts`, {@linkcode shmem_cpu_cache}): its mmaps, the
@@ -213,11 +218,38 @@ function release_udmabuf(d: dma_buf): void {
   u.shadow?.release();
 }
 
+/**
+ * `attach->sgt`/`attach->dir`: the dma-buf core's cached mapping of an attachment
+ * (`cache_sgt_mapping`), kept by the model on a non-coherent machine.
+ */
+interface udmabuf_attachment {
+  sgt: sg_table | null;
+  dir: number;
+}
+
 /** `udmabuf_ops`. */
 export const udmabuf_ops: dma_buf_ops = {
+  attach(d, a) {
+    if ((d.priv as udmabuf).access) a.priv = { sgt: null, dir: 0 } satisfies udmabuf_attachment;
+  },
+  detach(d, a) {
+    const c = a.priv as udmabuf_attachment | null;
+    a.priv = null;
+    // dma_buf_detach(): __unmap_dma_buf(attach, attach->sgt, attach->dir).
+    if (c?.sgt && c.dir !== DMA_TO_DEVICE) {
+      udmabuf_sync_for_cpu(d.priv as udmabuf, `${a.dev.name}'s unmap (detach)`);
+    }
+  },
   map_dma_buf(a, dir) {
     const u = a.dmabuf.priv as udmabuf;
+    const c = a.priv as udmabuf_attachment | null;
+    // dma_buf_map_attachment(): an attachment mapped before gets its cached table back.
+    if (c?.sgt) return c.sgt;
     const sgt = dma_map_sgtable(a.dmabuf.subsys.sink, a.dev, get_sg_table(u));
+    if (c) {
+      c.sgt = sgt;
+      c.dir = dir;
+    }
     if (u.access) {
       // dma_map_sgtable() → arch_sync_dma_for_device(): the device may read from here on.
       if (dir !== DMA_FROM_DEVICE) {
@@ -230,7 +262,9 @@ export const udmabuf_ops: dma_buf_ops = {
     }
     return sgt;
   },
-  unmap_dma_buf(a, _sgt, dir) {
+  unmap_dma_buf(a, sgt, dir) {
+    // dma_buf_unmap_attachment(): the cached table stays mapped until dma_buf_detach().
+    if ((a.priv as udmabuf_attachment | null)?.sgt === sgt) return;
     // dma_unmap_sgtable() → arch_sync_dma_for_cpu(): invalidate unless the device only read.
     if (dir !== DMA_TO_DEVICE) {
       udmabuf_sync_for_cpu(a.dmabuf.priv as udmabuf, `${a.dev.name}'s unmap`);

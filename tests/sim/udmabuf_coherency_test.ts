@@ -18,6 +18,7 @@ import {
 import {
   DMA_BIDIRECTIONAL,
   dma_buf_attach,
+  dma_buf_detach,
   dma_buf_get,
   dma_buf_map_attachment,
   dma_buf_put,
@@ -76,6 +77,7 @@ function persistentDevice(m: SimMachine, p: SimProcess, fd: number) {
     write: (off: number, b: Uint8Array) => m.phys_write(phys(off), b),
     unmap: () => {
       dma_buf_unmap_attachment(a, sgt, DMA_BIDIRECTIONAL);
+      dma_buf_detach(d, a);
       dma_buf_put(d);
     },
   };
@@ -415,4 +417,34 @@ Deno.test("udmabuf coherency: vivid's frames written through its vmap are lost t
       "cpu-write-discarded by vivid (vb2-vmalloc)",
     ],
   });
+});
+
+Deno.test("udmabuf coherency: cache_sgt_mapping — an attachment's table is mapped once, and unmapped (invalidated) at detach", () => {
+  const { m, p } = board();
+  using dev = openUdmabuf({ kernel: p });
+  using buf = dev.allocate(PAGE);
+  using map = buf.map();
+  const d = dma_buf_get(m.find_task_by_vpid(p.pid)!, buf.fd);
+  const a = dma_buf_attach(d, { name: "isp0", dma_mask: 0xffff_ffffn });
+  const sgt = dma_buf_map_attachment(a, DMA_BIDIRECTIONAL);
+  m.phys_write(sgt.entries[0].dma_address, new Uint8Array([5]));
+  // dma_buf_unmap_attachment() of the cached table does nothing: no invalidation yet.
+  dma_buf_unmap_attachment(a, sgt, DMA_BIDIRECTIONAL);
+  assert.equal(map.bytes[0], 0);
+  // A new map of the same attachment returns the same table, with no clean.
+  map.bytes[64] = 6; // no SYNC at all
+  const again = dma_buf_map_attachment(a, DMA_BIDIRECTIONAL);
+  assert.equal(again, sgt);
+  assert.equal(m.coherencyReportCount(), 0, "no exporter call, no maintenance, nothing read");
+  assert.equal(m.phys_read(sgt.entries[0].dma_address + 64, 1)[0], 0, "the device reads memory");
+  assert.equal(m.coherencyReportCount("cpu-write-not-cleaned"), 1);
+  dma_buf_unmap_attachment(a, again, DMA_BIDIRECTIONAL);
+  // dma_buf_detach() unmaps the table (DMA_BIDIRECTIONAL): the invalidation shows the device's
+  // byte and discards the CPU's.
+  dma_buf_detach(d, a);
+  assert.deepEqual([map.bytes[0], map.bytes[64]], [5, 0]);
+  assert.equal(m.coherencyReportCount("cpu-write-discarded"), 1);
+  assert.match(m.coherencyReports.at(-1)!.text, /before isp0's unmap \(detach\) invalidated them/);
+  dma_buf_put(d);
+  assert.equal(m.warningCount(), 0);
 });
