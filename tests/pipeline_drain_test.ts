@@ -194,6 +194,41 @@ kernelTest(
 );
 
 kernelTest(
+  "BufferPool.acquire() already waiting when the run is aborted gets the buffer its stage still held",
+  async (env) => {
+    const { kernel } = env;
+    const heap = openHeap("system", { kernel });
+    const pool = createBufferPool(heap, { count: 1, size: 4096 });
+    const stage = openStage("/dev/driverA", { kernel });
+    const timeline = new SwSyncTimeline(kernel);
+    const ac = new AbortController();
+    const run = new Pipeline([stage], pool).run({
+      frames: 1,
+      signal: ac.signal,
+      produce: (b) => {
+        using fence = SyncFile.from(timeline.createFence(1), { kernel });
+        b.buffer.importSyncFile(fence, "write");
+      },
+    });
+    // The run took the only buffer synchronously; this waits for a recycle.
+    const waiting = pool.acquire();
+    await new Promise((resolve) => setTimeout(resolve, 0)); // the run has queued it
+    ac.abort();
+    await assert.rejects(run, { name: "AbortError" });
+    assert.deepEqual(heldByStage(pool), [true]);
+    timeline.inc(1); // the stage can finish it now; the waiting acquire polls the stage for it
+    const b = await waiting;
+    assert.equal(b.index, 0);
+    assert.deepEqual(heldByStage(pool), [false]);
+    pool.recycle(b);
+    timeline.close();
+    stage.close();
+    pool.close();
+    heap.close();
+  },
+);
+
+kernelTest(
   "Pipeline.run() does not wait for buffers an earlier run left in its stages once its own frames are done",
   async (env) => {
     const { pool, stage, pipeline, cleanup } = await abortedWithHeldBuffers(env);
@@ -250,7 +285,11 @@ kernelTest(
     await assert.rejects(new Pipeline([b], pool2).run({ frames: 1 }), (e: Error) => {
       assert.ok(e instanceof Deno.errors.Busy, `${e.name}: ${e.message}`);
       assert.equal((e as { code?: string }).code, "EBUSY");
-      assert.match(e.message, /\/dev\/driverB is in another Pipeline\.run/);
+      assert.equal((e as { path?: string }).path, "/dev/driverB");
+      assert.match(
+        e.message,
+        /stages\[0\] is in a Pipeline run that has not settled; await it first/,
+      );
       return true;
     });
     assert.equal((await first).frames, 20);

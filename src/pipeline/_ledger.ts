@@ -49,21 +49,32 @@ export function nextCookie(): number {
  * @throws {Deno.errors.Busy} `EBUSY` when another run is using one of them.
  */
 export function claimStages(stages: readonly AnyStage[]): void {
-  for (const s of stages) {
-    if (inRun.has(s)) {
-      throw errnoError(Errno.EBUSY, "Pipeline.run", {
-        path: s.path,
-        detail: `The stage ${s.path} is in another Pipeline.run (a stage serves one run at ` +
-          "a time); wait for that run to settle, or open the device again for another stage",
-      });
-    }
+  const busy = stages.findIndex((s) => inRun.has(s));
+  if (busy >= 0) {
+    throw errnoError(Errno.EBUSY, "Pipeline.run", {
+      path: stages[busy].path,
+      detail: `stages[${busy}] is in a Pipeline run that has not settled; await it first`,
+    });
   }
   for (const s of stages) inRun.add(s);
 }
 
-/** Ends a run's claim on `stages`. */
+/**
+ * Ends a run's claim on `stages`. Pools whose buffers the stages still hold wake their waiting
+ * `acquire`s: those stages can be polled for them now.
+ */
 export function releaseStages(stages: readonly AnyStage[]): void {
   for (const s of stages) inRun.delete(s);
+  const pools = new Set<BufferPool>();
+  for (const s of stages) for (const left of byStage.get(s)?.values() ?? []) pools.add(left.pool);
+  for (const pool of pools) wakers.get(pool)?.();
+}
+
+const wakers = new WeakMap<BufferPool, () => void>();
+
+/** Registers what wakes every pending `acquire` of `pool`. */
+export function onLeftovers(pool: BufferPool, wakeAll: () => void): void {
+  wakers.set(pool, wakeAll);
 }
 
 /** Writes down a buffer `stage` still holds as its run settles. */

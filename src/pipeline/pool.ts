@@ -21,6 +21,7 @@ import {
   leftoverCount,
   leftoverPolls,
   notePollErrors,
+  onLeftovers,
   poolClosed,
   reclaim,
   stuckError,
@@ -83,6 +84,10 @@ export class BufferPool {
     this.#free = [...buffers];
     this.count = buffers.length;
     this.size = size;
+    // A run that settles with buffers still in its stages: waiting acquires poll those now.
+    onLeftovers(this, () => {
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
   }
 
   /**

@@ -120,7 +120,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
    * @param pool Where buffers come from and go back to.
    * @throws {TypeError} `EINVAL` without stages, for a stage given twice (a buffer cannot be in
    *   one stage twice at once), for stages on different kernels, or a `pool` that is not a
-   *   BufferPool.
+   *   BufferPool or holds buffers of another kernel than the stages'.
    */
   constructor(stages: readonly PipelineStage<R>[], pool: BufferPool) {
     const where = "new Pipeline";
@@ -158,6 +158,14 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
     if (!(pool instanceof BufferPool)) {
       throw argumentError("type", where, "pool", `must be a BufferPool, got ${describe(pool)}`);
     }
+    if (pool.buffers.some((b) => b.buffer.kernel !== stages[0].kernel)) {
+      throw argumentError(
+        "type",
+        where,
+        "pool",
+        "holds buffers of another kernel than the stages'",
+      );
+    }
     this.stages = [...stages];
     this.pool = pool;
     this.#kernel = stages[0].kernel;
@@ -175,8 +183,8 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
    * @param options Frames, producer, consumer, signal.
    * @returns The measured frames per second and latency.
    * @throws {DOMException} The signal's reason when aborted.
-   * @throws {ErrnoError} A stage's failure (`status` of DEQUEUE) or a syscall's.
-   * @throws {Deno.errors.Busy} `EBUSY` when a stage is in another run that has not settled.
+   * @throws {ErrnoError} A stage's failure (`status` of DEQUEUE) or a syscall's; `EBUSY` (before
+   *   anything is queued) when one of the stages is in another run that has not settled.
    */
   async run(options: PipelineRunOptions<R>): Promise<PipelineStats> {
     const where = "Pipeline.run";
@@ -204,8 +212,24 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
       }
     }
     signal?.throwIfAborted();
-    const stages = this.stages, n = stages.length;
+    const stages = this.stages;
+    // A run takes back from its stages whatever they give back: a second run on a stage would
+    // take the first's buffers and lose them. One run per stage (EBUSY).
     claimStages(stages);
+    try {
+      return await this.#run(frames, signal, produce, consume);
+    } finally {
+      releaseStages(stages);
+    }
+  }
+
+  async #run(
+    frames: number,
+    signal: AbortSignal | undefined,
+    produce: PipelineRunOptions<R>["produce"],
+    consume: PipelineRunOptions<R>["consume"],
+  ): Promise<PipelineStats> {
+    const stages = this.stages, n = stages.length;
     const pending: Trip<R>[][] = stages.map(() => []); // ready for stage i, not yet queued
     const inStage: Map<number, Trip<R>>[] = stages.map(() => new Map());
     // Buffers earlier runs left in these stages: taken back (to their pools) as they come.
@@ -342,7 +366,6 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
             leave(stage, trip.cookie, left?.pool ?? this.pool, trip.buffer);
           }
         });
-        releaseStages(stages);
       }
     }
     const elapsedMs = performance.now() - start;
