@@ -11,8 +11,8 @@
  * @module
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
-import { type ErrnoError, errnoError } from "../errors.ts";
+import { kernelOption } from "../kernel/select.ts";
+import { type ErrnoError, errnoError, sameKernel } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { adoptDmaBuf, DmaBuf } from "../dmabuf/buffer.ts";
 import { waitForEvents, type WaitOptions } from "../dmabuf/wait.ts";
@@ -826,10 +826,14 @@ export class VideoQueue {
    * @param buffer The dma-buf (single plane), or the planes.
    * @param options `bytesused` and `field` of an output buffer.
    * @throws {ErrnoError} `EINVAL` for a buffer smaller than the format's `sizeimage` (hint
-   *   says so), an index out of range or a slot already queued.
+   *   says so), an index out of range or a slot already queued; `EXDEV` for a buffer of another
+   *   kernel than the device's (before the ioctl).
    */
   queue(index: number, buffer: DmaBuf | readonly QueuePlane[], options: QueueOptions = {}): void {
     const planes: readonly QueuePlane[] = buffer instanceof DmaBuf ? [{ buffer }] : buffer;
+    for (const pl of planes) {
+      sameKernel(this.device.kernel, pl.buffer, "buffer", "ioctl(VIDIOC_QBUF)", this.device.path);
+    }
     const v = this.#buf.view;
     this.#buf.bytes.fill(0);
     v.setUint32(v4l2_buffer.index, index, true);
@@ -1071,7 +1075,7 @@ export class VideoQueue {
  * @throws {ErrnoError} `ENOTTY` when the file is not a V4L2 device.
  */
 export function openVideoDevice(path: string, options: VideoDeviceOptions = {}): VideoDevice {
-  return VideoDevice.open(path, options.kernel ?? getKernel());
+  return VideoDevice.open(path, kernelOption(options.kernel, "openVideoDevice"));
 }
 
 /**
@@ -1082,7 +1086,7 @@ export function openVideoDevice(path: string, options: VideoDeviceOptions = {}):
  * @throws {Deno.errors.NotFound} `ENOENT` when no node matches (the message lists the nodes).
  */
 export function findVideoDevice(query: VideoDeviceQuery = {}): VideoDevice {
-  const kernel = query.kernel ?? getKernel();
+  const kernel = kernelOption(query.kernel, "findVideoDevice");
   let names: string[] = [];
   try {
     names = kernel.readDir("/dev").filter((n) => /^video\d+$/.test(n));

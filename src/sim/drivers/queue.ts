@@ -168,11 +168,17 @@ function dma_segments(
 ): { bytes: Uint8Array; offset: number; cache: CpuCache }[] | null {
   const segs = [];
   for (const sg of sgt.entries) {
-    const e = m.physmap.lookup(sg.dma_address);
-    const cache = e?.store.cpu_cache;
-    if (!e || !cache) return null;
-    const offset = e.offset + (sg.dma_address - e.phys);
-    segs.push({ bytes: new Uint8Array(e.store.current, offset, sg.length), offset, cache });
+    // An entry may span several memory objects' pages (a udmabuf's pages from two memfds that
+    // happen to be physically adjacent): one segment per physical extent.
+    for (let addr = sg.dma_address, end = sg.dma_address + sg.length; addr < end;) {
+      const e = m.physmap.lookup(addr);
+      const cache = e?.store.cpu_cache;
+      if (!e || !cache) return null;
+      const offset = e.offset + (addr - e.phys);
+      const length = Math.min(end, e.phys + e.length) - addr;
+      segs.push({ bytes: new Uint8Array(e.store.current, offset, length), offset, cache });
+      addr += length;
+    }
   }
   return segs.length ? segs : null;
 }
@@ -229,17 +235,23 @@ function test_queue_work(q: test_queue): void {
     return;
   }
   q.queued.shift();
+  // Anything else thrown (a strict-mode CoherencyViolation from the DMA map, a bug of the model)
+  // fails this job with EIO and goes to the workqueue's log after the job is done: a job left
+  // unfinished would never signal its fence, and every waiter would hang.
+  let fault: unknown = undefined;
   try {
     test_queue_process(q, it);
   } catch (e) {
-    if (!(e instanceof KernelError)) throw e;
-    it.status = -e.errno;
-    dma_fence_set_error(it.fence, -e.errno);
+    const errno = e instanceof KernelError ? e.errno : Errno.EIO;
+    if (!(e instanceof KernelError)) fault = e;
+    it.status = -errno;
+    dma_fence_set_error(it.fence, -errno);
   }
   q.done.push(it);
   dma_fence_signal(it.fence);
   q.wq.wake_up(POLLIN);
   schedule(q);
+  if (fault !== undefined) throw fault;
 }
 
 function schedule(q: test_queue): void {
