@@ -195,6 +195,46 @@ Deno.test("LinuxKernel.mmap() gives the kernel's errors", () => {
   });
 });
 
+Deno.test("LinuxKernel.mmap() refuses with ENOMEM at the quarantine cap (a quarter of vm.max_map_count), naming cause and fix", async () => {
+  // In a child: kept ranges last for the life of a process, so this one must hold no other
+  // mapping. Its kernel reads vm.max_map_count as 8 (a cap of 2); the rest is the real path.
+  const url = new URL("./fixtures/nocrash/quarantine_cap.ts", import.meta.url);
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-ffi", url.pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(run.stdout);
+  assert.equal(run.code, 0, `${text}${new TextDecoder().decode(run.stderr)}`);
+  const r = JSON.parse(text);
+  assert.deepEqual(r.start, { count: 0 }); // (JSON drops limit: undefined)
+  assert.equal(r.mapCountReads, 1, "the limit is read once, at the first kept range");
+  const page = k.pageSize;
+  assert.deepEqual(r.steps.slice(0, 2), [
+    { quarantined: { count: 1, limit: 2 }, bytes: page }, // below the cap: mmap still maps
+    { quarantined: { count: 2, limit: 2 }, bytes: 2 * page },
+  ]);
+  // At the cap the third mmap is refused before any syscall, with the cause and the fix.
+  const refused = r.steps[2];
+  assert.deepEqual(
+    { name: refused.name, code: refused.code, syscall: refused.syscall },
+    { name: "ErrnoError", code: "ENOMEM", syscall: "mmap" },
+  );
+  assert.match(
+    refused.message,
+    new RegExp(
+      `^mmap failed with ENOMEM: 2 address ranges \\(${2 * page} bytes\\) are kept as zero pages`,
+    ),
+  );
+  assert.match(refused.message, /ArrayBuffers of unmapped mappings were moved away \(transfer\(\)/);
+  assert.match(refused.message, /vm\.max_map_count/);
+  assert.match(
+    refused.message,
+    /Do not move a mapping's ArrayBuffer: copy out of it, or hand the DmaBuf itself on$/,
+  );
+  assert.deepEqual(r.aliases, [0, 0], "the moved aliases read the zero pages, no fault");
+});
+
 Deno.test("LinuxKernel.fcntl() duplicates with F_DUPFD_CLOEXEC and reads FD_CLOEXEC", () => {
   withMemfd(0, (fd) => {
     const dup = k.fcntl(fd, F_DUPFD_CLOEXEC, 100);

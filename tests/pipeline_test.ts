@@ -92,7 +92,7 @@ Deno.test("Pipeline.run() keeps at most the pool's buffers in flight (backpressu
   }
 });
 
-Deno.test("Pipeline.run() aborted mid-run returns what the stages give back within the grace and leaks nothing", async () => {
+Deno.test("Pipeline.run() aborted mid-run returns what the stages give back within the grace, the rest when they close, and leaks nothing", async () => {
   const { m, kernel, fds, fds0, freePages } = setup();
   const heap = openHeap("system", { kernel });
   const pool = createBufferPool(heap, { count: 4, size: 256 * 1024 });
@@ -113,13 +113,15 @@ Deno.test("Pipeline.run() aborted mid-run returns what the stages give back with
   assert.ok(outAtAbort > 1, `only ${outAtAbort} buffer(s) were out when the run was aborted`);
   // A run outlives its signal by at most DRAIN_GRACE_MS: every buffer a stage gave back by then
   // is in the pool, any other is still held by a stage (a device may still be writing it; on a
-  // slow TCG guest the simulated workers can take longer than the grace) until the stage closes.
+  // slow TCG guest the simulated workers can take longer than the grace) until the stage gives
+  // it back (the next tryAcquire/acquire takes it) or closes.
   const held = pool.buffers.filter((b) => b.buffer.info().count > 2).length;
   assert.equal(pool.available + held, pool.count);
   if (held === 0) {
     for (const s of stages) assert.deepEqual(s.poll(), { readable: false, writable: true });
   }
   for (const s of stages) s.close();
+  assert.equal(pool.available, pool.count, "a closed stage gave every buffer back");
   for (const b of pool.buffers) {
     // Our fd and our mapping: no stage holds a reference any more.
     assert.equal(b.buffer.info().count, 2);

@@ -23,6 +23,7 @@ import {
   type VideoStageResult,
 } from "../src/v4l2/mod.ts";
 import type { ErrnoError } from "../src/errors.ts";
+import type { DmaBuf } from "../src/dmabuf/buffer.ts";
 import { POLLIN } from "../src/uapi/constants.ts";
 
 async function runExample(args: string[]): Promise<string> {
@@ -119,6 +120,58 @@ Deno.test("capture → test driver (invert) → output: one Pipeline, no user-sp
     assert.equal(r.writer, "vivid (vb2-vmalloc)");
     assert.match(r.text, /vivid \(vb2-vmalloc\) wrote \d+ bytes at 0x0 through a kernel vmap/);
   }
+});
+
+Deno.test("a camera pipeline aborted with every buffer in vb2, then restarted on the same VideoStage, gets them all back", async () => {
+  const k = createSimMachine().process();
+  using cap = findVideoDevice({ kernel: k, capabilities: V4L2_CAP_VIDEO_CAPTURE });
+  const fmt = cap.queue("capture").getFormat();
+  using heap = openHeap("system", { kernel: k });
+  using pool = createBufferPool(heap, { count: 4, size: fmt.sizeimage, name: "camera" });
+  // A VideoStage that can withhold DQBUF (a slow consumer of the camera), so that the abort
+  // deterministically finds every buffer in vb2, whatever the frame timing.
+  let hold = true, queuedCount = 0;
+  let queued = Promise.withResolvers<void>();
+  class SlowVideoStage extends VideoStage {
+    override tryQueue(buffer: DmaBuf, cookie: number): boolean {
+      const ok = super.tryQueue(buffer, cookie);
+      if (ok && ++queuedCount === 4) queued.resolve();
+      return ok;
+    }
+    override dequeue(): VideoStageResult | null {
+      return hold ? null : super.dequeue();
+    }
+  }
+  const stage = new SlowVideoStage(cap.queue("capture"), { count: 4 });
+  const pipeline = new Pipeline<VideoStageResult>([stage], pool);
+  const ac = new AbortController();
+  const aborted = pipeline.run({ frames: 100, signal: ac.signal });
+  await queued.promise;
+  ac.abort();
+  await assert.rejects(aborted, { name: "AbortError" });
+  assert.equal(pool.available, 0, "all four buffers are in vb2");
+  // The restart takes back what the aborted run left queued as vivid fills it.
+  hold = false;
+  const seqs: number[] = [];
+  const stats = await pipeline.run({
+    frames: 5,
+    consume: (f) => void seqs.push(f.results[0].sequence),
+  });
+  assert.equal(stats.frames, 5);
+  assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `sequences ${seqs}`);
+  assert.equal(pool.available, 4);
+  // Aborted again with everything in vb2, then the stage closed: vb2 lets go, the pool has all.
+  hold = true;
+  queuedCount = 0;
+  queued = Promise.withResolvers<void>();
+  const ac2 = new AbortController();
+  const run2 = pipeline.run({ frames: 100, signal: ac2.signal });
+  await queued.promise;
+  ac2.abort();
+  await assert.rejects(run2, { name: "AbortError" });
+  assert.equal(pool.available, 0);
+  stage.close();
+  assert.equal(pool.available, 4, "a closed VideoStage still holds pool buffers");
 });
 
 Deno.test("QBUF of a buffer smaller than sizeimage: EINVAL with the sizes in the hint", () => {

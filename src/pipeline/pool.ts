@@ -14,8 +14,18 @@ import {
   typeArg,
 } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
+import { POLLERR } from "../uapi/constants.ts";
 import type { DmaBuf } from "../dmabuf/buffer.ts";
 import type { DmaBufMapping } from "../dmabuf/mapping.ts";
+import {
+  leftoverCount,
+  leftoverPolls,
+  notePollErrors,
+  onLeftovers,
+  poolClosed,
+  reclaim,
+  stuckError,
+} from "./_ledger.ts";
 
 /** A buffer of a pool. */
 export interface PooledBuffer {
@@ -46,6 +56,11 @@ export interface BufferPoolOptions {
 /**
  * A fixed pool of mapped buffers. `acquire()` waits (no polling) until one is free;
  * `recycle()` gives one back; `close()` unmaps and closes them all.
+ *
+ * A buffer that a stage still held when its `Pipeline.run` settled (aborted while a device was
+ * still working on it) is not lost: `tryAcquire` and `acquire` take it back as soon as the
+ * stage gives it back, a later run on that stage does too, and closing the stage returns it at
+ * once.
  */
 export class BufferPool {
   /** Number of buffers. */
@@ -69,9 +84,16 @@ export class BufferPool {
     this.#free = [...buffers];
     this.count = buffers.length;
     this.size = size;
+    // A run that settles with buffers still in its stages: waiting acquires poll those now.
+    onLeftovers(this, () => {
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
   }
 
-  /** Buffers free right now. */
+  /**
+   * Buffers free right now (not counting those a stage of a settled run has given back but
+   * nobody has taken back yet: the next `tryAcquire` does).
+   */
   get available(): number {
     return this.#free.length;
   }
@@ -87,28 +109,44 @@ export class BufferPool {
   }
 
   /**
-   * A free buffer now, or `undefined` when all are out.
+   * A free buffer now, or `undefined` when all are out. When none is free, first takes back
+   * (without waiting) what the stages of settled runs have given back.
    *
    * @returns The buffer.
+   * @throws {Deno.errors.BadResource} `EBADF` once the pool is closed.
    */
   tryAcquire(): PooledBuffer | undefined {
     if (this.#closed) throw closedError("acquire from", "BufferPool");
+    if (this.#free.length === 0 && leftoverCount(this) > 0) reclaim(this);
     const b = this.#free.shift();
     if (b) this.#out.add(b);
     return b;
   }
 
   /**
-   * A free buffer, waiting for a {@linkcode recycle} when none is.
+   * A free buffer, waiting for a {@linkcode recycle} when none is — or for a stage that still
+   * holds a buffer of an aborted `Pipeline.run` to give it back (polling the stage's fd), or to
+   * be closed.
    *
    * @param signal Stops waiting (rejects with its reason).
    * @returns The buffer.
+   * @throws {DOMException} The signal's reason when aborted.
+   * @throws {Deno.errors.BadResource} `EBADF` when the pool is closed (also while waiting).
+   * @throws {ErrnoError} `EIO` when every buffer is held by stages of aborted runs that cannot
+   *   give them back (their poll or dequeue failed): closing those stages returns them.
    */
   async acquire(signal?: AbortSignal): Promise<PooledBuffer> {
     for (;;) {
       signal?.throwIfAborted();
       const b = this.tryAcquire();
       if (b) return b;
+      const polls = leftoverPolls(this);
+      if (polls.size > 0) {
+        await this.#untilRecycledOrReady(polls, signal);
+        continue;
+      }
+      const stuck = stuckError(this);
+      if (stuck) throw stuck;
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => {
           const i = this.#waiters.indexOf(wake);
@@ -123,6 +161,39 @@ export class BufferPool {
         signal?.addEventListener("abort", onAbort, { once: true });
       });
     }
+  }
+
+  /**
+   * Waits until a buffer is recycled, the pool closes, or a stage holding a buffer of a settled
+   * run is ready to give it back; rejects only with `signal`'s reason.
+   */
+  async #untilRecycledOrReady(
+    polls: ReturnType<typeof leftoverPolls>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const stop = new AbortController();
+    const wake = () => stop.abort();
+    this.#waiters.push(wake);
+    signal?.addEventListener("abort", wake, { once: true });
+    try {
+      await Promise.race(
+        [...polls].map(([kernel, polled]) =>
+          kernel.pollAsync(polled.map((p) => p.req), -1, stop.signal).then(
+            (revents) => notePollErrors(polled, revents),
+            () => {
+              // A failed poll (a stage's fd closed under it): those stages cannot give back.
+              if (!stop.signal.aborted) notePollErrors(polled, polled.map(() => POLLERR));
+            },
+          )
+        ),
+      );
+    } finally {
+      stop.abort();
+      const i = this.#waiters.indexOf(wake);
+      if (i >= 0) this.#waiters.splice(i, 1);
+      signal?.removeEventListener("abort", wake);
+    }
+    signal?.throwIfAborted();
   }
 
   /**
@@ -141,13 +212,19 @@ export class BufferPool {
     this.#waiters.shift()?.();
   }
 
-  /** Unmaps and closes every buffer, out or not. Idempotent. */
+  /**
+   * Unmaps and closes every buffer, out or not (a stage that still holds one keeps the
+   * dma-buf until it gives it back or closes). Idempotent. Pending `acquire`s reject with
+   * `EBADF`.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    poolClosed(this);
     for (const b of this.#all) b.buffer.close();
     this.#free.length = 0;
     this.#out.clear();
+    for (const wake of this.#waiters.splice(0)) wake();
   }
 
   /** Same as {@linkcode close}. */

@@ -12,6 +12,15 @@ import { Errno, errnoName } from "../uapi/errno.ts";
 import { POLLERR, POLLIN, POLLNVAL, POLLOUT } from "../uapi/constants.ts";
 import { type PipelineStage, type PipelineStageResult, Stage, type StageResult } from "./stage.ts";
 import { BufferPool, type PooledBuffer } from "./pool.ts";
+import {
+  claimStages,
+  giveBack,
+  leave,
+  leftoverCount,
+  nextCookie,
+  releaseStages,
+  takeLeftovers,
+} from "./_ledger.ts";
 
 /** A buffer that went through every stage. */
 export interface PipelineFrame<R extends PipelineStageResult = StageResult> {
@@ -29,7 +38,11 @@ export interface PipelineFrame<R extends PipelineStageResult = StageResult> {
 export interface PipelineRunOptions<R extends PipelineStageResult = StageResult> {
   /** How many frames to push through. */
   frames: number;
-  /** Stops the run: in-flight buffers are drained back into the pool, then `run` rejects. */
+  /**
+   * Stops the run: in-flight buffers are drained back into the pool for at most
+   * {@linkcode DRAIN_GRACE_MS}, then `run` rejects; what a stage still holds then returns to
+   * the pool when the stage gives it back or is closed.
+   */
   signal?: AbortSignal;
   /** Fills a buffer before it enters the first stage (use its mapping's `write`); awaited. */
   produce?(buffer: PooledBuffer, frame: number): unknown;
@@ -51,19 +64,23 @@ export interface PipelineStats {
 
 /**
  * After its signal aborts, how long a run still waits for the stages to give buffers back
- * before it rejects: one poll interval (the Linux kernel's `POLL_SLICE_MS`).
+ * before it rejects: one poll interval (the Linux kernel's `POLL_SLICE_MS`). A buffer a stage
+ * still holds then is not lost: it returns to the pool when the stage gives it back (the pool's
+ * next `tryAcquire`/`acquire`, or the next run on that stage, takes it) or at once when the
+ * stage is closed.
  */
 export const DRAIN_GRACE_MS = 50;
 
-interface Trip<R> {
+interface Trip<R extends PipelineStageResult> {
   readonly frame: number;
+  /** What the stages are given: unique across runs (a stage may still hold an older run's). */
+  readonly cookie: number;
   readonly buffer: PooledBuffer;
   readonly results: R[];
   t0: number;
+  /** Set for a buffer an earlier run left in the stage: it only goes back to its pool. */
+  readonly leftover?: { readonly pool: BufferPool; readonly stage: PipelineStage<R> };
 }
-
-/** Stages in a run that has not settled (a stage serves one run at a time). */
-const running = new WeakSet<object>();
 
 /**
  * A chain of stages fed from a buffer pool. The pipeline borrows both: close the stages and the
@@ -158,6 +175,10 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
    * Pushes `frames` buffers through every stage. Never more than the pool's buffers are in
    * flight (backpressure). When the signal aborts or anything fails, the buffers in the stages
    * are waited for and taken back, every buffer returns to the pool, and the promise rejects.
+   * After an abort that wait lasts at most {@linkcode DRAIN_GRACE_MS}; a buffer a stage still
+   * holds then goes back to the pool later, when the stage gives it back or is closed (see
+   * {@linkcode BufferPool}). A run on a stage that still holds an earlier run's buffers takes
+   * them back as they come.
    *
    * @param options Frames, producer, consumer, signal.
    * @returns The measured frames per second and latency.
@@ -192,20 +213,13 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
     }
     signal?.throwIfAborted();
     const stages = this.stages;
-    // A stage gives its results back by cookie (the frame number), and two runs number frames
-    // alike: a second run would take the first's buffers and lose them. One run per stage.
-    const busy = stages.findIndex((s) => running.has(s));
-    if (busy >= 0) {
-      throw errnoError(Errno.EBUSY, where, {
-        path: stages[busy].path,
-        detail: `stages[${busy}] is in a Pipeline run that has not settled; await it first`,
-      });
-    }
-    for (const s of stages) running.add(s);
+    // A run takes back from its stages whatever they give back: a second run on a stage would
+    // take the first's buffers and lose them. One run per stage (EBUSY).
+    claimStages(stages);
     try {
       return await this.#run(frames, signal, produce, consume);
     } finally {
-      for (const s of stages) running.delete(s);
+      releaseStages(stages);
     }
   }
 
@@ -218,6 +232,19 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
     const stages = this.stages, n = stages.length;
     const pending: Trip<R>[][] = stages.map(() => []); // ready for stage i, not yet queued
     const inStage: Map<number, Trip<R>>[] = stages.map(() => new Map());
+    // Buffers earlier runs left in these stages: taken back (to their pools) as they come.
+    stages.forEach((stage, i) => {
+      for (const left of takeLeftovers(stage)) {
+        inStage[i].set(left.cookie, {
+          frame: -1,
+          cookie: left.cookie,
+          buffer: left.buffer,
+          results: [],
+          t0: 0,
+          leftover: { pool: left.pool, stage },
+        });
+      }
+    });
     const latencies: number[] = [];
     let next = 0, completed = 0;
     const start = performance.now();
@@ -227,11 +254,17 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
         while (next < frames && pending[0].length === 0) {
           const buffer = this.pool.tryAcquire();
           if (!buffer) break;
-          const trip: Trip<R> = { frame: next++, buffer, results: [], t0: 0 };
+          const trip: Trip<R> = {
+            frame: next++,
+            cookie: nextCookie(),
+            buffer,
+            results: [],
+            t0: 0,
+          };
           try {
             if (produce) await untilAborted(produce(buffer, trip.frame), signal);
           } catch (e) {
-            this.pool.recycle(buffer);
+            this.#recycle(trip);
             throw e;
           }
           pending[0].push(trip);
@@ -240,9 +273,9 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
           while (pending[i].length > 0) {
             const trip = pending[i][0];
             if (i === 0) trip.t0 = performance.now();
-            if (!stages[i].tryQueue(trip.buffer.buffer, trip.frame)) break;
+            if (!stages[i].tryQueue(trip.buffer.buffer, trip.cookie)) break;
             pending[i].shift();
-            inStage[i].set(trip.frame, trip);
+            inStage[i].set(trip.cookie, trip);
           }
         }
         let progressed = false;
@@ -250,8 +283,12 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
           for (let r = stages[i].dequeue(); r !== null; r = stages[i].dequeue()) {
             progressed = true;
             const trip = take(inStage[i], r, stages[i]);
+            if (trip.leftover) {
+              this.#recycle(trip);
+              continue;
+            }
             if (r.status < 0) {
-              this.pool.recycle(trip.buffer);
+              this.#recycle(trip);
               throw errnoError(-r.status, "dequeue", {
                 path: stages[i].path,
                 detail: `The stage failed on frame ${trip.frame}: ${errnoName(-r.status)}`,
@@ -276,7 +313,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
                 );
               }
             } finally {
-              this.pool.recycle(trip.buffer);
+              this.#recycle(trip);
             }
             completed++;
           }
@@ -299,6 +336,12 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
           if (events) set.push({ fd: s.fd, events });
         }
         if (set.length === 0) {
+          if (leftoverCount(this.pool) > 0) {
+            // The pool's buffers are in other stages, left there by an aborted run: wait for
+            // one to come back (the pool polls those stages).
+            this.pool.recycle(await this.pool.acquire(signal));
+            continue;
+          }
           throw errnoError(Errno.EINVAL, "Pipeline.run", {
             detail: "Nothing in flight and no buffer free (a pool buffer was not recycled?)",
           });
@@ -313,7 +356,17 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
         });
       }
     } finally {
-      await this.#drain(pending, inStage, signal);
+      try {
+        await this.#drain(pending, inStage, signal);
+      } finally {
+        // What the stages still hold goes back to its pool when they give it back or close.
+        stages.forEach((stage, i) => {
+          for (const trip of inStage[i].values()) {
+            const left = trip.leftover;
+            leave(stage, trip.cookie, left?.pool ?? this.pool, trip.buffer);
+          }
+        });
+      }
     }
     const elapsedMs = performance.now() - start;
     return {
@@ -329,17 +382,20 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
   }
 
   /**
-   * Takes every buffer back from the stages (waiting for them) and returns all to the pool.
-   * Once `signal` has aborted, the waiting lasts at most {@linkcode DRAIN_GRACE_MS} more: what
-   * the stages still hold then stays out of the pool (a device may still be writing it; the
-   * stage's close takes it back), so `run` never outlives its signal by more than that.
+   * Takes every buffer of this run back from the stages (waiting for them) and returns all to
+   * the pool; buffers an earlier run left in the stages are taken back when they come, not
+   * waited for. Once `signal` has aborted, the waiting lasts at most {@linkcode DRAIN_GRACE_MS}
+   * more, so `run` never outlives its signal by more than that: what the stages still hold then
+   * (a device may still be writing it) is left to the ledger by `run`, and returns to the pool
+   * when the stage gives it back or is closed.
    */
   async #drain(
     pending: Trip<R>[][],
     inStage: Map<number, Trip<R>>[],
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    for (const list of pending) for (const trip of list.splice(0)) this.pool.recycle(trip.buffer);
+    for (const list of pending) for (const trip of list.splice(0)) this.#recycle(trip);
+    const waitFor = (i: number) => [...inStage[i].values()].some((t) => !t.leftover);
     let deadline: number | undefined;
     for (;;) {
       const set: PollRequest[] = [];
@@ -347,17 +403,18 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
         if (inStage[i].size === 0) continue;
         if (this.stages[i].closed) {
           // Closed under the run: the driver dropped its references at release.
-          for (const trip of inStage[i].values()) this.pool.recycle(trip.buffer);
+          for (const trip of inStage[i].values()) this.#recycle(trip);
           inStage[i].clear();
           continue;
         }
+        if (!waitFor(i)) continue;
         if (this.stages[i].flush?.()) {
           set.length = 0;
           break;
         }
         set.push({ fd: this.stages[i].fd, events: this.stages[i].doneEvents ?? POLLIN });
       }
-      if (set.length === 0 && inStage.every((m, i) => m.size === 0 || this.stages[i].closed)) {
+      if (set.length === 0 && !inStage.some((_, i) => waitFor(i) && !this.stages[i].closed)) {
         return;
       }
       let timeout = -1;
@@ -380,9 +437,19 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
           const trip = inStage[i].get(r.cookie);
           if (!trip) continue;
           inStage[i].delete(r.cookie);
-          this.pool.recycle(trip.buffer);
+          this.#recycle(trip);
         }
       }
+    }
+  }
+
+  /** Gives a trip's buffer back to its pool: this run's, or the earlier run's that left it. */
+  #recycle(trip: Trip<R>): void {
+    const left = trip.leftover;
+    if (left) {
+      giveBack({ stage: left.stage, cookie: trip.cookie, pool: left.pool, buffer: trip.buffer });
+    } else if (!this.pool.closed) {
+      this.pool.recycle(trip.buffer);
     }
   }
 }

@@ -30,6 +30,7 @@ import {
 } from "../uapi/queue_driver.ts";
 import { DmaBuf } from "../dmabuf/buffer.ts";
 import { waitForEvents, type WaitOptions } from "../dmabuf/wait.ts";
+import { stageClosed } from "./_ledger.ts";
 
 /** What a stage does to every byte: nothing, `b ^= 0xff`, or `b + 1` (mod 256). */
 export type StageOp = "none" | "invert" | "increment";
@@ -155,6 +156,11 @@ export class Stage extends FdResource implements PipelineStage<StageResult> {
   /** @internal */
   static open(path: string, options: StageOptions): Stage {
     return new Stage(kOpen, path, options);
+  }
+
+  /** The driver drops what it holds at release: buffers of settled runs go back to their pools. */
+  protected override onClose(): void {
+    stageClosed(this);
   }
 
   /**

@@ -14,6 +14,7 @@ import { Errno } from "../uapi/errno.ts";
 import { POLLIN, POLLOUT } from "../uapi/constants.ts";
 import { V4L2_BUF_FLAG_ERROR, V4L2_MEMORY_DMABUF } from "../uapi/videodev2.ts";
 import type { PipelineStage, PipelineStageResult } from "../pipeline/stage.ts";
+import { stageClosed } from "../pipeline/_ledger.ts";
 import type { VideoQueue } from "./device.ts";
 
 /** What a V4L2 stage reports about a buffer it gives back. */
@@ -196,14 +197,21 @@ export class VideoStage implements PipelineStage<VideoStageResult> {
     return this.#flushed.length > 0;
   }
 
-  /** Stops streaming and frees the slots (`STREAMOFF`, `REQBUFS` 0). Idempotent. */
+  /**
+   * Stops streaming and frees the slots (`STREAMOFF`, `REQBUFS` 0); buffers of a settled
+   * `Pipeline.run` it still held go back to their pool. Idempotent.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.queue.device.closed) return;
-    if (this.queue.streaming) this.queue.streamOff();
-    this.queue.requestBuffers(0, "dmabuf");
-    this.#order.length = 0;
+    try {
+      if (this.queue.device.closed) return;
+      if (this.queue.streaming) this.queue.streamOff();
+      this.queue.requestBuffers(0, "dmabuf");
+      this.#order.length = 0;
+    } finally {
+      stageClosed(this);
+    }
   }
 
   /** Same as `close()`. */
