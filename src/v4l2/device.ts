@@ -266,6 +266,9 @@ export class VideoDevice extends FdResource {
   /** @internal Scratch struct for small ioctls. */
   readonly _int: UserBuffer;
   #queues = new Map<number, VideoQueue>();
+  // The base holds the truth (and the closed check); these copies keep _ioctl free of getters.
+  readonly #kernel: Kernel;
+  readonly #fd: number;
 
   /**
    * Internal: use {@linkcode openVideoDevice}.
@@ -276,7 +279,10 @@ export class VideoDevice extends FdResource {
    */
   constructor(token: typeof kOpen, path: string, kernel: Kernel) {
     if (token !== kOpen) throw new TypeError("Use openVideoDevice(path) to open a video node");
-    super(kernel, kernel.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC), "VideoDevice");
+    const fd = kernel.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    super(kernel, fd, "VideoDevice");
+    this.#kernel = kernel;
+    this.#fd = fd;
     this.path = path;
     this._int = kernel.userBuffer(8);
     try {
@@ -299,21 +305,24 @@ export class VideoDevice extends FdResource {
   }
 
   /**
-   * @internal One ioctl on this node, errors naming the request and the path.
+   * @internal One ioctl on this node, errors naming the request and the path. `hint(context)`
+   * is called only on failure (a function made once and its argument, so that a call that
+   * succeeds allocates no closure).
    */
-  _ioctl(
+  _ioctl<C = undefined>(
     request: number,
     arg: UserBuffer | null,
     name: string,
-    hint?: () => string | undefined,
+    hint?: (context: C) => string | undefined,
+    context?: C,
   ): number {
     this.checkOpen(name);
     try {
-      return this.kernel.ioctl(this.fd, request, arg, name);
+      return this.#kernel.ioctl(this.#fd, request, arg, name);
     } catch (e) {
       const err = e as ErrnoError;
       if (typeof err.errno !== "number") throw e;
-      const h = hint?.() ?? defaultHint(name, err.errno);
+      const h = hint?.(context as C) ?? defaultHint(name, err.errno);
       throw errnoError(err.errno, `ioctl(${name})`, {
         path: this.path,
         hint: h,
@@ -645,10 +654,15 @@ export class VideoQueue {
   /** `V4L2_BUF_CAP_*` the last `REQBUFS` reported. */
   bufferCapabilities = 0;
   #buf: UserBuffer;
+  // `#buf`'s bytes and view, read once: queue()/dequeue() run once per frame.
+  #bytes: Uint8Array;
+  #view: DataView;
   #planes: UserBuffer;
   #fmt: UserBuffer;
   #sizeimage: number[] | undefined;
   #streaming = false;
+  /** What wait() names in its timeout error. */
+  #what: string;
 
   /**
    * Internal: use {@linkcode VideoDevice.queue}.
@@ -665,7 +679,10 @@ export class VideoQueue {
     this.isOutput = V4L2_TYPE_IS_OUTPUT(type);
     const k = device.kernel;
     this.#buf = k.userBuffer(v4l2_buffer.size);
+    this.#bytes = this.#buf.bytes;
+    this.#view = this.#buf.view;
     this.#planes = k.userBuffer(v4l2_plane.size * VIDEO_MAX_PLANES);
+    this.#what = `${device.path} ${this.isOutput ? "output" : "capture"} buffer`;
     this.#fmt = k.userBuffer(v4l2_format.size);
   }
 
@@ -828,14 +845,23 @@ export class VideoQueue {
    * @throws {ErrnoError} `EINVAL` for a buffer smaller than the format's `sizeimage` (hint
    *   says so), an index out of range or a slot already queued.
    */
-  queue(index: number, buffer: DmaBuf | readonly QueuePlane[], options: QueueOptions = {}): void {
-    const planes: readonly QueuePlane[] = buffer instanceof DmaBuf ? [{ buffer }] : buffer;
-    const v = this.#buf.view;
-    this.#buf.bytes.fill(0);
+  queue(index: number, buffer: DmaBuf | readonly QueuePlane[], options?: QueueOptions): void {
+    const v = this.#view;
+    this.#bytes.fill(0);
     v.setUint32(v4l2_buffer.index, index, true);
     v.setUint32(v4l2_buffer.type, this.type, true);
     v.setUint32(v4l2_buffer.memory, V4L2_MEMORY_DMABUF, true);
-    v.setUint32(v4l2_buffer.field, options.field ?? (this.isOutput ? 1 : 0), true);
+    v.setUint32(v4l2_buffer.field, options?.field ?? (this.isOutput ? 1 : 0), true);
+    if (buffer instanceof DmaBuf && !this.multiplanar) {
+      // The per-frame case (one dma-buf, single-planar), without the planes array below.
+      const length = buffer.size;
+      v.setInt32(v4l2_buffer.m, buffer.fd, true);
+      v.setUint32(v4l2_buffer.length, length, true);
+      v.setUint32(v4l2_buffer.bytesused, options?.bytesused ?? length, true);
+      this.device._ioctl(VIDIOC_QBUF, this.#buf, "VIDIOC_QBUF", this.#qbufHint, buffer);
+      return;
+    }
+    const planes: readonly QueuePlane[] = buffer instanceof DmaBuf ? [{ buffer }] : buffer;
     if (this.multiplanar) {
       const p = this.#planes.view;
       this.#planes.bytes.fill(0, 0, planes.length * v4l2_plane.size);
@@ -854,9 +880,9 @@ export class VideoQueue {
       const length = pl.length ?? pl.buffer.size;
       v.setInt32(v4l2_buffer.m, pl.buffer.fd, true);
       v.setUint32(v4l2_buffer.length, length, true);
-      v.setUint32(v4l2_buffer.bytesused, options.bytesused ?? pl.bytesused ?? length, true);
+      v.setUint32(v4l2_buffer.bytesused, options?.bytesused ?? pl.bytesused ?? length, true);
     }
-    this.device._ioctl(VIDIOC_QBUF, this.#buf, "VIDIOC_QBUF", () => this.#qbufHint(planes));
+    this.device._ioctl(VIDIOC_QBUF, this.#buf, "VIDIOC_QBUF", this.#qbufHint, planes);
   }
 
   /**
@@ -885,7 +911,9 @@ export class VideoQueue {
     this.device._ioctl(VIDIOC_QBUF, this.#buf, "VIDIOC_QBUF");
   }
 
-  #qbufHint(planes: readonly QueuePlane[]): string | undefined {
+  /** The hint of a failed DMABUF `QBUF` (an arrow function, made once: see `_ioctl`). */
+  #qbufHint = (buffer: DmaBuf | readonly QueuePlane[]): string | undefined => {
+    const planes: readonly QueuePlane[] = buffer instanceof DmaBuf ? [{ buffer }] : buffer;
     const need = this.#sizeimage;
     if (this.memory !== V4L2_MEMORY_DMABUF) {
       return 'REQBUFS with V4L2_MEMORY_DMABUF first (queue.requestBuffers(n, "dmabuf"))';
@@ -899,7 +927,7 @@ export class VideoQueue {
       }
     }
     return undefined;
-  }
+  };
 
   /**
    * Takes a done buffer back (`VIDIOC_DQBUF`), without blocking.
@@ -908,8 +936,8 @@ export class VideoQueue {
    * @throws {ErrnoError} `EINVAL` when the queue does not stream; `EPIPE` after the last buffer.
    */
   dequeue(): DequeuedBuffer | null {
-    const v = this.#buf.view;
-    this.#buf.bytes.fill(0);
+    const v = this.#view;
+    this.#bytes.fill(0);
     v.setUint32(v4l2_buffer.type, this.type, true);
     v.setUint32(v4l2_buffer.memory, this.memory, true);
     if (this.multiplanar) {
@@ -948,9 +976,10 @@ export class VideoQueue {
   }
 
   #readBuffer(): DequeuedBuffer {
-    const v = this.#buf.view;
-    const planes: { bytesused: number; length: number; dataOffset: number }[] = [];
+    const v = this.#view;
+    let planes: { bytesused: number; length: number; dataOffset: number }[];
     if (this.multiplanar) {
+      planes = [];
       const n = v.getUint32(v4l2_buffer.length, true);
       const p = this.#planes.view;
       for (let i = 0; i < n && i < VIDEO_MAX_PLANES; i++) {
@@ -962,14 +991,19 @@ export class VideoQueue {
         });
       }
     } else {
-      planes.push({
+      planes = [{
         bytesused: v.getUint32(v4l2_buffer.bytesused, true),
         length: v.getUint32(v4l2_buffer.length, true),
         dataOffset: 0,
-      });
+      }];
     }
-    const sec = Number(v.getBigInt64(v4l2_buffer.timestamp, true));
-    const usec = Number(v.getBigInt64(v4l2_buffer.timestamp + 8, true));
+    // `struct timeval` (two `long`s, x86_64/arm64) read as 32-bit halves: a BigInt per field
+    // would cost two allocations per frame. hi·2³² is exact and the sum rounds once, as
+    // Number(BigInt) does.
+    const sec = v.getInt32(v4l2_buffer.timestamp + 4, true) * 0x1_0000_0000 +
+      v.getUint32(v4l2_buffer.timestamp, true);
+    const usec = v.getInt32(v4l2_buffer.timestamp + 12, true) * 0x1_0000_0000 +
+      v.getUint32(v4l2_buffer.timestamp + 8, true);
     return {
       index: v.getUint32(v4l2_buffer.index, true),
       bytesused: planes[0]?.bytesused ?? 0,
@@ -992,13 +1026,7 @@ export class VideoQueue {
    *   queued).
    */
   async wait(options: WaitOptions = {}): Promise<void> {
-    await waitForEvents(
-      this.device.kernel,
-      this.device.fd,
-      this.doneEvents,
-      options,
-      `${this.device.path} ${this.isOutput ? "output" : "capture"} buffer`,
-    );
+    await waitForEvents(this.device.kernel, this.device.fd, this.doneEvents, options, this.#what);
   }
 
   /**
