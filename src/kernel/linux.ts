@@ -284,8 +284,17 @@ export class LinuxKernel implements Kernel {
     if (this.#c.close(fd | 0) < 0) throw this.#fail("close");
   }
 
-  /** `ioctl(2)` with a pointer argument; returns the non-negative result. */
-  ioctl(fd: number, request: number, arg: UserBuffer | null, name?: string): number {
+  /**
+   * `ioctl(2)` with a pointer argument; returns the non-negative result, or `-expected` when
+   * the call fails with errno `expected`.
+   */
+  ioctl(
+    fd: number,
+    request: number,
+    arg: UserBuffer | null,
+    name?: string,
+    expected?: number,
+  ): number {
     let p: Deno.PointerValue = null;
     if (arg !== null) {
       if (!(arg instanceof LinuxUserBuffer)) throw this.#foreign(request, name);
@@ -295,7 +304,10 @@ export class LinuxKernel implements Kernel {
     // SAFETY: `p` points into `arg.bytes`, an off-heap buffer that `arg` keeps alive; the
     // kernel reads and writes at most the size encoded in `request`, which the caller sized.
     const r = this.#ioctl(fd | 0, request >>> 0, p);
-    if (r < 0) throw this.#fail(`ioctl(${name ?? hex(request)})`);
+    if (r < 0) {
+      if (expected !== undefined && this.#errno[0] === expected) return -expected;
+      throw this.#fail(`ioctl(${name ?? hex(request)})`);
+    }
     return r;
   }
 
