@@ -24,7 +24,7 @@ import {
 } from "../src/v4l2/mod.ts";
 import type { ErrnoError } from "../src/errors.ts";
 import { POLLIN } from "../src/uapi/constants.ts";
-import type { Kernel } from "../src/kernel/types.ts";
+import type { Kernel, UserBuffer } from "../src/kernel/types.ts";
 import { v4l2_buffer, VIDIOC_DQBUF } from "../src/uapi/videodev2.ts";
 
 async function runExample(args: string[]): Promise<string> {
@@ -184,6 +184,43 @@ Deno.test("dequeue() reads the v4l2_buffer the kernel wrote: timeval fields wide
     q.requestBuffers(0);
   } finally {
     for (const b of bufs) b.close();
+  }
+});
+
+Deno.test("dequeue() with nothing done: null, from -EAGAIN or from a kernel that throws EAGAIN", () => {
+  const sim = createSimMachine().process();
+  // A kernel that ignores `expected` (written before the parameter existed) throws EAGAIN.
+  const throwing = new Proxy(sim, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (key === "ioctl") {
+        return (fd: number, request: number, arg: UserBuffer | null, name?: string) =>
+          target.ioctl(fd, request, arg, name);
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  // The simulated kernel returns the expected errno, as LinuxKernel does.
+  const fd = sim.open("/dev/video0", 0);
+  assert.equal(sim.ioctl(fd, VIDIOC_DQBUF, sim.userBuffer(88), "DQBUF", 22), -22); // not streaming
+  sim.close(fd);
+  for (const k of [sim, throwing]) {
+    using dev = openVideoDevice("/dev/video0", { kernel: k });
+    const q = dev.queue("capture");
+    using heap = openHeap("system", { kernel: sim });
+    using buf = heap.allocate(q.getFormat().sizeimage);
+    q.requestBuffers(1, "dmabuf");
+    q.queue(0, buf);
+    q.streamOn();
+    assert.equal(q.dequeue(), null); // vivid has not filled the buffer yet
+    q.streamOff();
+    // Not streaming: EINVAL still throws, named.
+    assert.throws(() => q.dequeue(), (e: ErrnoError) => {
+      assert.equal(e.code, "EINVAL");
+      assert.equal(e.syscall, "ioctl(VIDIOC_DQBUF)");
+      return true;
+    });
+    q.requestBuffers(0);
   }
 });
 

@@ -253,6 +253,7 @@ export interface VideoDeviceQuery {
 }
 
 const kOpen = Symbol("open");
+const EAGAIN = Errno.EAGAIN;
 
 /**
  * An open video node. Owns its fd: `close()` is idempotent and `using` closes it; closing it
@@ -307,7 +308,7 @@ export class VideoDevice extends FdResource {
   /**
    * @internal One ioctl on this node, errors naming the request and the path. `hint(context)`
    * is called only on failure (a function made once and its argument, so that a call that
-   * succeeds allocates no closure).
+   * succeeds allocates no closure); a failure with errno `expected` returns `-expected`.
    */
   _ioctl<C = undefined>(
     request: number,
@@ -315,10 +316,11 @@ export class VideoDevice extends FdResource {
     name: string,
     hint?: (context: C) => string | undefined,
     context?: C,
+    expected?: number,
   ): number {
     this.checkOpen(name);
     try {
-      return this.#kernel.ioctl(this.#fd, request, arg, name);
+      return this.#kernel.ioctl(this.#fd, request, arg, name, expected);
     } catch (e) {
       const err = e as ErrnoError;
       if (typeof err.errno !== "number") throw e;
@@ -945,13 +947,16 @@ export class VideoQueue {
       v.setBigUint64(v4l2_buffer.m, BigInt(this.#planes.address), true);
       v.setUint32(v4l2_buffer.length, VIDEO_MAX_PLANES, true);
     }
+    // EAGAIN (nothing done yet) comes back as -EAGAIN, not as an error object per empty poll.
+    let r: number;
     try {
-      this.device._ioctl(VIDIOC_DQBUF, this.#buf, "VIDIOC_DQBUF");
+      r = this.device._ioctl(VIDIOC_DQBUF, this.#buf, "VIDIOC_DQBUF", undefined, undefined, EAGAIN);
     } catch (e) {
-      if ((e as ErrnoError).errno === Errno.EAGAIN) return null;
+      // A Kernel implementation that throws EAGAIN anyway.
+      if ((e as ErrnoError).errno === EAGAIN) return null;
       throw e;
     }
-    return this.#readBuffer();
+    return r === -EAGAIN ? null : this.#readBuffer();
   }
 
   /**
@@ -977,26 +982,6 @@ export class VideoQueue {
 
   #readBuffer(): DequeuedBuffer {
     const v = this.#view;
-    let planes: { bytesused: number; length: number; dataOffset: number }[];
-    if (this.multiplanar) {
-      planes = [];
-      const n = v.getUint32(v4l2_buffer.length, true);
-      const p = this.#planes.view;
-      for (let i = 0; i < n && i < VIDEO_MAX_PLANES; i++) {
-        const o = i * v4l2_plane.size;
-        planes.push({
-          bytesused: p.getUint32(o + v4l2_plane.bytesused, true),
-          length: p.getUint32(o + v4l2_plane.length, true),
-          dataOffset: p.getUint32(o + v4l2_plane.data_offset, true),
-        });
-      }
-    } else {
-      planes = [{
-        bytesused: v.getUint32(v4l2_buffer.bytesused, true),
-        length: v.getUint32(v4l2_buffer.length, true),
-        dataOffset: 0,
-      }];
-    }
     // `struct timeval` (two `long`s, x86_64/arm64) read as 32-bit halves: a BigInt per field
     // would cost two allocations per frame. hi·2³² is exact and the sum rounds once, as
     // Number(BigInt) does.
@@ -1004,6 +989,31 @@ export class VideoQueue {
       v.getUint32(v4l2_buffer.timestamp, true);
     const usec = v.getInt32(v4l2_buffer.timestamp + 12, true) * 0x1_0000_0000 +
       v.getUint32(v4l2_buffer.timestamp + 8, true);
+    if (!this.multiplanar) {
+      const bytesused = v.getUint32(v4l2_buffer.bytesused, true);
+      const length = v.getUint32(v4l2_buffer.length, true);
+      return {
+        index: v.getUint32(v4l2_buffer.index, true),
+        bytesused,
+        flags: v.getUint32(v4l2_buffer.flags, true),
+        field: v.getUint32(v4l2_buffer.field, true),
+        sequence: v.getUint32(v4l2_buffer.sequence, true),
+        timestampUs: sec * 1e6 + usec,
+        length,
+        planes: [{ bytesused, length, dataOffset: 0 }],
+      };
+    }
+    const planes: { bytesused: number; length: number; dataOffset: number }[] = [];
+    const n = v.getUint32(v4l2_buffer.length, true);
+    const p = this.#planes.view;
+    for (let i = 0; i < n && i < VIDEO_MAX_PLANES; i++) {
+      const o = i * v4l2_plane.size;
+      planes.push({
+        bytesused: p.getUint32(o + v4l2_plane.bytesused, true),
+        length: p.getUint32(o + v4l2_plane.length, true),
+        dataOffset: p.getUint32(o + v4l2_plane.data_offset, true),
+      });
+    }
     return {
       index: v.getUint32(v4l2_buffer.index, true),
       bytesused: planes[0]?.bytesused ?? 0,
