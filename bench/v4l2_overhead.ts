@@ -7,6 +7,8 @@
  * `bytesused`, `sequence` and a timestamp filled in; QBUF appends the index). Both sides call
  * the same stand-in through the same symbol table, so the difference between the two rows is the
  * library's own work: building and parsing `v4l2_buffer`, the seam's checks, the result object.
+ * The "nothing done" rows time one DQBUF that finds no buffer (`EAGAIN`), as a loop that polls
+ * faster than the camera (`VideoQueue.next()`, `Pipeline`'s drain) makes one per frame.
  * The real kernel's share is in `bench/v4l2_ratios.sh` (RESULTS.md, "V4L2 capture from vivid").
  *
  *   deno run --allow-ffi --allow-read bench/v4l2_overhead.ts [--frames 120 --rounds 3 --warmup 20]
@@ -57,6 +59,8 @@ const BUFFERS = 4, W = 640, H = 360, SIZEIMAGE = W * H * 2;
 const libc = loadLibc();
 const queued: number[] = [];
 let sequence = 0;
+/** While set, DQBUF finds nothing done (EAGAIN), as when user space polls faster than frames. */
+let empty = false;
 // deno-lint-ignore no-explicit-any
 const symbols = libc.symbols as any;
 // Views of the callers' structs, made once per pointer object (both sides reuse theirs).
@@ -85,7 +89,7 @@ symbols.ioctl = (_fd: number, request: number, p: Deno.PointerObject): number =>
       queued.push(view(p, B.size).getUint32(B.index, true));
       return 0;
     case VIDIOC_DQBUF: {
-      if (queued.length === 0) {
+      if (empty || queued.length === 0) {
         libc.errno[0] = 11;
         return -1;
       }
@@ -154,6 +158,25 @@ const frame: Record<string, () => [number, number]> = {
     q.queue(b.index, bufs[b.index]);
     return [(m - a) * 1e6, (performance.now() - m) * 1e6];
   },
+  "raw FFI, nothing done": () => {
+    empty = true;
+    const a = performance.now();
+    new Uint8Array(ab).fill(0);
+    v.setUint32(B.type, V4L2_BUF_TYPE_VIDEO_CAPTURE, true);
+    v.setUint32(B.memory, V4L2_MEMORY_DMABUF, true);
+    if (c.ioctl(vfd, VIDIOC_DQBUF, p) >= 0 || libc.errno[0] !== 11) throw new Error("no EAGAIN");
+    const d = (performance.now() - a) * 1e6;
+    empty = false;
+    return [d, 0];
+  },
+  "library, nothing done": () => {
+    empty = true;
+    const a = performance.now();
+    if (q.dequeue() !== null) throw new Error("no EAGAIN");
+    const d = (performance.now() - a) * 1e6;
+    empty = false;
+    return [d, 0];
+  },
 };
 // The same two calls without timing each one, for the steady state (`--batch N`).
 const loop: Record<string, () => void> = {
@@ -167,6 +190,19 @@ const loop: Record<string, () => void> = {
   library: () => {
     const b = q.dequeue()!;
     q.queue(b.index, bufs[b.index]);
+  },
+  "raw FFI, nothing done": () => {
+    empty = true;
+    new Uint8Array(ab).fill(0);
+    v.setUint32(B.type, V4L2_BUF_TYPE_VIDEO_CAPTURE, true);
+    v.setUint32(B.memory, V4L2_MEMORY_DMABUF, true);
+    if (c.ioctl(vfd, VIDIOC_DQBUF, p) >= 0 || libc.errno[0] !== 11) throw new Error("no EAGAIN");
+    empty = false;
+  },
+  "library, nothing done": () => {
+    empty = true;
+    if (q.dequeue() !== null) throw new Error("no EAGAIN");
+    empty = false;
   },
 };
 
@@ -218,7 +254,6 @@ if (opt.batch) {
     }
   }
 }
-const base = median(rows.get("raw FFI")!.both);
 console.log(
   opt.batch
     ? `steady state: batches of ${opt.batch} frames, ${opt.rounds} interleaved rounds`
@@ -228,6 +263,8 @@ console.log("| path | ns DQBUF | ns QBUF | ns DQBUF+QBUF | × raw FFI |");
 console.log("| --- | ---: | ---: | ---: | ---: |");
 for (const [name, r] of rows) {
   const cell = (xs: number[]) => xs.length ? median(xs).toFixed(0) : "–";
+  // Each library row against the raw FFI row of the same case.
+  const base = median(rows.get(name.replace(/^library/, "raw FFI"))!.both);
   console.log(
     `| ${name} | ${cell(r.dq)} | ${cell(r.q)} | ${cell(r.both)} | ${
       (median(r.both) / base).toFixed(2)
