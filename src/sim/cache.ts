@@ -3,10 +3,13 @@
  *
  * On a non-coherent board, the CPU reaches a cached buffer through a write-back data cache: its
  * stores reach memory only when a line is cleaned (or evicted), and it sees what a device wrote
- * only after the line is invalidated. The model gives each cached heap buffer a {@linkcode CpuCache}:
- * a second store, the **CPU view**, that every CPU alias shows (user mmaps, the kernel's vmap —
- * arm64's data cache is physically tagged, so all CPU aliases see the same lines), beside the
- * buffer's memory, which devices reach (the sg table, `phys_read`/`phys_write`). A line is dirty
+ * only after the line is invalidated. The model gives each cached heap buffer, and each memfd whose
+ * pages a udmabuf took (`shmem.ts`), a {@linkcode CpuCache}: a second store, the **CPU view**, that
+ * every CPU alias shows (user mmaps, the memfd's own mmaps, the kernel's vmap — arm64's data cache
+ * is physically tagged, so all CPU aliases see the same lines), beside the memory, which devices
+ * reach (the sg table, `phys_read`/`phys_write`). The SYNC protocol state is per dma-buf, a
+ * {@linkcode CpuAccess} over the cache ranges the buffer is made of (a heap buffer: all of its
+ * cache; a udmabuf: page ranges of its memfds' caches), and reports name that buffer. A line is dirty
  * when the CPU view differs from the snapshot taken when the line was last cleaned or filled, at
  * 64-byte granularity (`L1_CACHE_BYTES`). So user code keeps writing straight into its
  * ArrayBuffer, and the cache work happens at the points where Linux does it. (The snapshot is
@@ -20,7 +23,8 @@
  * - `DMA_BUF_IOCTL_SYNC` START/END → the heaps' `begin_cpu_access`/`end_cpu_access`, which sync
  *   only through mapped attachments: with none mapped, START does nothing and END leaves the
  *   lines dirty for the next `dma_map_sgtable` to clean — except that with the sanitizer on, END
- *   always cleans, the clean being its record of what the access wrote.
+ *   always cleans, the clean being its record of what the access wrote; udmabuf's, which sync
+ *   its own sg table for `/dev/udmabuf` (see `udmabuf.ts`).
  *
  * Without eviction (the default) every line stays in the cache until maintained: the worst case a
  * real CPU can show. With an eviction seed, each device access first writes back a random half
@@ -29,7 +33,8 @@
  * The sanitizer checks the dma-buf protocol at the same points and reports what broke it (kinds
  * in {@linkcode CoherencyKind}); the reports are the model's own, Linux has no such check. A
  * kernel driver that writes through a vmap (a CPU alias) marks the lines with
- * {@linkcode CpuCache.kernel_cpu_write}, so that reports on them name the driver, not user space.
+ * `kernel_cpu_write` ({@linkcode CpuCache.kernel_cpu_write}, or a udmabuf's
+ * {@linkcode CpuAccess.kernel_cpu_write}), so that reports on them name the driver, not user space.
  *
  * @module
  */
@@ -148,21 +153,179 @@ function userStack(e: Error = captureStack()): string {
   return s.split("\n").slice(1).filter((l) => !/\/src\/sim\//.test(l)).join("\n");
 }
 
-/** The write-back cache over one buffer. */
+/** A buffer's identity in reports. */
+export interface CacheIdent {
+  /** The buffer's inode number. */
+  readonly ino: number;
+  /** The buffer's name, or null. */
+  readonly name: string | null;
+}
+
+/** A byte range `[lo, hi)` of a cache's store that a buffer shows from its offset `at`. */
+export interface CacheSegment {
+  /** The cache. */
+  readonly cache: CpuCache;
+  /** First byte in the cache's store. */
+  readonly lo: number;
+  /** End (exclusive) in the cache's store. */
+  readonly hi: number;
+  /** The buffer offset of `lo`. */
+  readonly at: number;
+}
+
+/**
+ * One dma-buf's CPU access (`DMA_BUF_IOCTL_SYNC` START…END) over the cache ranges it is made of:
+ * the whole of one cache for a heap buffer, page ranges of one or more memfds' caches for a
+ * udmabuf. It keeps what the sanitizer checks END against (the directions START opened, the
+ * lines dirty at a START(READ), the START's stack) and names the buffer in reports; the lines
+ * themselves are the caches'.
+ */
+export class CpuAccess {
+  /** The buffer's identity for reports. */
+  ident: CacheIdent = { ino: 0, name: null };
+  /** The cache ranges, in buffer order. */
+  readonly segments: readonly CacheSegment[];
+  /** The buffer's size in bytes. */
+  readonly size: number;
+  /** Directions opened by SYNC START and not yet ended. */
+  #open = 0;
+  /** The stack of the START of the open access (formatted only when a report is made). */
+  #syncStack: Error | undefined;
+
+  /**
+   * An access over `segments`, registered with their caches so that a device access to their
+   * lines is reported under this buffer's name.
+   *
+   * @param segments The cache ranges, in buffer order.
+   * @param size The buffer's size in bytes.
+   */
+  constructor(segments: readonly CacheSegment[], size: number) {
+    this.segments = segments;
+    this.size = size;
+    for (const s of segments) s.cache.users.add(this);
+  }
+
+  /** The START of the open access, while one is open. */
+  get syncStack(): Error | undefined {
+    return this.#syncStack;
+  }
+
+  /** Whether SYNC START opened an access that END has not closed. */
+  get open(): boolean {
+    return this.#open !== 0;
+  }
+
+  /** Unregisters from the caches (the buffer was released). */
+  detach(): void {
+    for (const s of this.segments) s.cache.users.delete(this);
+  }
+
+  /**
+   * A kernel driver wrote [lo, hi) of the buffer through a kernel vmap (a CPU alias): the
+   * attribution, on each cache range it covers (see {@linkcode CpuCache.kernel_cpu_write}).
+   */
+  kernel_cpu_write(lo: number, hi: number, who: string): void {
+    for (const s of this.segments) {
+      const a = Math.max(lo, s.at), b = Math.min(hi, s.at + (s.hi - s.lo));
+      if (a < b) s.cache.kernel_cpu_write(s.lo + a - s.at, s.lo + b - s.at, who);
+    }
+  }
+
+  /** SYNC START with direction bits `bits`; `invalidate` when the exporter invalidates. */
+  begin(bits: number, invalidate: boolean): void {
+    if (invalidate) {
+      for (const s of this.segments) s.cache.invalidate("SYNC START(READ)", s.lo, s.hi, this);
+    }
+    const sink = this.segments[0]?.cache.sink;
+    if (sink && sink.sanitizer !== "off") this.#syncStack = captureStack();
+    this.#open |= bits;
+  }
+
+  /**
+   * SYNC END with direction bits `bits`: the checks, then the clean — which Linux's heaps do
+   * only through mapped attachments (`mapped`; udmabuf's always). With the sanitizer off and
+   * nothing mapped, the lines stay dirty, as on Linux; with it on, the clean is made all the
+   * same, as the record of what this access wrote.
+   */
+  end(bits: number, mapped = true): void {
+    let runs: [number, number][][] | null = null;
+    const sink = this.segments[0]?.cache.sink;
+    if (sink && sink.sanitizer !== "off") {
+      const open = this.#open;
+      const first = this.segments[0];
+      if (open === 0) {
+        first.cache.report(
+          "direction-mismatch",
+          first.lo,
+          this.size,
+          `SYNC END(${dirName(bits)}) without SYNC START`,
+          this,
+        );
+      } else if ((bits & open) !== open || (bits & ~open) !== 0) {
+        first.cache.report(
+          "direction-mismatch",
+          first.lo,
+          this.size,
+          `SYNC END(${dirName(bits)}) after SYNC START(${dirName(open)})`,
+          this,
+        );
+      } else if (!(bits & CPU_WRITE)) {
+        // One scan serves the check and the clean. Lines a kernel driver wrote through its
+        // vmap are not the reader's (they are reported when a device reads them).
+        runs = this.segments.map((s) => {
+          const r = s.cache.dirtyRuns(s.lo, s.hi);
+          for (const { a, b, writer } of s.cache.by_writer(r)) {
+            if (writer !== "CPU") continue;
+            s.cache.report(
+              "direction-mismatch",
+              a,
+              b - a,
+              (at) =>
+                `CPU wrote ${b - a} bytes at ${
+                  hex(at)
+                } with no SYNC END(WRITE), found at the SYNC END(READ) of a read-only access`,
+              this,
+              writer,
+            );
+          }
+          return r;
+        });
+      }
+      if (bits & CPU_READ) {
+        for (const s of this.segments) s.cache.check_device_written(s.lo, s.hi, this);
+      }
+    }
+    this.#syncStack = undefined;
+    this.#open = 0;
+    if (!runs && !mapped && sink?.sanitizer === "off") return;
+    this.segments.forEach((s, i) => {
+      if (runs) s.cache.clean_runs(runs[i]);
+      else s.cache.clean(s.lo, s.hi);
+      s.cache.forget_evicted(s.lo, s.hi);
+    });
+  }
+}
+
+/** The write-back cache over one memory object (a heap buffer's store, a memfd's pages). */
 export class CpuCache {
-  /** The buffer's memory (what devices see). */
+  /** The memory (what devices see). */
   readonly mem: MemStore;
   /** The CPU view: what user mappings and vmaps show. */
   readonly view: MemStore;
-  readonly #sink: CoherencySink;
+  /** The machine. */
+  readonly sink: CoherencySink;
+  /** The buffers whose accesses cover lines of this cache (reports name them). */
+  readonly users: Set<CpuAccess> = new Set();
+  /** The store this cache made (and frees on release). */
+  readonly #own: MemStore;
   /** Lines written back by eviction since the last SYNC END (still a protocol violation). */
   readonly #evicted = new Set<number>();
   /** Byte range a device wrote since the last invalidation ([lo, hi), empty when lo >= hi). */
   #devLo = Infinity;
   #devHi = 0;
   #devName = "";
-  /** Directions opened by SYNC START and not yet ended. */
-  #open = 0;
+  /** The heap buffer's own access (made by the first {@linkcode begin}/{@linkcode end}). */
+  #self: CpuAccess | null = null;
   /**
    * Lines a kernel driver wrote through a vmap since they were last cleaned or invalidated: one
    * byte per line, 0 for none, else 1 + the writer's index in `#writers`. Null until the first.
@@ -170,10 +333,8 @@ export class CpuCache {
   #kernelLines: Uint8Array | null = null;
   #kernelCount = 0;
   readonly #writers: string[] = [];
-  /** The stack of the START of the open access (formatted only when a report is made). */
-  #syncStack: Error | undefined;
-  /** Identity for reports, set once exported. */
-  ident: { ino: number; name: string | null } = { ino: 0, name: null };
+  /** Identity for reports when no registered access covers the bytes; set once exported. */
+  ident: CacheIdent = { ino: 0, name: null };
 
   /**
    * A cache over `mem`, empty (the CPU view equals memory: both zero).
@@ -181,10 +342,27 @@ export class CpuCache {
    * @param mem The buffer's memory.
    * @param sink The machine.
    */
-  constructor(mem: MemStore, sink: CoherencySink) {
-    this.mem = mem;
-    this.view = new MemStore(mem.size);
-    this.#sink = sink;
+  constructor(mem: MemStore, sink: CoherencySink);
+  /**
+   * A cache whose CPU view is `view`, a store CPU aliases already show: the memory is a new
+   * store holding a copy of it (every line clean).
+   *
+   * @param mem Null.
+   * @param sink The machine.
+   * @param view The CPU view.
+   */
+  constructor(mem: null, sink: CoherencySink, view: MemStore);
+  constructor(mem: MemStore | null, sink: CoherencySink, view?: MemStore) {
+    if (mem) {
+      this.mem = mem;
+      this.view = this.#own = new MemStore(mem.size);
+    } else {
+      this.view = view!;
+      this.mem = this.#own = new MemStore(view!.size);
+      new Uint8Array(this.mem.current).set(new Uint8Array(this.view.current));
+    }
+    this.sink = sink;
+    this.mem.cpu_cache = this;
   }
 
   /**
@@ -213,7 +391,7 @@ export class CpuCache {
     const from = (lo >>> LINE_SHIFT) << LINE_SHIFT;
     // The common case, no dirty line at all, in one compare.
     if (Buffer.compare(v.subarray(from, end), m.subarray(from, end)) === 0) return runs;
-    for (let a = (lo >>> LINE_SHIFT) << LINE_SHIFT; a < end; a += COMPARE_CHUNK) {
+    for (let a = from; a < end; a += COMPARE_CHUNK) {
       const b = Math.min(a + COMPARE_CHUNK, end);
       if (Buffer.compare(v.subarray(a, b), m.subarray(a, b)) === 0) continue;
       for (const r of this.#scanRuns(a, b)) {
@@ -262,7 +440,8 @@ export class CpuCache {
     return runs;
   }
 
-  #copyRuns(runs: [number, number][]): void {
+  /** Writes back the given runs (dirty lines found by {@linkcode dirtyRuns}). */
+  clean_runs(runs: [number, number][]): void {
     const v = new Uint8Array(this.view.current), m = new Uint8Array(this.mem.current);
     const saved = this.#devSaved;
     for (const [a, b] of runs) {
@@ -280,7 +459,7 @@ export class CpuCache {
   }
 
   /**
-   * Clean (`dcache_clean_poc`): dirty lines are written back to memory.
+   * Clean (`dcache_clean_poc`) of [lo, hi): dirty lines are written back to memory.
    *
    * A line that is not dirty holds the bytes of its reference, which is memory except for the
    * lines a device wrote since the last invalidation (`#devSaved`). So every other line can be
@@ -289,16 +468,19 @@ export class CpuCache {
    * the lines a device wrote are compared with their saved bytes (and copied only when dirty,
    * so the device's data stays in memory, as on a real CPU).
    */
-  clean(): void {
-    const v = new Uint8Array(this.view.current), m = new Uint8Array(this.mem.current);
+  clean(lo = 0, hi = this.mem.size): void {
+    const size = this.mem.size;
+    const v = new Uint8Array(this.view.current, 0, size),
+      m = new Uint8Array(this.mem.current, 0, size);
     const saved = this.#devSaved;
-    this.#forgetKernelLines();
+    this.#forget_kernel_lines(lo, hi);
     if (saved === null || this.#devSavedCount === 0) {
-      m.set(v);
+      if (lo === 0 && hi >= size) m.set(v);
+      else m.set(v.subarray(lo, Math.min(hi, size)), lo);
       return;
     }
-    const lines = saved.length, size = this.mem.size;
-    let line = 0;
+    const lines = Math.min(saved.length, Math.ceil(hi / L1_CACHE_BYTES));
+    let line = lo >>> LINE_SHIFT;
     while (line < lines) {
       if (!saved[line]) {
         let e = line + 1;
@@ -309,47 +491,92 @@ export class CpuCache {
       } else {
         let e = line + 1;
         while (e < lines && saved[e]) e++;
-        this.#copyRuns(this.dirtyRuns(line << LINE_SHIFT, Math.min(e << LINE_SHIFT, size)));
+        this.clean_runs(this.dirtyRuns(line << LINE_SHIFT, Math.min(e << LINE_SHIFT, size)));
         line = e;
       }
     }
   }
 
-  /** Invalidate (`dcache_inval_poc`): the CPU view is refilled from memory; dirty lines are lost. */
-  invalidate(why: string): void {
-    if (this.#sink.sanitizer !== "off") {
-      for (const { a, b, writer } of this.#byWriter(this.dirtyRuns())) {
-        this.#report(
-          "cpu-write-discarded",
-          a,
-          b - a,
-          `${wrote(writer, a, b)} before ${why} invalidated them: the writes are lost`,
-          writer,
-        );
+  /**
+   * Invalidate (`dcache_inval_poc`) of [lo, hi): the CPU view is refilled from memory; dirty
+   * lines are lost (and reported, under `by`'s name when given). With `mayThrow` false (a
+   * release, which runs from close, munmap or the GC backstop and must finish), a strict
+   * sanitizer records the report without throwing.
+   */
+  invalidate(why: string, lo = 0, hi = this.mem.size, by?: CpuAccess, mayThrow = true): void {
+    const size = this.mem.size;
+    hi = Math.min(hi, size);
+    if (this.sink.sanitizer !== "off") {
+      for (const { a, b, writer } of this.by_writer(this.dirtyRuns(lo, hi))) {
+        try {
+          this.report(
+            "cpu-write-discarded",
+            a,
+            b - a,
+            (at) =>
+              `${
+                wrote(writer, at, at + b - a)
+              } before ${why} invalidated them: the writes are lost`,
+            by,
+            writer,
+          );
+        } catch (e) {
+          if (mayThrow || !(e instanceof CoherencyViolation)) throw e;
+        }
       }
     }
-    this.#forgetKernelLines();
-    new Uint8Array(this.view.current).set(new Uint8Array(this.mem.current));
-    if (this.#devSavedCount > 0) this.#devSaved?.fill(0);
-    this.#devSavedCount = 0;
-    this.#evicted.clear();
-    this.#devLo = Infinity;
-    this.#devHi = 0;
+    this.#forget_kernel_lines(lo, hi);
+    const whole = lo === 0 && hi === size;
+    const v = new Uint8Array(this.view.current, 0, size),
+      m = new Uint8Array(this.mem.current, 0, size);
+    if (whole) v.set(m);
+    else v.set(m.subarray(lo, hi), lo);
+    if (this.#devSavedCount > 0) {
+      if (whole) {
+        this.#devSaved!.fill(0);
+        this.#devSavedCount = 0;
+      } else {
+        const saved = this.#devSaved!;
+        for (let l = lo >>> LINE_SHIFT, e = Math.ceil(hi / L1_CACHE_BYTES); l < e; l++) {
+          if (saved[l]) {
+            saved[l] = 0;
+            this.#devSavedCount--;
+          }
+        }
+      }
+    }
+    this.forget_evicted(lo, hi);
+    // The device-written range seen by the CPU from here on is what lies outside [lo, hi).
+    if (this.#devLo >= lo && this.#devHi <= hi) {
+      this.#devLo = Infinity;
+      this.#devHi = 0;
+    } else if (this.#devLo >= lo && this.#devLo < hi) this.#devLo = hi;
+    else if (this.#devHi > lo && this.#devHi <= hi) this.#devHi = lo;
+  }
+
+  /** Forgets the lines evicted in [lo, hi) (a SYNC END or an invalidation covered them). */
+  forget_evicted(lo = 0, hi = this.mem.size): void {
+    if (this.#evicted.size === 0) return;
+    if (lo === 0 && hi >= this.mem.size) return this.#evicted.clear();
+    for (const l of this.#evicted) {
+      const a = l << LINE_SHIFT;
+      if (a >= lo && a < hi) this.#evicted.delete(l);
+    }
   }
 
   /** Eviction before a device access: a random half of the dirty lines written back. */
   #evict(): void {
-    if (this.#sink.eviction_random() === null) return;
+    if (this.sink.eviction_random() === null) return;
     const runs: [number, number][] = [];
     for (const [a, b] of this.dirtyRuns()) {
       for (let l = a; l < b; l += L1_CACHE_BYTES) {
-        if (this.#sink.eviction_random()! < 0.5) {
+        if (this.sink.eviction_random()! < 0.5) {
           runs.push([l, l + L1_CACHE_BYTES]);
           this.#evicted.add(l >>> LINE_SHIFT);
         }
       }
     }
-    this.#copyRuns(runs);
+    this.clean_runs(runs);
   }
 
   /**
@@ -371,7 +598,7 @@ export class CpuCache {
    * Splits runs of dirty lines by writer: user space (`"CPU"`) or the kernel driver that marked
    * them with {@linkcode kernel_cpu_write}.
    */
-  #byWriter(runs: [number, number][]): { a: number; b: number; writer: string }[] {
+  by_writer(runs: [number, number][]): { a: number; b: number; writer: string }[] {
     const lines = this.#kernelLines;
     if (!lines || this.#kernelCount === 0) return runs.map(([a, b]) => ({ a, b, writer: "CPU" }));
     const out: { a: number; b: number; writer: string }[] = [];
@@ -388,30 +615,48 @@ export class CpuCache {
     return out;
   }
 
-  #forgetKernelLines(): void {
-    if (this.#kernelCount > 0) this.#kernelLines!.fill(0);
-    this.#kernelCount = 0;
+  /** Forgets the kernel drivers' marks on the lines of [lo, hi) (cleaned or invalidated). */
+  #forget_kernel_lines(lo: number, hi: number): void {
+    if (this.#kernelCount === 0) return;
+    const lines = this.#kernelLines!;
+    if (lo === 0 && hi >= this.mem.size) {
+      lines.fill(0);
+      this.#kernelCount = 0;
+      return;
+    }
+    for (
+      let l = lo >>> LINE_SHIFT, e = Math.min(Math.ceil(hi / L1_CACHE_BYTES), lines.length);
+      l < e;
+      l++
+    ) {
+      if (lines[l]) {
+        lines[l] = 0;
+        this.#kernelCount--;
+      }
+    }
   }
 
   /**
    * A device is about to read [lo, hi) (a mapping for `DMA_TO_DEVICE`/`BIDIRECTIONAL`, a DMA
-   * read): eviction, then the check for CPU writes never cleaned.
+   * read): eviction, then the check for CPU writes never cleaned (reported under `by`'s name when
+   * given, see {@linkcode report}).
    */
-  device_read(lo: number, hi: number, who: string): void {
+  device_read(lo: number, hi: number, who: string, by?: CpuAccess): void {
     this.#evict();
-    if (this.#sink.sanitizer === "off") return;
+    if (this.sink.sanitizer === "off") return;
     const runs = this.dirtyRuns(lo, hi);
     for (const line of this.#evicted) {
       const a = line << LINE_SHIFT;
       if (a >= lo && a < hi) runs.push([a, a + L1_CACHE_BYTES]);
     }
     runs.sort((x, y) => x[0] - y[0]);
-    for (const { a, b, writer } of this.#byWriter(merge(runs))) {
-      this.#report(
+    for (const { a, b, writer } of this.by_writer(merge(runs))) {
+      this.report(
         "cpu-write-not-cleaned",
         a,
         b - a,
-        `${wrote(writer, a, b)} before ${who} read them`,
+        (at) => `${wrote(writer, at, at + b - a)} before ${who} read them`,
+        by,
         writer,
       );
     }
@@ -442,103 +687,132 @@ export class CpuCache {
     this.#devName = who;
   }
 
-  /** SYNC START with direction bits `bits`; `invalidate` when the exporter invalidates. */
+  /**
+   * The check of a SYNC END(READ) over [lo, hi): lines a device wrote there since the last
+   * invalidation were read stale.
+   */
+  check_device_written(lo: number, hi: number, by: CpuAccess): void {
+    const a = Math.max(lo, this.#devLo), b = Math.min(hi, this.#devHi);
+    if (a >= b) return;
+    this.report(
+      "cpu-read-not-invalidated",
+      a,
+      b - a,
+      (at) =>
+        `CPU read lines ${this.#devName} wrote (${b - a} bytes at ${
+          hex(at)
+        }) after the last SYNC START(READ): it saw stale data`,
+      by,
+    );
+  }
+
+  /** The heap buffer's access: the whole cache, under {@linkcode ident}'s name. */
+  #own_access(): CpuAccess {
+    if (!this.#self) {
+      this.#self = new CpuAccess([{ cache: this, lo: 0, hi: this.mem.size, at: 0 }], this.mem.size);
+      // deno-lint-ignore no-this-alias
+      const cache = this;
+      this.#self.ident = {
+        get ino() {
+          return cache.ident.ino;
+        },
+        get name() {
+          return cache.ident.name;
+        },
+      };
+    }
+    return this.#self;
+  }
+
+  /** SYNC START on a heap buffer (the whole cache): see {@linkcode CpuAccess.begin}. */
   begin(bits: number, invalidate: boolean): void {
-    if (invalidate) this.invalidate("SYNC START(READ)");
-    if (this.#sink.sanitizer !== "off") this.#syncStack = captureStack();
-    this.#open |= bits;
+    this.#own_access().begin(bits, invalidate);
+  }
+
+  /** SYNC END on a heap buffer (the whole cache): see {@linkcode CpuAccess.end}. */
+  end(bits: number, mapped = true): void {
+    this.#own_access().end(bits, mapped);
   }
 
   /**
-   * SYNC END with direction bits `bits`: the checks, then the clean — which Linux's heaps do
-   * only through mapped attachments (`mapped`). With the sanitizer off and nothing mapped, the
-   * lines stay dirty, as on Linux; with it on, the clean is made all the same, as the record
-   * of what this access wrote.
+   * Records a report on the bytes [offset, offset + length) of this cache's store, under the
+   * name of `by`, else of a registered access covering them (an open one first), else of
+   * {@linkcode ident}. `what` is the text, given the offset as the buffer numbers it.
    */
-  end(bits: number, mapped = true): void {
-    let runs: [number, number][] | null = null;
-    if (this.#sink.sanitizer !== "off") {
-      const open = this.#open;
-      if (open === 0) {
-        this.#report(
-          "direction-mismatch",
-          0,
-          this.mem.size,
-          `SYNC END(${dirName(bits)}) without SYNC START`,
-        );
-      } else if ((bits & open) !== open || (bits & ~open) !== 0) {
-        this.#report(
-          "direction-mismatch",
-          0,
-          this.mem.size,
-          `SYNC END(${dirName(bits)}) after SYNC START(${dirName(open)})`,
-        );
-      } else if (!(bits & CPU_WRITE)) {
-        // One scan serves the check and the clean. Lines a kernel driver wrote through its
-        // vmap are not the reader's (they are reported when a device reads them).
-        runs = this.dirtyRuns();
-        for (const { a, b, writer } of this.#byWriter(runs)) {
-          if (writer !== "CPU") continue;
-          this.#report(
-            "direction-mismatch",
-            a,
-            b - a,
-            `CPU wrote ${b - a} bytes at ${
-              hex(a)
-            } with no SYNC END(WRITE), found at the SYNC END(READ) of a read-only access`,
-            writer,
-          );
-        }
-      }
-      if ((bits & CPU_READ) && this.#devLo < this.#devHi) {
-        this.#report(
-          "cpu-read-not-invalidated",
-          this.#devLo,
-          this.#devHi - this.#devLo,
-          `CPU read lines ${this.#devName} wrote (${this.#devHi - this.#devLo} bytes at ${
-            hex(this.#devLo)
-          }) after the last SYNC START(READ): it saw stale data`,
-        );
-      }
-    }
-    this.#syncStack = undefined;
-    this.#open = 0;
-    if (runs) this.#copyRuns(runs);
-    else if (mapped || this.#sink.sanitizer !== "off") this.clean();
-    else return;
-    this.#evicted.clear();
-  }
-
-  #report(
+  report(
     kind: CoherencyKind,
     offset: number,
     length: number,
-    what: string,
+    what: string | ((at: number) => string),
+    by?: CpuAccess,
     writer = "CPU",
   ): void {
-    const { ino, name } = this.ident;
+    let seg: CacheSegment | undefined;
+    if (!by) {
+      for (const u of this.users) {
+        const s = u.segments.find((s) => s.cache === this && offset >= s.lo && offset < s.hi);
+        if (s && (!by || (u.open && !by.open))) {
+          by = u;
+          seg = s;
+        }
+      }
+    } else {
+      seg = by.segments.find((s) => s.cache === this && offset >= s.lo && offset < s.hi);
+    }
+    const at = seg ? offset - seg.lo + seg.at : offset;
+    const { ino, name } = by?.ident ?? this.ident;
     const text = `dma-buf coherency: ${kind}: buffer ino ${ino}${name ? ` "${name}"` : ""} [${
-      hex(offset)
-    }-${hex(offset + length)}): ${what}`;
-    this.#sink.coherency_report({
+      hex(at)
+    }-${hex(at + length)}): ${typeof what === "string" ? what : what(at)}`;
+    const syncStack = by?.syncStack;
+    this.sink.coherency_report({
       kind,
       ino,
       name,
-      offset,
+      offset: at,
       length,
       text,
       writer,
-      syncStack: this.#syncStack && userStack(this.#syncStack),
+      syncStack: syncStack && userStack(syncStack),
       stack: userStack(),
     });
   }
 
-  /** Drops both stores (the buffer was freed). */
+  /**
+   * Changes the size (a memfd's `ftruncate`): the memory follows the CPU view, which its owner
+   * resized; lines past the old end are clean zeros.
+   */
+  resize(size: number): void {
+    if (this.mem.size !== size) this.mem.resize(size);
+    if (this.view.size !== size) this.view.resize(size);
+    const lines = Math.ceil(size / L1_CACHE_BYTES);
+    if (this.#devSnap) {
+      const snap = new Uint8Array(size);
+      snap.set(this.#devSnap.subarray(0, Math.min(size, this.#devSnap.length)));
+      this.#devSnap = snap;
+    }
+    if (this.#devSaved) {
+      const saved = new Uint8Array(lines);
+      saved.set(this.#devSaved.subarray(0, Math.min(lines, this.#devSaved.length)));
+      this.#devSaved = saved;
+      this.#devSavedCount = saved.reduce((n, x) => n + x, 0);
+    }
+    if (this.#kernelLines) {
+      const k = new Uint8Array(lines);
+      k.set(this.#kernelLines.subarray(0, Math.min(lines, this.#kernelLines.length)));
+      this.#kernelLines = k;
+      this.#kernelCount = k.reduce((n, x) => n + (x ? 1 : 0), 0);
+    }
+    this.forget_evicted(size, Infinity);
+    this.#devHi = Math.min(this.#devHi, size);
+  }
+
+  /** Drops the store the cache made, and its side state (the buffer was freed). */
   release(): void {
-    this.view.release();
+    this.#own.release();
     this.#devSnap = this.#devSaved = this.#kernelLines = null;
-    this.#kernelCount = 0;
-    this.#devSavedCount = 0;
+    this.#devSavedCount = this.#kernelCount = 0;
+    this.#self?.detach();
   }
 }
 

@@ -20,7 +20,7 @@ import type { Task } from "./sched.ts";
 
 /** The machine as kernel code sees it (implemented by `SimMachine`). */
 export interface MachineContext extends WarnSink, CoherencySink {
-  /** The CPU's caches: `"non-coherent"` gives cached heap buffers a `CpuCache`. */
+  /** The CPU's caches: `"non-coherent"` gives cached heap buffers and udmabufs' memfds a `CpuCache`. */
   readonly coherency: Coherency;
   /** `printk(fmt, ...)` with the text already formatted. */
   printk(text: string): void;

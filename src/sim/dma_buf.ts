@@ -33,7 +33,7 @@ import {
 import { poll_requested_events, type poll_table, poll_wait, wait_queue_head } from "./wait.ts";
 import { system_wq } from "./workqueue.ts";
 import { uaccess_count_payload } from "./uaccess.ts";
-import type { CpuCache } from "./cache.ts";
+import type { CpuAccess, CpuCache } from "./cache.ts";
 
 const SRC = "drivers/dma-buf/dma-buf.c";
 
@@ -80,10 +80,11 @@ export interface iosys_map {
   readonly bytes: Uint8Array;
   /**
    * The model's bookkeeping, not the kernel's: on a non-coherent machine, the CPU cache in
-   * front of the memory (a vmap is a CPU alias). A driver that writes through the vmap calls
-   * its `kernel_cpu_write()` so that the sanitizer names the driver, not user space.
+   * front of the memory (a vmap is a CPU alias) — a heap buffer's cache, or a udmabuf's access
+   * over its memfds' caches (offsets in the buffer either way). A driver that writes through the
+   * vmap calls its `kernel_cpu_write()` so that the sanitizer names the driver, not user space.
    */
-  readonly cache?: CpuCache | null;
+  readonly cache?: CpuCache | CpuAccess | null;
 }
 
 /** `struct dma_buf_attachment`. */
@@ -388,8 +389,11 @@ export function dma_buf_detach(d: dma_buf, a: dma_buf_attachment): void {
     );
   }
   d.attachments.splice(d.attachments.indexOf(a), 1);
-  d.ops.detach?.(d, a);
-  a.detached = true;
+  try {
+    d.ops.detach?.(d, a); // may throw in strict sanitizer mode (udmabuf's cached mapping)
+  } finally {
+    a.detached = true;
+  }
 }
 
 /**

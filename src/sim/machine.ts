@@ -87,8 +87,8 @@ export interface SimMachineConfig {
   /**
    * The CPU's caches. `"non-coherent"` (the default: the seed arm64 board, see
    * {@linkcode DEFAULT_COHERENCY}) puts a write-back cache between user mappings (and vmaps) of
-   * cached heap buffers and their memory, maintained only where Linux maintains it on arm64 (SYNC
-   * START/END, DMA map/unmap). `"coherent"` is an x86-like board (caches snoop DMA). See `cache.ts`.
+   * cached heap buffers and of memfd pages a udmabuf took, and their memory, maintained only where
+   * Linux maintains it on arm64 (SYNC START/END, DMA map/unmap, udmabuf's release). `"coherent"` is an x86-like board (caches snoop DMA). See `cache.ts`.
    */
   coherency?: Coherency;
   /**

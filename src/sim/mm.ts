@@ -163,8 +163,9 @@ export class MemStore {
   #buf: ArrayBuffer | null = null;
   #size: number;
   /**
-   * On a non-coherent machine, the CPU cache over these bytes (heap buffers): devices reach
-   * this store, CPU aliases the cache's view. Undefined when the CPU is coherent with it.
+   * On a non-coherent machine, the CPU cache over these bytes (heap buffers, memfd pages under a
+   * udmabuf): devices reach this store, CPU aliases the cache's view. Undefined when the CPU is
+   * coherent with it.
    */
   cpu_cache?: CpuCache;
 

@@ -24,8 +24,10 @@ export type { CmaRegionConfig, SimMachineConfig } from "./machine.ts";
 export { SimProcess } from "./process.ts";
 export type { SimProcessOptions } from "./process.ts";
 export { KernelBug } from "./bug.ts";
-export { CoherencyViolation, CpuCache, L1_CACHE_BYTES } from "./cache.ts";
+export { CoherencyViolation, CpuAccess, CpuCache, L1_CACHE_BYTES } from "./cache.ts";
 export type {
+  CacheIdent,
+  CacheSegment,
   Coherency,
   CoherencyKind,
   CoherencyReport,

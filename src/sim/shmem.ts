@@ -6,6 +6,23 @@
  * to a new ArrayBuffer (views must be re-made, as for `munmap`). Physical pages are given to a
  * page when something needs its physical address (udmabuf pinning it), like a fault would.
  *
+ * CPU caches. On a non-coherent machine a memfd's pages are cached like a heap buffer's, and
+ * every CPU alias of them — the memfd's own mmaps, a udmabuf's mmap and vmap — is an alias of
+ * the same physically tagged cache, while devices reach memory (a udmabuf's sg table,
+ * `phys_read`/`phys_write`). So the cache is the inode's, not a udmabuf's: the first udmabuf
+ * that takes pages of a memfd gives it a {@linkcode CpuCache} ({@linkcode shmem_cpu_cache})
+ * whose CPU view is the memfd's store itself, which every mapping already shows, and whose
+ * memory is a new store holding a copy of it. Why then, and not at `memfd_create`: until a
+ * udmabuf exists no device can reach the pages, so a memfd that never becomes a udmabuf costs
+ * nothing; and every path by which a device or an invalidation can meet the pages later — an
+ * importer's `dma_map_sgtable`, the first SYNC START's `get_sg_table`, both of which clean —
+ * cleans the udmabuf's lines first, so lines the CPU dirtied before the udmabuf existed would
+ * reach memory before anything could tell; taking them as clean at that point changes no byte a
+ * device or the CPU sees. The sanitizer therefore does not report writes made before the first
+ * udmabuf (on arm64 they are cleaned by the first map, as the model cleans them by the copy).
+ * The cache grows with `ftruncate` (a memfd under a udmabuf is sealed against shrinking, and
+ * seals are never removed) and is freed with the pages.
+ *
  * @module
  */
 import { Errno, fail, is_int } from "./errno.ts";
@@ -23,6 +40,7 @@ import {
   O_LARGEFILE,
 } from "./file_table.ts";
 import { MemStore, PAGE_SIZE } from "./mm.ts";
+import { CpuCache } from "./cache.ts";
 import type { vm_area_struct } from "./mmap.ts";
 import { VM_SHARED, VM_WRITE } from "./mmap.ts";
 import type { MachineContext } from "./context.ts";
@@ -49,8 +67,13 @@ const MFD_NAME_MAX_LEN = 255 - 6;
 
 /** A shmem inode (`struct shmem_inode_info`). */
 export interface shmem_inode_info extends inode {
-  /** The bytes. */
+  /** The bytes: what CPU aliases show (the CPU view of {@linkcode cache} when there is one). */
   readonly store: MemStore;
+  /**
+   * The CPU cache over the pages on a non-coherent machine, from the first udmabuf that took
+   * pages of this inode (see the module doc), else null.
+   */
+  cache: CpuCache | null;
   /** `seals`. */
   seals: number;
   /** `i_mode & 0777`: 0777 from `shmem_file_setup`, 0666 with MFD_NOEXEC_SEAL. */
@@ -121,7 +144,7 @@ function shmem_release(ino: inode): void {
   if (info.pins === 0) shmem_free_pages(info);
 }
 
-/** Frees the pages of a shmem inode that nobody uses any more. */
+/** Frees the pages of a shmem inode that nobody uses any more (and the cache over them). */
 export function shmem_free_pages(info: shmem_inode_info): void {
   for (let i = 0; i < info.pages.length; i++) {
     if (info.pages[i]) {
@@ -130,6 +153,27 @@ export function shmem_free_pages(info: shmem_inode_info): void {
       info.pages[i] = 0;
     }
   }
+  info.cache?.release();
+  info.cache = null;
+}
+
+/**
+ * The CPU cache over a shmem inode's pages on a non-coherent machine, made on first use (the
+ * first udmabuf taking pages of it): the CPU view is the inode's store, the memory a copy of it,
+ * and the physical pages already given out are re-pointed at that memory. Null on a coherent
+ * machine.
+ */
+export function shmem_cpu_cache(info: shmem_inode_info): CpuCache | null {
+  if (info.cache || info.machine.coherency !== "non-coherent") return info.cache;
+  const cache = info.cache = new CpuCache(null, info.machine, info.store);
+  cache.ident = { ino: info.i_ino, name: null };
+  const physmap = info.machine.physmap;
+  info.pages.forEach((phys, index) => {
+    if (!phys) return;
+    physmap.remove(physmap.lookup(phys)!);
+    physmap.add({ phys, length: PAGE_SIZE, store: cache.mem, offset: index * PAGE_SIZE });
+  });
+  return cache;
 }
 
 /** `shmem_file_operations`. */
@@ -154,7 +198,7 @@ export function shmem_read_mapping_page(info: shmem_inode_info, index: number): 
     info.machine.physmap.add({
       phys,
       length: PAGE_SIZE,
-      store: info.store,
+      store: info.cache ? info.cache.mem : info.store, // devices reach memory
       offset: index * PAGE_SIZE,
     });
   }
@@ -193,6 +237,7 @@ export function memfd_create(current: Task, name: string, flags: number): file {
     i_size: 0,
     mnt_id: m.shm_mnt_id,
     store: new MemStore(0),
+    cache: null,
     seals,
     i_mode,
     pages: [],
@@ -228,6 +273,7 @@ export function shmem_file_setup(m: MachineContext, name: string, size: number):
     i_size: size,
     mnt_id: m.shm_mnt_id,
     store: new MemStore(size),
+    cache: null,
     seals: F_SEAL_SEAL,
     i_mode: 0o777,
     pages: [],
@@ -262,6 +308,7 @@ export function shmem_truncate(info: shmem_inode_info, length: number): void {
     info.pages.length = Math.min(info.pages.length, pages);
   }
   info.store.resize(length);
+  info.cache?.resize(length);
   info.i_size = length;
 }
 

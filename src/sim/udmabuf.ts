@@ -10,6 +10,31 @@
  * pages whenever it is read anew (`region.buffer`, `map.bytes`, SYNC START) and written back on
  * SYNC END, vunmap and munmap (see README, "Known differences").
  *
+ * CPU caches (a non-coherent machine). udmabuf's pages are cached on arm64, and udmabuf.c does
+ * cache maintenance through the DMA API, which the model follows (Linux 6.12):
+ *
+ * - the first SYNC START (`begin_cpu_udmabuf()`) builds `ubuf->sg` with `get_sg_table()`, whose
+ *   `dma_map_sgtable()` for the `/dev/udmabuf` device cleans (`arch_sync_dma_for_device()`);
+ *   later STARTs call `dma_sync_sg_for_cpu()`, which invalidates unless the direction is
+ *   `DMA_TO_DEVICE`;
+ * - SYNC END (`end_cpu_udmabuf()`) is EINVAL while `ubuf->sg` is NULL, else
+ *   `dma_sync_sg_for_device()`: clean;
+ * - an importer's `map_udmabuf()`/`unmap_udmabuf()` map and unmap a new sg table for its device:
+ *   clean, and invalidate unless the direction is `DMA_TO_DEVICE`. udmabuf sets
+ *   `cache_sgt_mapping`, so the 6.12 dma-buf core maps an attachment once and keeps the table:
+ *   a later map of the same attachment returns it with no maintenance, its unmap does nothing,
+ *   and `dma_buf_detach()` unmaps it (with the first map's direction). The model keeps that
+ *   per-attachment table here, on a non-coherent machine (where it decides when the cache is
+ *   maintained);
+ * - `release_udmabuf()` unmaps `ubuf->sg` (`DMA_BIDIRECTIONAL`): invalidate.
+ *
+ * The cache is the memfd inode's (`shmem.ts`, {@linkcode shmem_cpu_cache}): its mmaps, the
+ * udmabuf's mmap and vmap all show its CPU view; devices reach memory. Maintenance covers the
+ * udmabuf's page ranges only, as an sg table of its pages does, and a {@linkcode CpuAccess} over
+ * those ranges keeps the udmabuf's SYNC state for the sanitizer and names it in reports. A
+ * several-range udmabuf's copy reaches the memfd pages at the points listed above, and at each
+ * maintenance; CPU writes into the copy are seen by the cache there, not sooner.
+ *
  * @module
  */
 import { Errno, fail } from "./errno.ts";
@@ -24,6 +49,8 @@ import {
   dma_buf_export,
   dma_buf_fd,
   type dma_buf_ops,
+  DMA_FROM_DEVICE,
+  DMA_TO_DEVICE,
   type iosys_map,
   type scatterlist,
   type sg_table,
@@ -31,7 +58,9 @@ import {
 import { MemStore, PAGE_SIZE } from "./mm.ts";
 import { dma_map_sgtable } from "./dma_mapping.ts";
 import { type vm_area_struct, VM_MAYSHARE, VM_SHARED } from "./mmap.ts";
+import { CPU_READ, CPU_WRITE, CpuAccess } from "./cache.ts";
 import {
+  shmem_cpu_cache,
   shmem_file,
   shmem_free_pages,
   type shmem_inode_info,
@@ -81,6 +110,34 @@ interface udmabuf {
   readonly shadow: MemStore | null;
   /** `ubuf->sg`: built by the first begin_cpu_access. */
   sg: sg_table | null;
+  /** The SYNC state over the memfds' caches on a non-coherent machine, else null. */
+  access: CpuAccess | null;
+}
+
+function dir_bits(dir: number): number {
+  return dir === DMA_FROM_DEVICE
+    ? CPU_READ
+    : dir === DMA_TO_DEVICE
+    ? CPU_WRITE
+    : CPU_READ | CPU_WRITE;
+}
+
+/** `dma_map_sgtable()` of the udmabuf's pages on a non-coherent CPU: clean (every direction). */
+function udmabuf_sync_for_device(u: udmabuf): void {
+  if (!u.access) return;
+  udmabuf_writeback(u);
+  for (const s of u.access.segments) s.cache.clean(s.lo, s.hi);
+}
+
+/**
+ * `dma_unmap_sgtable()` / `dma_sync_sg_for_cpu()` of the udmabuf's pages on a non-coherent CPU
+ * with a direction other than `DMA_TO_DEVICE`: invalidate.
+ */
+function udmabuf_sync_for_cpu(u: udmabuf, why: string, mayThrow = true): void {
+  if (!u.access) return;
+  udmabuf_writeback(u);
+  for (const s of u.access.segments) s.cache.invalidate(why, s.lo, s.hi, u.access, mayThrow);
+  udmabuf_refresh(u);
 }
 
 /** memfd pages → the copy. */
@@ -148,6 +205,12 @@ function mmap_udmabuf(d: dma_buf, vma: vm_area_struct): void {
 function release_udmabuf(d: dma_buf): void {
   const u = d.priv as udmabuf;
   udmabuf_writeback(u);
+  if (u.access) {
+    // put_sg_table(dev, ubuf->sg, DMA_BIDIRECTIONAL): dma_unmap_sgtable() invalidates. A
+    // release must finish (it runs from close, munmap, the GC backstop): reported, never thrown.
+    if (u.sg) udmabuf_sync_for_cpu(u, "the udmabuf's release", false);
+    u.access.detach();
+  }
   for (const r of u.ranges) {
     r.info.pins--;
     if (r.info.closed && r.info.pins === 0) shmem_free_pages(r.info);
@@ -155,11 +218,58 @@ function release_udmabuf(d: dma_buf): void {
   u.shadow?.release();
 }
 
+/**
+ * `attach->sgt`/`attach->dir`: the dma-buf core's cached mapping of an attachment
+ * (`cache_sgt_mapping`), kept by the model on a non-coherent machine.
+ */
+interface udmabuf_attachment {
+  sgt: sg_table | null;
+  dir: number;
+}
+
 /** `udmabuf_ops`. */
 export const udmabuf_ops: dma_buf_ops = {
-  map_dma_buf: (a) =>
-    dma_map_sgtable(a.dmabuf.subsys.sink, a.dev, get_sg_table(a.dmabuf.priv as udmabuf)),
-  unmap_dma_buf: () => {},
+  attach(d, a) {
+    if ((d.priv as udmabuf).access) a.priv = { sgt: null, dir: 0 } satisfies udmabuf_attachment;
+  },
+  detach(d, a) {
+    const c = a.priv as udmabuf_attachment | null;
+    a.priv = null;
+    // dma_buf_detach(): __unmap_dma_buf(attach, attach->sgt, attach->dir).
+    if (c?.sgt && c.dir !== DMA_TO_DEVICE) {
+      udmabuf_sync_for_cpu(d.priv as udmabuf, `${a.dev.name}'s unmap (detach)`);
+    }
+  },
+  map_dma_buf(a, dir) {
+    const u = a.dmabuf.priv as udmabuf;
+    const c = a.priv as udmabuf_attachment | null;
+    // dma_buf_map_attachment(): an attachment mapped before gets its cached table back.
+    if (c?.sgt) return c.sgt;
+    const sgt = dma_map_sgtable(a.dmabuf.subsys.sink, a.dev, get_sg_table(u));
+    if (c) {
+      c.sgt = sgt;
+      c.dir = dir;
+    }
+    if (u.access) {
+      // dma_map_sgtable() → arch_sync_dma_for_device(): the device may read from here on.
+      if (dir !== DMA_FROM_DEVICE) {
+        udmabuf_writeback(u);
+        for (const s of u.access.segments) {
+          s.cache.device_read(s.lo, s.hi, `${a.dev.name} (map_attachment)`, u.access);
+        }
+      }
+      udmabuf_sync_for_device(u);
+    }
+    return sgt;
+  },
+  unmap_dma_buf(a, sgt, dir) {
+    // dma_buf_unmap_attachment(): the cached table stays mapped until dma_buf_detach().
+    if ((a.priv as udmabuf_attachment | null)?.sgt === sgt) return;
+    // dma_unmap_sgtable() → arch_sync_dma_for_cpu(): invalidate unless the device only read.
+    if (dir !== DMA_TO_DEVICE) {
+      udmabuf_sync_for_cpu(a.dmabuf.priv as udmabuf, `${a.dev.name}'s unmap`);
+    }
+  },
   release: release_udmabuf,
   mmap: mmap_udmabuf,
   vmap(d) {
@@ -171,6 +281,7 @@ export const udmabuf_ops: dma_buf_ops = {
       get bytes() {
         return udmabuf_bytes(u);
       },
+      cache: u.access,
     };
     return map;
   },
@@ -179,13 +290,21 @@ export const udmabuf_ops: dma_buf_ops = {
     udmabuf_writeback(u);
     u.machine.vmalloc.vunmap(map.vaddr);
   },
-  begin_cpu_access(d) {
+  begin_cpu_access(d, dir) {
     const u = d.priv as udmabuf;
-    // begin_cpu_udmabuf(): the first call builds the sg table, later ones sync it for the CPU.
-    if (!u.sg) u.sg = get_sg_table(u);
+    // begin_cpu_udmabuf(): the first call builds the sg table (dma_map_sgtable: clean), later
+    // ones sync it for the CPU (dma_sync_sg_for_cpu: invalidate unless DMA_TO_DEVICE).
+    if (!u.sg) {
+      u.sg = get_sg_table(u);
+      udmabuf_sync_for_device(u);
+      u.access?.begin(dir_bits(dir), false);
+    } else if (u.access) {
+      if (dir !== DMA_TO_DEVICE) udmabuf_sync_for_cpu(u, "SYNC START(READ)");
+      u.access.begin(dir_bits(dir), false);
+    }
     udmabuf_refresh(u);
   },
-  end_cpu_access(d) {
+  end_cpu_access(d, dir) {
     const u = d.priv as udmabuf;
     if (!u.sg) {
       u.machine.WARN(
@@ -197,6 +316,8 @@ export const udmabuf_ops: dma_buf_ops = {
       fail(Errno.EINVAL);
     }
     udmabuf_writeback(u);
+    // dma_sync_sg_for_device(): clean.
+    u.access?.end(dir_bits(dir));
   },
 };
 
@@ -245,6 +366,9 @@ function udmabuf_create(
         // memfd_pin_folios(): the range must lie inside the file.
         // memfd_pin_folios(): an empty range (start > end) or one past EOF is EINVAL.
         if (item.size === 0 || item.offset + item.size > info.i_size) fail(Errno.EINVAL);
+        // A non-coherent CPU caches the pages: the memfd's cache from here on (before the pages
+        // get physical addresses, so that devices reach its memory).
+        shmem_cpu_cache(info);
         info.pins++;
         ranges.push({ info, offset: item.offset, size: item.size });
         for (let off = item.offset; off < item.offset + item.size; off += PAGE_SIZE) {
@@ -278,6 +402,7 @@ function udmabuf_create(
     direct: merged.length === 1 ? merged[0] : null,
     shadow: merged.length === 1 ? null : new MemStore(size),
     sg: null,
+    access: null,
   };
   udmabuf_refresh(u);
   const d = dma_buf_export(m.dma_buf, {
@@ -287,6 +412,25 @@ function udmabuf_create(
     flags: O_RDWR,
     priv: u,
   });
+  if (ranges.every((r) => r.info.cache)) {
+    let at = 0;
+    u.access = new CpuAccess(
+      ranges.map((r) => {
+        const seg = { cache: r.info.cache!, lo: r.offset, hi: r.offset + r.size, at };
+        at += r.size;
+        return seg;
+      }),
+      size,
+    );
+    u.access.ident = {
+      get ino() {
+        return d.file.f_inode.i_ino;
+      },
+      get name() {
+        return d.name;
+      },
+    };
+  }
   try {
     return dma_buf_fd(current, d, flags & UDMABUF_FLAGS_CLOEXEC ? O_CLOEXEC : 0);
   } catch (e) {

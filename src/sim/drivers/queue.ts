@@ -168,11 +168,17 @@ function dma_segments(
 ): { bytes: Uint8Array; offset: number; cache: CpuCache }[] | null {
   const segs = [];
   for (const sg of sgt.entries) {
-    const e = m.physmap.lookup(sg.dma_address);
-    const cache = e?.store.cpu_cache;
-    if (!e || !cache) return null;
-    const offset = e.offset + (sg.dma_address - e.phys);
-    segs.push({ bytes: new Uint8Array(e.store.current, offset, sg.length), offset, cache });
+    // An entry may span several memory objects' pages (a udmabuf's pages from two memfds that
+    // happen to be physically adjacent): one segment per physical extent.
+    for (let addr = sg.dma_address, end = sg.dma_address + sg.length; addr < end;) {
+      const e = m.physmap.lookup(addr);
+      const cache = e?.store.cpu_cache;
+      if (!e || !cache) return null;
+      const offset = e.offset + (addr - e.phys);
+      const length = Math.min(end, e.phys + e.length) - addr;
+      segs.push({ bytes: new Uint8Array(e.store.current, offset, length), offset, cache });
+      addr += length;
+    }
   }
   return segs.length ? segs : null;
 }
