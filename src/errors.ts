@@ -43,10 +43,23 @@ function message(errno: number, syscall: string, o: ErrnoErrorOptions): string {
   // No system call was made (a method of a closed object): the detail is the whole message.
   if (syscall === "" && o.detail) return o.detail;
   let m = `${syscall} failed with ${errnoName(errno)}`;
-  if (o.path) m += ` on ${o.path}`;
+  if (o.path) m += ` on ${printablePath(o.path)}`;
   m += `: ${o.detail ?? strerror(errno)}`;
   if (o.hint) m += `. ${o.hint}`;
   return m;
+}
+
+/**
+ * A path for a message: an abstract socket name (`"\0name"`) as `@name`, as `ss` and
+ * `/proc/net/unix` show it, and any other control character escaped (`\n`, `\x01`).
+ */
+function printablePath(path: string): string {
+  const p = path.startsWith("\0") ? "@" + path.slice(1) : path;
+  return p.replace(
+    // deno-lint-ignore no-control-regex
+    /[\0-\x1f\x7f]/g,
+    (c) => c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 function brand(e: Error, errno: number, syscall: string, o: ErrnoErrorOptions): void {
@@ -122,6 +135,9 @@ function subclass<E extends Error>(
       brand(this as unknown as Error, errno, syscall, options);
     }
   };
+  // The exported name (`BadResourceError`), not the local binding's (`Sub`), for
+  // `e.constructor.name` and class listings.
+  Object.defineProperty(Sub, "name", { value: `${name}Error` });
   return Sub as unknown as ErrnoErrorClass<E>;
 }
 
@@ -417,4 +433,31 @@ export function oneOf<T extends string>(
     );
   }
   return value as T;
+}
+
+/**
+ * Refuses an fd-carrying object (a `DmaBuf`, a `SyncFile`) of another kernel than the one a call
+ * goes to, before the call: its fd number means nothing in that kernel's fd table, or names
+ * another file there (two simulated processes, or a simulated process and Linux).
+ *
+ * @param kernel The kernel the call goes to.
+ * @param other The object whose fd the call would pass.
+ * @param what What it is, for the message (`"buffer"`, `"sync file"`).
+ * @param syscall The call, e.g. `"ioctl(TEST_QUEUE)"`.
+ * @param path The device, if any.
+ * @throws {ErrnoError} `EXDEV` when `other.kernel !== kernel`.
+ */
+export function sameKernel(
+  kernel: object,
+  other: { readonly kernel: object },
+  what: string,
+  syscall: string,
+  path?: string,
+): void {
+  if (other.kernel === kernel) return;
+  throw errnoError(Errno.EXDEV, syscall, {
+    path,
+    detail: `The ${what}'s fd belongs to another kernel than this call's ` +
+      `(another simulated process or machine); pass every object of one kernel ({ kernel })`,
+  });
 }

@@ -141,6 +141,10 @@ Deno.test("main() usage errors exit 2 with one line", async () => {
     [["alloc", "--size", "lots"], /Invalid size "lots"/],
     [["alloc", "--size", "0"], /--size must be greater than 0/],
     [["alloc", "--size"], /argument missing/],
+    [
+      ["alloc", "--size", "-5"],
+      /Option '--size' needs a value; a value starting with '-' goes as --size=-5/,
+    ],
     [["alloc", "--size", "4k", "extra"], /no positional argument/],
     [["info"], /exactly one argument/],
     [["info", "/proc/x/fd/1"], /Expected an fd number or \/proc\/<pid>\/fd\/<n>/],

@@ -69,3 +69,48 @@ Deno.test("errnoName() names unknown values E<n>", () => {
   assert.equal(errnoName(77), "EBADFD");
   assert.equal(errnoName(4242), "E4242");
 });
+
+Deno.test("an abstract socket name in an error message shows as @name, not a raw NUL", () => {
+  const e = errnoError(111, "connect", { path: "\0frames" });
+  assert.equal(e.message, "connect failed with ECONNREFUSED on @frames: Connection refused");
+  assert.equal(e.path, "\0frames", "the path property keeps the name as given");
+  assert.equal(
+    errnoError(2, "open", { path: "/tmp/a\nb" }).message,
+    "open failed with ENOENT on /tmp/a\\nb: No such file or directory",
+  );
+});
+
+Deno.test("a buffer name with a newline or another control character is refused, not cut short in info()", () => {
+  using heap = openHeap("system", { kernel: createSimMachine().process() });
+  using buf = heap.allocate(4096, { name: "cam-0" });
+  for (const name of ["a\nb", "a\rb", "a\tb", "a\x7fb", "a\0b"]) {
+    assert.throws(() => buf.setName(name), {
+      code: "EINVAL",
+      syscall: "ioctl(DMA_BUF_SET_NAME_B)",
+    });
+    assert.throws(() => heap.allocate(4096, { name }), { code: "EINVAL" });
+  }
+  assert.equal(buf.info().name, "cam-0");
+  buf.setName("é-ok");
+  assert.equal(buf.info().name, "é-ok");
+});
+
+Deno.test("the errno subclasses carry their exported names as class names", () => {
+  const e = errnoError(Errno.EBADF, "close");
+  assert.equal(e.constructor.name, "BadResourceError");
+  assert.equal(errnoError(Errno.ENOENT, "open").constructor.name, "NotFoundError");
+  assert.equal(errnoError(Errno.EINVAL, "ioctl").constructor.name, "ErrnoError");
+});
+
+Deno.test("an options.kernel that is not a Kernel is a TypeError naming it, not 'kernel.open is not a function'", () => {
+  for (const kernel of [{}, 5, "sim", { kind: "simulated" }]) {
+    for (const call of [() => openHeap("system", { kernel } as never)]) {
+      assert.throws(call, (e: Error) => {
+        assert.ok(e instanceof TypeError);
+        assert.equal((e as { code?: string }).code, "EINVAL");
+        assert.match(e.message, /^openHeap: options\.kernel must be a Kernel/);
+        return true;
+      });
+    }
+  }
+});

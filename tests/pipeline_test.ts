@@ -211,3 +211,22 @@ Deno.test("Pipeline.run() with a stage closed under it rejects and still returns
   for (const b of pool.buffers) assert.equal(b.buffer.info().count, 2); // fd + mapping
   for (const s of stages) s.close();
 });
+
+Deno.test("a second run on a stage that is already running is EBUSY, and the first run and the pool are unharmed", async () => {
+  const { kernel } = setup();
+  using heap = openHeap("system", { kernel });
+  using pool = createBufferPool(heap, { count: 2, size: 4096 });
+  using a = openStage("/dev/driverA", { op: "invert", kernel });
+  const p = new Pipeline([a], pool);
+  const first = p.run({ frames: 4 });
+  await assert.rejects(p.run({ frames: 4 }), { code: "EBUSY", syscall: "Pipeline.run" });
+  using pool2 = createBufferPool(heap, { count: 1, size: 4096 });
+  await assert.rejects(new Pipeline([a], pool2).run({ frames: 1 }), { code: "EBUSY" });
+  assert.equal((await first).frames, 4);
+  assert.equal(pool.available, 2);
+  assert.equal(
+    (await p.run({ frames: 3 })).frames,
+    3,
+    "the stage is free again once the run settled",
+  );
+});

@@ -613,3 +613,38 @@ Deno.test("SCM_RIGHTS layouts: one fd is cmsg_len 20 in a 24-byte control buffer
     0x40000000,
   ]);
 });
+
+Deno.test("[sim] takeDmaBuf() errors name the owner's pid and fd, not the taker's temporary fd", () => {
+  const m = createSimMachine();
+  const owner = m.process("owner"), taker = m.process("taker");
+  const before = taker.readDir("/proc/self/fd");
+  assert.throws(() => takeDmaBuf(owner.pid, 999, { kernel: taker }), (e: Error) => {
+    assert.equal((e as { code?: string }).code, "EBADF");
+    assert.match(
+      e.message,
+      new RegExp(`on /proc/${owner.pid}/fd/999: fd 999 is not open in process ${owner.pid}`),
+    );
+    return true;
+  });
+  assert.throws(() => takeDmaBuf(owner.pid, 0, { kernel: taker }), (e: Error) => {
+    assert.equal((e as { code?: string }).code, "EINVAL");
+    assert.match(
+      e.message,
+      new RegExp(`on /proc/${owner.pid}/fd/0: fd 0 of process ${owner.pid} is not a dma-buf`),
+    );
+    return true;
+  });
+  assert.deepEqual(taker.readDir("/proc/self/fd"), before, "nothing left open");
+});
+
+Deno.test("[sim] connect to a name nobody listens on says that a simulated kernel is per process", () => {
+  const k = createSimMachine().process();
+  assert.throws(() => UnixSocket.connect("\0frames", { kernel: k }), (e: Error) => {
+    assert.equal((e as { code?: string }).code, "ECONNREFUSED");
+    assert.match(
+      e.message,
+      /on @frames: Connection refused\. .*simulated kernel.*another `deno run`/,
+    );
+    return true;
+  });
+});

@@ -164,7 +164,7 @@ Deno.test("dequeue() reads the v4l2_buffer the kernel wrote: timeval fields wide
   using dev = openVideoDevice("/dev/video0", { kernel: k });
   const q = dev.queue("capture");
   const size = q.getFormat().sizeimage;
-  using heap = openHeap("system", { kernel: sim });
+  using heap = openHeap("system", { kernel: k });
   const bufs = [heap.allocate(size), heap.allocate(size)];
   try {
     q.requestBuffers(2, "dmabuf");
@@ -207,7 +207,7 @@ Deno.test("dequeue() with nothing done: null, from -EAGAIN or from a kernel that
   for (const k of [sim, throwing]) {
     using dev = openVideoDevice("/dev/video0", { kernel: k });
     const q = dev.queue("capture");
-    using heap = openHeap("system", { kernel: sim });
+    using heap = openHeap("system", { kernel: k });
     using buf = heap.allocate(q.getFormat().sizeimage);
     q.requestBuffers(1, "dmabuf");
     q.queue(0, buf);

@@ -89,7 +89,14 @@ function parse(cmd: Command, args: string[]): { values: Values; positionals: str
     });
     return { values: values as Values, positionals };
   } catch (e) {
-    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see dmabuf ${cmd.name} --help)`);
+    const m = /^Option '(--[\w-]+)' argument is ambiguous/.exec((e as Error).message);
+    // parseArgs's first line alone ("argument is ambiguous") does not say what to do.
+    const first = m
+      ? `Option '${m[1]}' needs a value; a value starting with '-' goes as ${m[1]}=${
+        args[args.indexOf(m[1]) + 1] ?? "-…"
+      }`
+      : (e as Error).message.split("\n")[0];
+    throw new UsageError(`${first} (see dmabuf ${cmd.name} --help)`);
   }
 }
 

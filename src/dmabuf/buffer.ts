@@ -4,7 +4,7 @@
  * @module
  */
 import type { Kernel, MappedRegion, UserBuffer } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import {
   argumentError,
   describe,
@@ -13,6 +13,7 @@ import {
   intArg,
   oneOf,
   optionsArg,
+  sameKernel,
   typeArg,
 } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
@@ -134,6 +135,10 @@ function asciiInto(s: string, out: Uint8Array): number {
 
 const ACCESS: readonly CpuAccess[] = ["read", "write", "readwrite"];
 
+/** Characters a buffer name may not hold (NUL, and those that would break fdinfo's lines). */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\0-\x1f\x7f]/;
+
 /**
  * A dma-buf: a buffer that devices and processes share through an fd.
  *
@@ -145,6 +150,7 @@ const ACCESS: readonly CpuAccess[] = ["read", "write", "readwrite"];
  * without `close()` has its mappings unmapped and its fd closed by a best-effort backstop
  * (counted by {@linkcode leakedCount}).
  */
+
 export class DmaBuf extends FdResource {
   // The base holds the truth; these copies keep the hot paths free of getter calls.
   readonly #kernel: Kernel;
@@ -204,7 +210,7 @@ export class DmaBuf extends FdResource {
     const where = "DmaBuf.from";
     intArg(where, "fd", fd, 0, 2 ** 31 - 1);
     const o = optionsArg(where, options);
-    const kernel = o.kernel ?? getKernel();
+    const kernel = kernelOption(o.kernel, "DmaBuf.from");
     const owned = typeArg(where, "options.owned", o.owned ?? true, "boolean");
     // A borrowed fd is duplicated at once: from then on only the duplicate is used, so the
     // caller closing its fd (and the number going to another file) cannot reach this object.
@@ -279,14 +285,19 @@ export class DmaBuf extends FdResource {
    * debugfs. At most 31 bytes of UTF-8; `""` is allowed.
    *
    * @param name The name.
-   * @throws {ErrnoError} `EINVAL` if the name is 32 bytes or longer or contains NUL.
+   * @throws {ErrnoError} `EINVAL` if the name is 32 bytes or longer or contains NUL or another
+   *   control character (U+0000–U+001F, U+007F), before the ioctl.
    */
   setName(name: string): void {
     this.checkOpen("name");
     const syscall = "ioctl(DMA_BUF_SET_NAME_B)";
     typeArg("DmaBuf.setName", "name", name, "string");
-    if (name.includes("\0")) {
-      throw errnoError(Errno.EINVAL, syscall, { detail: "the name must be a string without NUL" });
+    if (CONTROL.test(name)) {
+      throw errnoError(Errno.EINVAL, syscall, {
+        detail: `the name must be a string without NUL or control characters, got ${
+          describe(name)
+        } (fdinfo and debugfs print it on one line: a newline would cut it short there)`,
+      });
     }
     // One 32-byte argument per kernel, reused: encodeInto stops at 32 bytes, so a name that
     // does not fit is detected without encoding it whole.
@@ -566,7 +577,7 @@ export class DmaBuf extends FdResource {
    * @param syncFile The fence.
    * @param access As what it is added.
    * @throws {ErrnoError} `EINVAL` if the fd is not a sync_file (or is closed), `ENOTTY` without
-   *   `CONFIG_SYNC_FILE`.
+   *   `CONFIG_SYNC_FILE`, `EXDEV` for a sync file of another kernel (before the ioctl).
    *
    * @example Making one buffer wait for another's fences
    * ```ts
@@ -594,6 +605,7 @@ export class DmaBuf extends FdResource {
         `must be a SyncFile, got ${describe(syncFile)}`,
       );
     }
+    sameKernel(this.#kernel, syncFile, "sync file", `ioctl(${name})`);
     const arg = scratch(this.#kernel).fence;
     arg.view.setUint32(0, flags, true);
     arg.view.setInt32(4, syncFile.fd, true);

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Kernel } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import { argumentError, describe, errnoError, optionsArg } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
@@ -138,7 +138,7 @@ export class SyncFile extends FdResource {
    */
   static from(fd: number, options?: SyncFileFromOptions): SyncFile {
     const o = optionsArg("SyncFile.from", options);
-    const kernel = o.kernel ?? getKernel();
+    const kernel = kernelOption(o.kernel, "SyncFile.from");
     if (!Number.isSafeInteger(fd) || fd < 0) {
       throw errnoError(Errno.EBADF, "SyncFile.from", { detail: `Invalid fd: ${describe(fd)}` });
     }

@@ -9,7 +9,7 @@
  * @module
  */
 import type { Kernel, MappedRegion, UserBuffer } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import { type ErrnoError, errnoError } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
@@ -132,7 +132,7 @@ function cardNumber(name: string): number {
  * ```
  */
 export function listDrmDevices(options: { kernel?: Kernel } = {}): DrmDeviceInfo[] {
-  const kernel = options.kernel ?? getKernel();
+  const kernel = kernelOption(options.kernel, "listDrmDevices");
   let names: string[];
   try {
     names = kernel.readDir(DRM_DIR);
@@ -276,7 +276,7 @@ function drmIoctl(
  * ```
  */
 export function openDrmDevice(options: OpenDrmOptions = {}): DrmDevice {
-  const kernel = options.kernel ?? getKernel();
+  const kernel = kernelOption(options.kernel, "openDrmDevice");
   if (options.path !== undefined) {
     let fd: number;
     try {

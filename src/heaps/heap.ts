@@ -4,7 +4,7 @@
  * @module
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import {
   argumentError,
   describe,
@@ -99,7 +99,7 @@ function names(kernel: Kernel): string[] {
  * ```
  */
 export function listHeaps(options?: HeapOptions): HeapInfo[] {
-  const kernel = optionsArg("listHeaps", options).kernel ?? getKernel();
+  const kernel = kernelOption(optionsArg("listHeaps", options).kernel, "listHeaps");
   return names(kernel).map((name) => {
     const path = `${DMA_HEAP_DIR}/${name}`;
     const info: HeapInfo = { name, path, role: heapRole(name), accessible: true };
@@ -169,7 +169,7 @@ function validateName(name: unknown): string {
  * ```
  */
 export function openHeap(heap: string | { role: HeapRole }, options?: HeapOptions): DmaHeap {
-  const kernel = optionsArg("openHeap", options).kernel ?? getKernel();
+  const kernel = kernelOption(optionsArg("openHeap", options).kernel, "openHeap");
   let name: string;
   if (typeof heap === "object" && heap !== null) {
     const role = checkRole(heap.role, "openHeap({ role })");

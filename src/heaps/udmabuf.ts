@@ -6,7 +6,7 @@
  * @module
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import { type ErrnoError, errnoError, intArg, optionsArg, typeArg } from "../errors.ts";
 import { udmabufSizeLimit } from "./_limits.ts";
 import { FdResource } from "../fd_resource.ts";
@@ -88,7 +88,7 @@ function checkRange(r: MemfdRange, syscall: string): void {
  * ```
  */
 export function openUdmabuf(options?: HeapOptions): Udmabuf {
-  const kernel = optionsArg("openUdmabuf", options).kernel ?? getKernel();
+  const kernel = kernelOption(optionsArg("openUdmabuf", options).kernel, "openUdmabuf");
   let fd: number;
   try {
     fd = kernel.open(UDMABUF_PATH, O_RDWR | O_CLOEXEC);

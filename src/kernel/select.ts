@@ -187,6 +187,35 @@ export function getKernel(): Kernel {
 }
 
 /**
+ * The kernel an `options.kernel` names, or the kernel in use when it is `undefined` or `null`.
+ *
+ * @param kernel The option's value.
+ * @param where The function, for the message.
+ * @returns The kernel.
+ * @throws {TypeError} `EINVAL` when `kernel` is not a `Kernel` (an object with `kind`, `open` and
+ *   `ioctl`), before anything happens: it used to fail later, deep inside, as
+ *   "kernel.open is not a function".
+ */
+export function kernelOption(kernel: unknown, where: string): Kernel {
+  if (kernel === undefined || kernel === null) return getKernel();
+  const k = kernel as Partial<Kernel>;
+  if (
+    typeof kernel !== "object" || typeof k.kind !== "string" || typeof k.open !== "function" ||
+    typeof k.ioctl !== "function"
+  ) {
+    throw argumentError(
+      "type",
+      where,
+      "options.kernel",
+      `must be a Kernel (createSimMachine().process(), simulatedKernel(), linuxKernel()), got ${
+        describe(kernel)
+      }`,
+    );
+  }
+  return kernel as Kernel;
+}
+
+/**
  * Returns the kernel in use and the reason it was chosen.
  *
  * @returns The selection.

@@ -62,6 +62,9 @@ interface Trip<R> {
   t0: number;
 }
 
+/** Stages in a run that has not settled (a stage serves one run at a time). */
+const running = new WeakSet<object>();
+
 /**
  * A chain of stages fed from a buffer pool. The pipeline borrows both: close the stages and the
  * pool yourself (after `run` settles).
@@ -100,7 +103,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
    * @param pool Where buffers come from and go back to.
    * @throws {TypeError} `EINVAL` without stages, for a stage given twice (a buffer cannot be in
    *   one stage twice at once), for stages on different kernels, or a `pool` that is not a
-   *   BufferPool.
+   *   BufferPool or holds buffers of another kernel than the stages'.
    */
   constructor(stages: readonly PipelineStage<R>[], pool: BufferPool) {
     const where = "new Pipeline";
@@ -138,6 +141,14 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
     if (!(pool instanceof BufferPool)) {
       throw argumentError("type", where, "pool", `must be a BufferPool, got ${describe(pool)}`);
     }
+    if (pool.buffers.some((b) => b.buffer.kernel !== stages[0].kernel)) {
+      throw argumentError(
+        "type",
+        where,
+        "pool",
+        "holds buffers of another kernel than the stages'",
+      );
+    }
     this.stages = [...stages];
     this.pool = pool;
     this.#kernel = stages[0].kernel;
@@ -151,7 +162,8 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
    * @param options Frames, producer, consumer, signal.
    * @returns The measured frames per second and latency.
    * @throws {DOMException} The signal's reason when aborted.
-   * @throws {ErrnoError} A stage's failure (`status` of DEQUEUE) or a syscall's.
+   * @throws {ErrnoError} A stage's failure (`status` of DEQUEUE) or a syscall's; `EBUSY` (before
+   *   anything is queued) when one of the stages is in another run that has not settled.
    */
   async run(options: PipelineRunOptions<R>): Promise<PipelineStats> {
     const where = "Pipeline.run";
@@ -179,6 +191,30 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
       }
     }
     signal?.throwIfAborted();
+    const stages = this.stages;
+    // A stage gives its results back by cookie (the frame number), and two runs number frames
+    // alike: a second run would take the first's buffers and lose them. One run per stage.
+    const busy = stages.findIndex((s) => running.has(s));
+    if (busy >= 0) {
+      throw errnoError(Errno.EBUSY, where, {
+        path: stages[busy].path,
+        detail: `stages[${busy}] is in a Pipeline run that has not settled; await it first`,
+      });
+    }
+    for (const s of stages) running.add(s);
+    try {
+      return await this.#run(frames, signal, produce, consume);
+    } finally {
+      for (const s of stages) running.delete(s);
+    }
+  }
+
+  async #run(
+    frames: number,
+    signal: AbortSignal | undefined,
+    produce: PipelineRunOptions<R>["produce"],
+    consume: PipelineRunOptions<R>["consume"],
+  ): Promise<PipelineStats> {
     const stages = this.stages, n = stages.length;
     const pending: Trip<R>[][] = stages.map(() => []); // ready for stage i, not yet queued
     const inStage: Map<number, Trip<R>>[] = stages.map(() => new Map());

@@ -7,8 +7,16 @@
  * @module
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
-import { type ErrnoError, errnoError, optionsArg, typeArg } from "../errors.ts";
+import { kernelOption } from "../kernel/select.ts";
+import {
+  argumentError,
+  describe,
+  type ErrnoError,
+  errnoError,
+  optionsArg,
+  sameKernel,
+  typeArg,
+} from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { Errno } from "../uapi/errno.ts";
 import { O_CLOEXEC, O_RDWR, POLLIN, POLLOUT } from "../uapi/constants.ts";
@@ -20,7 +28,7 @@ import {
   test_qbuf as Q,
   TEST_QUEUE,
 } from "../uapi/queue_driver.ts";
-import type { DmaBuf } from "../dmabuf/buffer.ts";
+import { DmaBuf } from "../dmabuf/buffer.ts";
 import { waitForEvents, type WaitOptions } from "../dmabuf/wait.ts";
 
 /** What a stage does to every byte: nothing, `b ^= 0xff`, or `b + 1` (mod 256). */
@@ -136,7 +144,7 @@ export class Stage extends FdResource implements PipelineStage<StageResult> {
         detail: `Unknown op ${JSON.stringify(op)}; use "none", "invert" or "increment"`,
       });
     }
-    const kernel = options.kernel ?? getKernel();
+    const kernel = kernelOption(options.kernel, "openStage");
     super(kernel, kernel.open(path, O_RDWR | O_CLOEXEC), "Stage");
     this.path = path;
     this.op = op;
@@ -156,10 +164,21 @@ export class Stage extends FdResource implements PipelineStage<StageResult> {
    * @param buffer The buffer.
    * @param cookie A tag (safe integer ≥ 0) that {@linkcode dequeue} gives back.
    * @throws {Deno.errors.Busy} `EBUSY` when the stage is full.
-   * @throws {ErrnoError} `EBADF`/`EINVAL` from the driver for a bad buffer.
+   * @throws {ErrnoError} `EBADF`/`EINVAL` from the driver for a bad buffer; `EXDEV` for a buffer
+   *   of another kernel than the stage's, before the ioctl.
+   * @throws {TypeError} `EINVAL` when `buffer` is not a `DmaBuf`.
    */
   queue(buffer: DmaBuf, cookie: number): void {
     this.checkOpen("queue on");
+    if (!(buffer instanceof DmaBuf)) {
+      throw argumentError(
+        "type",
+        "Stage.queue",
+        "buffer",
+        `must be a DmaBuf, got ${describe(buffer)}`,
+      );
+    }
+    sameKernel(this.kernel, buffer, "buffer", "ioctl(TEST_QUEUE)", this.path);
     if (!Number.isSafeInteger(cookie) || cookie < 0) {
       throw errnoError(Errno.EINVAL, "ioctl(TEST_QUEUE)", {
         path: this.path,

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Kernel } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import {
   argumentError,
   describe,
@@ -15,6 +15,7 @@ import {
   errnoError,
   intArg,
   optionsArg,
+  sameKernel,
 } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { DmaBuf } from "../dmabuf/buffer.ts";
@@ -42,7 +43,8 @@ function header(size: number): Uint8Array {
  *
  * @param socket A connected socket (`UnixSocket.pair`, `connect`, `accept`).
  * @param buf The buffer.
- * @throws {ErrnoError} `EBADF` if `buf` is closed, `EPIPE` if the peer closed.
+ * @throws {ErrnoError} `EBADF` if `buf` is closed, `EPIPE` if the peer closed, `EXDEV` if `buf`
+ *   belongs to another kernel than `socket` (another simulated process), before sending.
  *
  * @example Two simulated processes
  * ```ts
@@ -72,6 +74,7 @@ export function sendDmaBuf(socket: UnixSocket, buf: DmaBuf): void {
   if (!(buf instanceof DmaBuf)) {
     throw argumentError("type", "sendDmaBuf", "buf", `must be a DmaBuf, got ${describe(buf)}`);
   }
+  sameKernel(socket.kernel, buf, "buffer", "sendmsg");
   socket.send(header(buf.size), [buf.fd]);
 }
 
@@ -175,7 +178,7 @@ export interface TakeOptions {
  * ```
  */
 export function takeDmaBuf(pid: number, fd: number, options?: TakeOptions): DmaBuf {
-  const kernel = optionsArg("takeDmaBuf", options).kernel ?? getKernel();
+  const kernel = kernelOption(optionsArg("takeDmaBuf", options).kernel, "takeDmaBuf");
   intArg("takeDmaBuf", "pid", pid, 1, 2 ** 31 - 1);
   intArg("takeDmaBuf", "fd", fd, 0, 2 ** 31 - 1);
   const pidfd = kernel.pidfdOpen(pid, 0);
@@ -193,6 +196,13 @@ export function takeDmaBuf(pid: number, fd: number, options?: TakeOptions): DmaB
         cause: e,
       });
     }
+    if (err.errno === Errno.EBADF) {
+      throw errnoError(err.errno, err.syscall ?? "pidfd_getfd", {
+        path: `/proc/${pid}/fd/${fd}`,
+        detail: `fd ${fd} is not open in process ${pid}`,
+        cause: e,
+      });
+    }
     throw e;
   } finally {
     kernel.close(pidfd);
@@ -201,6 +211,14 @@ export function takeDmaBuf(pid: number, fd: number, options?: TakeOptions): DmaB
     return DmaBuf.from(got, { kernel });
   } catch (e) {
     kernel.close(got);
+    // DmaBuf.from names `got`, this process's copy, which is closed now: name the owner's fd.
+    if ((e as ErrnoError).errno === Errno.EINVAL) {
+      throw errnoError(Errno.EINVAL, "takeDmaBuf", {
+        path: `/proc/${pid}/fd/${fd}`,
+        detail: `fd ${fd} of process ${pid} is not a dma-buf`,
+        cause: e,
+      });
+    }
     throw e;
   }
 }

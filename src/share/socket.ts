@@ -7,7 +7,7 @@
  * @module
  */
 import type { Kernel } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import {
   argumentError,
   describe,
@@ -29,6 +29,12 @@ import {
   SOCK_SEQPACKET,
   SOCK_STREAM,
 } from "../uapi/socket.ts";
+
+/** Why a connect fails on the simulated kernel when the listener is another real process. */
+const SIMULATED_CONNECT_HINT = "This is the simulated kernel, which lives inside this process: a " +
+  "listener in another `deno run` has a simulated kernel of its own and cannot be reached. " +
+  "Share between processes of one machine (createSimMachine().process(), the { kernel } " +
+  "option), or between real processes on the Linux kernel (DMABUF_KERNEL=linux, --allow-ffi)";
 
 /** The socket type: a byte stream, or messages with boundaries (`SOCK_SEQPACKET`). */
 export type SocketType = "stream" | "seqpacket";
@@ -118,7 +124,7 @@ export class UnixSocket extends FdResource {
    */
   static pair(options?: SocketOptions): [UnixSocket, UnixSocket] {
     options = optionsArg("UnixSocket.pair", options);
-    const kernel = options.kernel ?? getKernel();
+    const kernel = kernelOption(options.kernel, "UnixSocket.pair");
     const [a, b] = kernel.socketpair(AF_UNIX, typeOf(options.type) | SOCK_CLOEXEC, 0);
     return [new UnixSocket(kAdopt, kernel, a), new UnixSocket(kAdopt, kernel, b)];
   }
@@ -130,17 +136,25 @@ export class UnixSocket extends FdResource {
    * @param options Type and kernel.
    * @returns The connected socket.
    * @throws {ErrnoError} `ECONNREFUSED` (nobody listens), `ENOENT` (no such file), `EINVAL`
-   * (name longer than 107 bytes), `EPROTOTYPE` (the listener's type differs).
+   * (name longer than 107 bytes), `EPROTOTYPE` (the listener's type differs). On the simulated
+   * kernel the first two say that only processes of the same simulated machine can listen.
    */
   static connect(path: string, options?: SocketOptions): UnixSocket {
     options = optionsArg("UnixSocket.connect", options);
     pathArg("UnixSocket.connect", path);
-    const kernel = options.kernel ?? getKernel();
+    const kernel = kernelOption(options.kernel, "UnixSocket.connect");
     const fd = kernel.socket(AF_UNIX, typeOf(options.type) | SOCK_CLOEXEC, 0);
     try {
       kernel.connect(fd, path);
     } catch (e) {
       kernel.close(fd);
+      const err = e as ErrnoError;
+      if (
+        kernel.kind === "simulated" &&
+        (err.errno === Errno.ECONNREFUSED || err.errno === Errno.ENOENT)
+      ) {
+        throw errnoError(err.errno, err.syscall, { path, hint: SIMULATED_CONNECT_HINT, cause: e });
+      }
       throw e;
     }
     return new UnixSocket(kAdopt, kernel, fd);
@@ -307,7 +321,7 @@ export class UnixListener extends FdResource {
   static listen(path: string, options?: SocketOptions): UnixListener {
     options = optionsArg("UnixListener.listen", options);
     pathArg("UnixListener.listen", path);
-    const kernel = options.kernel ?? getKernel();
+    const kernel = kernelOption(options.kernel, "UnixListener.listen");
     const type = typeOf(options.type);
     const fd = kernel.socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     try {

@@ -13,7 +13,7 @@
  * @module
  */
 import type { Kernel } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
+import { kernelOption } from "../kernel/select.ts";
 import { argumentError, describe, errnoError, optionsArg } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { DmaBuf } from "../dmabuf/buffer.ts";
@@ -84,7 +84,7 @@ export interface FromHandleOptions {
  * `EBADF` when the fd is no longer open.
  */
 export function fromWorkerHandle(handle: DmaBufHandle, options?: FromHandleOptions): DmaBuf {
-  const kernel = optionsArg("fromWorkerHandle", options).kernel ?? getKernel();
+  const kernel = kernelOption(optionsArg("fromWorkerHandle", options).kernel, "fromWorkerHandle");
   refuseSimulated(kernel, "fromWorkerHandle");
   if (
     typeof handle !== "object" || handle === null || handle.kind !== "dmabuf-fd" ||

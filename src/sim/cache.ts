@@ -250,6 +250,26 @@ export class CpuAccess {
   end(bits: number, mapped = true): void {
     let runs: [number, number][][] | null = null;
     const sink = this.segments[0]?.cache.sink;
+    // In strict mode a report throws; the END still happens (the access is closed and the lines
+    // cleaned), so that code after a caught violation is checked against a sane state.
+    try {
+      runs = this.#end_checks(bits, sink);
+    } finally {
+      this.#syncStack = undefined;
+      this.#open = 0;
+      if (runs || mapped || sink?.sanitizer !== "off") {
+        this.segments.forEach((s, i) => {
+          if (runs) s.cache.clean_runs(runs[i]);
+          else s.cache.clean(s.lo, s.hi);
+          s.cache.forget_evicted(s.lo, s.hi);
+        });
+      }
+    }
+  }
+
+  /** The sanitizer's checks at SYNC END; the dirty runs when they were scanned (END(READ)). */
+  #end_checks(bits: number, sink: CoherencySink | undefined): [number, number][][] | null {
+    let runs: [number, number][][] | null = null;
     if (sink && sink.sanitizer !== "off") {
       const open = this.#open;
       const first = this.segments[0];
@@ -295,14 +315,7 @@ export class CpuAccess {
         for (const s of this.segments) s.cache.check_device_written(s.lo, s.hi, this);
       }
     }
-    this.#syncStack = undefined;
-    this.#open = 0;
-    if (!runs && !mapped && sink?.sanitizer === "off") return;
-    this.segments.forEach((s, i) => {
-      if (runs) s.cache.clean_runs(runs[i]);
-      else s.cache.clean(s.lo, s.hi);
-      s.cache.forget_evicted(s.lo, s.hi);
-    });
+    return runs;
   }
 }
 

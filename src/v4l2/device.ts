@@ -11,8 +11,8 @@
  * @module
  */
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
-import { getKernel } from "../kernel/select.ts";
-import { type ErrnoError, errnoError } from "../errors.ts";
+import { kernelOption } from "../kernel/select.ts";
+import { type ErrnoError, errnoError, sameKernel } from "../errors.ts";
 import { FdResource } from "../fd_resource.ts";
 import { adoptDmaBuf, DmaBuf } from "../dmabuf/buffer.ts";
 import { waitForEvents, type WaitOptions } from "../dmabuf/wait.ts";
@@ -656,6 +656,8 @@ export class VideoQueue {
   /** `V4L2_BUF_CAP_*` the last `REQBUFS` reported. */
   bufferCapabilities = 0;
   #buf: UserBuffer;
+  /** The device's kernel (never changes). */
+  #kernel: Kernel;
   // `#buf`'s bytes and view, read once: queue()/dequeue() run once per frame.
   #bytes: Uint8Array;
   #view: DataView;
@@ -680,6 +682,7 @@ export class VideoQueue {
     this.multiplanar = V4L2_TYPE_IS_MULTIPLANAR(type);
     this.isOutput = V4L2_TYPE_IS_OUTPUT(type);
     const k = device.kernel;
+    this.#kernel = k;
     this.#buf = k.userBuffer(v4l2_buffer.size);
     this.#bytes = this.#buf.bytes;
     this.#view = this.#buf.view;
@@ -845,17 +848,22 @@ export class VideoQueue {
    * @param buffer The dma-buf (single plane), or the planes.
    * @param options `bytesused` and `field` of an output buffer.
    * @throws {ErrnoError} `EINVAL` for a buffer smaller than the format's `sizeimage` (hint
-   *   says so), an index out of range or a slot already queued.
+   *   says so), an index out of range or a slot already queued; `EXDEV` for a buffer of another
+   *   kernel than the device's (before the ioctl).
    */
   queue(index: number, buffer: DmaBuf | readonly QueuePlane[], options?: QueueOptions): void {
-    const v = this.#view;
-    this.#bytes.fill(0);
-    v.setUint32(v4l2_buffer.index, index, true);
-    v.setUint32(v4l2_buffer.type, this.type, true);
-    v.setUint32(v4l2_buffer.memory, V4L2_MEMORY_DMABUF, true);
-    v.setUint32(v4l2_buffer.field, options?.field ?? (this.isOutput ? 1 : 0), true);
+    const field = options?.field ?? (this.isOutput ? 1 : 0);
     if (buffer instanceof DmaBuf && !this.multiplanar) {
       // The per-frame case (one dma-buf, single-planar), without the planes array below.
+      if (buffer.kernel !== this.#kernel) {
+        sameKernel(this.#kernel, buffer, "buffer", "ioctl(VIDIOC_QBUF)", this.device.path);
+      }
+      const v = this.#view;
+      this.#bytes.fill(0);
+      v.setUint32(v4l2_buffer.index, index, true);
+      v.setUint32(v4l2_buffer.type, this.type, true);
+      v.setUint32(v4l2_buffer.memory, V4L2_MEMORY_DMABUF, true);
+      v.setUint32(v4l2_buffer.field, field, true);
       const length = buffer.size;
       v.setInt32(v4l2_buffer.m, buffer.fd, true);
       v.setUint32(v4l2_buffer.length, length, true);
@@ -864,6 +872,15 @@ export class VideoQueue {
       return;
     }
     const planes: readonly QueuePlane[] = buffer instanceof DmaBuf ? [{ buffer }] : buffer;
+    for (const pl of planes) {
+      sameKernel(this.#kernel, pl.buffer, "buffer", "ioctl(VIDIOC_QBUF)", this.device.path);
+    }
+    const v = this.#view;
+    this.#bytes.fill(0);
+    v.setUint32(v4l2_buffer.index, index, true);
+    v.setUint32(v4l2_buffer.type, this.type, true);
+    v.setUint32(v4l2_buffer.memory, V4L2_MEMORY_DMABUF, true);
+    v.setUint32(v4l2_buffer.field, field, true);
     if (this.multiplanar) {
       const p = this.#planes.view;
       this.#planes.bytes.fill(0, 0, planes.length * v4l2_plane.size);
@@ -1109,7 +1126,7 @@ export class VideoQueue {
  * @throws {ErrnoError} `ENOTTY` when the file is not a V4L2 device.
  */
 export function openVideoDevice(path: string, options: VideoDeviceOptions = {}): VideoDevice {
-  return VideoDevice.open(path, options.kernel ?? getKernel());
+  return VideoDevice.open(path, kernelOption(options.kernel, "openVideoDevice"));
 }
 
 /**
@@ -1120,7 +1137,7 @@ export function openVideoDevice(path: string, options: VideoDeviceOptions = {}):
  * @throws {Deno.errors.NotFound} `ENOENT` when no node matches (the message lists the nodes).
  */
 export function findVideoDevice(query: VideoDeviceQuery = {}): VideoDevice {
-  const kernel = query.kernel ?? getKernel();
+  const kernel = kernelOption(query.kernel, "findVideoDevice");
   let names: string[] = [];
   try {
     names = kernel.readDir("/dev").filter((n) => /^video\d+$/.test(n));

@@ -311,3 +311,45 @@ Deno.test("coherency: lines holding NaN bit patterns are clean once written back
   map.read((b) => assert.equal(b[4095], 0xff));
   assert.equal(m.coherencyReportCount(), 0);
 });
+
+Deno.test("coherency: after strict mode throws at SYNC END, the access is closed and correct accesses pass", () => {
+  const { m, p } = board("strict");
+  using heap = openHeap("system", { kernel: p });
+  using buf = heap.allocate(4096);
+  using map = buf.map();
+  // A nested read inside a write: START(WRITE), START(READ), END(READ) is a direction mismatch.
+  assert.throws(
+    () => map.write((w) => map.read(() => (w[0] = 1))),
+    (e) => e instanceof CoherencyViolation && e.kind === "direction-mismatch",
+  );
+  const n = m.coherencyReportCount();
+  // The violation was thrown; the buffer's CPU access must not stay open for later code.
+  map.write((w) => w.fill(2));
+  assert.equal(map.read((r) => r[4095]), 2);
+  assert.equal(
+    m.coherencyReportCount(),
+    n,
+    m.coherencyReports.slice(n).map((r) => r.text).join("\n"),
+  );
+});
+
+Deno.test("coherency: in strict mode a pipeline producer that skips SYNC fails the run (the stage's job fails with EIO) instead of hanging", async () => {
+  const { m, p: kernel } = board("strict");
+  using heap = openHeap("system", { kernel });
+  using pool = createBufferPool(heap, { count: 2, size: 4096 });
+  using stage = openStage("/dev/driverA", { op: "invert", kernel });
+  await assert.rejects(
+    new Pipeline([stage], pool).run({
+      frames: 3,
+      signal: AbortSignal.timeout(5000),
+      produce: (b) => void b.mapping.bytes.fill(1), // no SYNC at all
+    }),
+    (e: Error & { code?: string }) => e.code === "EIO",
+  );
+  assert.ok(m.coherencyReportCount("cpu-write-not-cleaned") >= 1);
+  assert.equal(pool.available, 2, "every buffer is back in the pool");
+  assert.match(
+    m.log.dmesg(),
+    /workqueue: work item failed: dma-buf coherency: cpu-write-not-cleaned/,
+  );
+});

@@ -235,17 +235,23 @@ function test_queue_work(q: test_queue): void {
     return;
   }
   q.queued.shift();
+  // Anything else thrown (a strict-mode CoherencyViolation from the DMA map, a bug of the model)
+  // fails this job with EIO and goes to the workqueue's log after the job is done: a job left
+  // unfinished would never signal its fence, and every waiter would hang.
+  let fault: unknown = undefined;
   try {
     test_queue_process(q, it);
   } catch (e) {
-    if (!(e instanceof KernelError)) throw e;
-    it.status = -e.errno;
-    dma_fence_set_error(it.fence, -e.errno);
+    const errno = e instanceof KernelError ? e.errno : Errno.EIO;
+    if (!(e instanceof KernelError)) fault = e;
+    it.status = -errno;
+    dma_fence_set_error(it.fence, -errno);
   }
   q.done.push(it);
   dma_fence_signal(it.fence);
   q.wq.wake_up(POLLIN);
   schedule(q);
+  if (fault !== undefined) throw fault;
 }
 
 function schedule(q: test_queue): void {
