@@ -4,7 +4,8 @@
  * @module
  */
 import type { Kernel, MappedRegion } from "../kernel/types.ts";
-import { argumentError, closedError } from "../errors.ts";
+import { argumentError, closedError, errnoError } from "../errors.ts";
+import { Errno } from "../uapi/errno.ts";
 import { DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_WRITE } from "../uapi/dma_buf.ts";
 
 /** The direction of CPU access: what the CPU will do with the bytes. */
@@ -63,6 +64,22 @@ export interface MappingOwner {
 // pointing at unmapped memory.
 const kMapping = Symbol("dmabuf.mapping");
 
+/**
+ * The scoped CPU access open on a buffer (its START made, its END not yet): the outermost
+ * `read`/`write`/`readWrite` callback's direction, and how many callbacks share it. A callback
+ * that starts while one is running — nested inside it, or an async one still pending — joins it
+ * when the open direction covers its own (no second SYNC START, and the END is made once, when
+ * the last callback finishes); otherwise it is refused (`EBUSY`): the kernel's SYNC does not
+ * nest, and a START(READ) in the middle of a write access invalidates, on a non-coherent CPU, the
+ * lines the write has not cleaned yet.
+ */
+interface OpenAccess {
+  readonly access: CpuAccess;
+  readonly bits: number;
+  users: number;
+}
+const openAccess = new WeakMap<MappingOwner, OpenAccess>();
+
 function name(access: CpuAccess): string {
   return access === "readwrite" ? "readWrite" : access;
 }
@@ -80,7 +97,13 @@ function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
  *
  * CPU access belongs inside {@linkcode read}, {@linkcode write} or {@linkcode readWrite}, which
  * send `DMA_BUF_IOCTL_SYNC` START before and END after the callback with the same direction,
- * END even when the callback throws or its promise rejects.
+ * END even when the callback throws or its promise rejects. The kernel's SYNC does not nest, so
+ * one access at a time is open per buffer (across its mappings): a callback that starts while
+ * another is running — nested in it, or while an async one is pending — joins the open access
+ * when its direction is covered (a `read` inside a `readWrite`, a second `read`): no second
+ * START, and the END is sent once, when the last of them finishes. Otherwise it throws `EBUSY`
+ * (`Deno.errors.Busy`) before any sync: a START(READ) inside a write access would, on a
+ * non-coherent CPU, invalidate the lines the write has not cleaned yet.
  *
  * A mapping made with `access: "read"` is read-only: {@linkcode write} and
  * {@linkcode readWrite} throw a `TypeError` before any sync or access. When the fd itself is
@@ -185,6 +208,8 @@ export class DmaBufMapping {
    * @throws {ErrnoError} If a sync ioctl fails, or the mapping was unmapped.
    * @throws {Deno.errors.TimedOut} `ETIMEDOUT` when fences on the buffer stay pending past the
    * timeout; `fn` is not called.
+   * @throws {Deno.errors.Busy} `EBUSY` inside (or during) a `write` access to the same buffer,
+   * before any sync; see the class notes.
    *
    * @example Reading a buffer
    * ```ts
@@ -211,6 +236,8 @@ export class DmaBufMapping {
    * @throws {Deno.errors.TimedOut} `ETIMEDOUT` when fences on the buffer stay pending past the
    * timeout; `fn` is not called.
    * @throws {TypeError} `EINVAL` on a read-only mapping (`access: "read"`), before any access.
+   * @throws {Deno.errors.Busy} `EBUSY` inside (or during) an access of another direction on the
+   * same buffer, before any sync; see the class notes.
    *
    * @example Filling a buffer
    * ```ts
@@ -238,6 +265,8 @@ export class DmaBufMapping {
    * @throws {Deno.errors.TimedOut} `ETIMEDOUT` when fences on the buffer stay pending past the
    * timeout; `fn` is not called.
    * @throws {TypeError} `EINVAL` on a read-only mapping (`access: "read"`), before any access.
+   * @throws {Deno.errors.Busy} `EBUSY` inside (or during) an access of another direction on the
+   * same buffer, before any sync; see the class notes.
    *
    * @example Incrementing every byte
    * ```ts
@@ -270,36 +299,65 @@ export class DmaBufMapping {
     }
     // A copy of read-only memory is taken after START, so it shows what the device wrote.
     const bytes = this.writable ? this.bytes : undefined;
-    this.#owner.beginCpuAccess(access, options);
+    const owner = this.#owner, bits = syncDirection(access);
+    const open = openAccess.get(owner);
+    if (open) {
+      if ((open.bits & bits) !== bits) {
+        throw errnoError(Errno.EBUSY, "", {
+          detail:
+            `DmaBufMapping.${name(access)}: a ${
+              name(open.access)
+            } access to this buffer is still open (its callback has not finished); SYNC does not ` +
+            `nest, so a ${name(access)} cannot start inside it. Use the bytes the open ` +
+            `callback got, make the outer access readWrite, or wait for it to finish`,
+        });
+      }
+      open.users++;
+    } else {
+      owner.beginCpuAccess(access, options);
+      openAccess.set(owner, { access, bits, users: 1 });
+    }
     let result: T;
     try {
       result = fn(bytes ?? this.bytes);
     } catch (e) {
-      this.#endQuietly(access);
+      this.#leave(true);
       throw e;
     }
     if (isPromiseLike(result)) {
       return Promise.resolve(result).then(
         (v) => {
-          this.#owner.endCpuAccess(access);
+          this.#leave(false);
           return v;
         },
         (e) => {
-          this.#endQuietly(access);
+          this.#leave(true);
           throw e;
         },
       ) as T;
     }
-    this.#owner.endCpuAccess(access);
+    this.#leave(false);
     return result;
   }
 
-  // END after a failed callback: the callback's error is the one worth reporting.
-  #endQuietly(access: CpuAccess): void {
+  /**
+   * One callback sharing the open access finished: the last one makes the END, with the
+   * direction the access was opened with. After a failed callback (`quiet`), an END error is
+   * swallowed: the callback's error is the one worth reporting (and the buffer may have been
+   * closed inside it).
+   */
+  #leave(quiet: boolean): void {
+    const owner = this.#owner, open = openAccess.get(owner);
+    if (!open || --open.users > 0) return;
+    openAccess.delete(owner);
+    if (!quiet) {
+      owner.endCpuAccess(open.access);
+      return;
+    }
     try {
-      this.#owner.endCpuAccess(access);
+      owner.endCpuAccess(open.access);
     } catch {
-      // The buffer may have been closed inside the callback; nothing more to undo.
+      // nothing more to undo
     }
   }
 

@@ -95,12 +95,14 @@ export interface SimMachineConfig {
    * The coherency sanitizer (non-coherent machines only): `"report"` (the default there) logs
    * and records each violation in {@linkcode SimMachine.coherencyReports}; `"strict"` also
    * throws {@linkcode CoherencyViolation} for user space's violations (a kernel driver's own,
-   * named in the report's `writer`, are only recorded); `"off"`.
+   * named in the report's `writer`, are only recorded); `"off"`. A coherent machine has nothing
+   * to check: asking for `"report"` or `"strict"` there is a `RangeError`, not a silent `"off"`.
    */
   sanitizer?: SanitizerMode;
   /**
-   * Randomized eviction: with a seed, each device access first writes back a random half of the
-   * dirty lines (deterministic for a given seed). Without it nothing is evicted early.
+   * Randomized eviction: with a seed (an integer, used modulo 2^32), each device access first
+   * writes back a random half of the dirty lines (deterministic for a given seed). Without it
+   * nothing is evicted early. Non-coherent machines only, like the sanitizer.
    */
   evictionSeed?: number;
 }
@@ -196,13 +198,27 @@ export class SimMachine implements WarnSink, CoherencySink {
     if (this.coherency !== "coherent" && this.coherency !== "non-coherent") {
       throw new RangeError(`Invalid coherency: ${this.coherency}`);
     }
-    this.sanitizer = this.coherency === "coherent" ? "off" : config.sanitizer ?? "report";
-    if (!["off", "report", "strict"].includes(this.sanitizer)) {
-      throw new RangeError(`Invalid sanitizer mode: ${this.sanitizer}`);
+    const asked = config.sanitizer;
+    if (asked !== undefined && !["off", "report", "strict"].includes(asked)) {
+      throw new RangeError(`Invalid sanitizer mode: ${asked}`);
     }
-    this.#evictionRandom = config.evictionSeed === undefined
-      ? null
-      : mulberry32(config.evictionSeed);
+    if (this.coherency === "coherent" && (asked === "report" || asked === "strict")) {
+      throw new RangeError(
+        `sanitizer "${asked}" needs coherency "non-coherent": a coherent machine has no CPU cache ` +
+          `to check (leave sanitizer out, or use the default non-coherent board)`,
+      );
+    }
+    this.sanitizer = this.coherency === "coherent" ? "off" : asked ?? "report";
+    const seed = config.evictionSeed;
+    if (seed !== undefined && !Number.isSafeInteger(seed)) {
+      throw new RangeError(`Invalid evictionSeed: ${String(seed)} (an integer)`);
+    }
+    if (seed !== undefined && this.coherency === "coherent") {
+      throw new RangeError(
+        `evictionSeed needs coherency "non-coherent": a coherent machine has no cache to evict from`,
+      );
+    }
+    this.#evictionRandom = seed === undefined ? null : mulberry32(seed);
     this.nofile = config.nofile ?? 1 << 20;
     const regions = config.cma ?? [DEFAULT_CMA];
     this.log.printk("Booting Linux on physical CPU 0x0000000000 [0x000f0510]");
@@ -219,6 +235,18 @@ export class SimMachine implements WarnSink, CoherencySink {
         typeof r.name !== "string" || r.name === "" || /[/\0]/.test(r.name) || r.name === "system"
       ) {
         throw new RangeError(`Invalid CMA region name: ${JSON.stringify(r.name)}`);
+      }
+      // A reserved-memory region outside RAM is not memory: the kernel's
+      // early_init_dt_reserve_memory() cannot reserve it and no CMA area is made.
+      if (r.base < base + KERNEL_RESERVED || r.base + r.size > base + size) {
+        throw new RangeError(
+          `CMA region ${r.name} [0x${r.base.toString(16)}, 0x${
+            (r.base + r.size).toString(16)
+          }) is not inside the machine's memory [0x${(base + KERNEL_RESERVED).toString(16)}, 0x${
+            (base + size).toString(16)
+          }) (memoryBase + the kernel's first ${KERNEL_RESERVED >> 20} MiB … memoryBase + ` +
+            `memorySize): move it, make memorySize larger, or pass cma: []`,
+        );
       }
       for (const o of cmas) {
         if (o.name === r.name) throw new RangeError(`Duplicate CMA region name: ${r.name}`);

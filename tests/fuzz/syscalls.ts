@@ -29,7 +29,7 @@ let machine: { m: SimMachine; k: SimProcess; heap: number; bufs: number[]; first
 function boot() {
   const m = new SimMachine({
     memorySize: 64 << 20,
-    cma: [{ name: "c", base: 0x44000000, size: 8 << 20 }],
+    cma: [{ name: "c", base: 0x43800000, size: 8 << 20 }],
   });
   const k = m.process();
   const heap = k.open("/dev/dma_heap/system", O_RDWR);

@@ -317,9 +317,11 @@ Deno.test("coherency: after strict mode throws at SYNC END, the access is closed
   using heap = openHeap("system", { kernel: p });
   using buf = heap.allocate(4096);
   using map = buf.map();
-  // A nested read inside a write: START(WRITE), START(READ), END(READ) is a direction mismatch.
+  // START(WRITE), a write, END(READ): a direction mismatch, thrown at the END.
+  buf.beginCpuAccess("write");
+  map.bytes[0] = 1;
   assert.throws(
-    () => map.write((w) => map.read(() => (w[0] = 1))),
+    () => buf.endCpuAccess("read"),
     (e) => e instanceof CoherencyViolation && e.kind === "direction-mismatch",
   );
   const n = m.coherencyReportCount();
@@ -352,4 +354,45 @@ Deno.test("coherency: in strict mode a pipeline producer that skips SYNC fails t
     m.log.dmesg(),
     /workqueue: work item failed: dma-buf coherency: cpu-write-not-cleaned/,
   );
+});
+
+Deno.test("coherency: nested and overlapping scoped accesses join one SYNC pair or are refused (EBUSY), never unbalanced", async () => {
+  const { m, p } = board("strict");
+  using heap = openHeap("system", { kernel: p });
+  using buf = heap.allocate(4096);
+  using map = buf.map();
+  using other = buf.map(); // a second mapping of the same buffer shares the open access
+  // A read inside a readWrite joins it: one START(RW)…END(RW), no report (before: END(READ)
+  // after START(RW), a direction-mismatch that strict mode threw).
+  const got = map.readWrite((b) => {
+    b[0] = 7;
+    return other.read((r) => r[0]);
+  });
+  assert.equal(got, 7);
+  // A read inside a write is refused before any sync; the write still completes.
+  map.write((b) => {
+    b[1] = 9;
+    assert.throws(
+      () => other.read((r) => r[1]),
+      (e) =>
+        e instanceof Deno.errors.Busy && (e as { code?: string }).code === "EBUSY" &&
+        /a write access to this buffer is still open/.test((e as Error).message),
+    );
+  });
+  assert.equal(map.read((b) => b[1]), 9);
+  // Two overlapping async reads share one access; its END comes after the second settles.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const first = map.read(async (b) => {
+    await gate;
+    return b[0];
+  });
+  const second = other.read((b) => Promise.resolve(b[1]));
+  // While they are pending, a write cannot start.
+  assert.throws(() => map.write((b) => b.fill(0)), Deno.errors.Busy);
+  release();
+  assert.deepEqual(await Promise.all([first, second]), [7, 9]);
+  // All closed: a write opens a fresh access.
+  map.write((b) => (b[2] = 1));
+  assert.equal(m.coherencyReportCount(), 0);
 });

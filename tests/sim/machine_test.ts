@@ -61,6 +61,41 @@ Deno.test("config: several CMA areas get a heap each; drivers can be left out", 
   assert.equal(m.vgem, undefined);
 });
 
+Deno.test("config: a CMA region outside RAM, or a sanitizer on a coherent board, is refused, not dropped", () => {
+  // 64 MiB of RAM at 0x40000000 ends at 0x44000000: the default global_cma@68000000 is not in it.
+  assert.throws(
+    () => new SimMachine({ memorySize: 64 << 20 }),
+    (e) =>
+      e instanceof RangeError &&
+      /global_cma@68000000 .* is not inside the machine's memory/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      new SimMachine({ memorySize: 64 << 20, cma: [{ name: "c", base: 0x44000000, size: 4096 }] }),
+    RangeError,
+  );
+  assert.throws(
+    () => new SimMachine({ cma: [{ name: "c", base: 0x40000000, size: 4096 }] }),
+    RangeError,
+    "inside the kernel's own first pages",
+  );
+  const inside = new SimMachine({
+    memorySize: 64 << 20,
+    cma: [{ name: "c", base: 0x43800000, size: 8 << 20 }],
+  });
+  assert.match(inside.process().readText("/proc/meminfo"), /CmaTotal: +8192 kB/);
+  for (const sanitizer of ["report", "strict"] as const) {
+    assert.throws(
+      () => new SimMachine({ coherency: "coherent", sanitizer }),
+      (e) => e instanceof RangeError && /needs coherency "non-coherent"/.test(e.message),
+    );
+  }
+  assert.equal(new SimMachine({ coherency: "coherent", sanitizer: "off" }).sanitizer, "off");
+  assert.throws(() => new SimMachine({ coherency: "coherent", evictionSeed: 1 }), RangeError);
+  assert.throws(() => new SimMachine({ evictionSeed: NaN }), RangeError);
+  assert.throws(() => new SimMachine({ evictionSeed: "7" as unknown as number }), RangeError);
+});
+
 Deno.test("config: bad memory and CMA settings are RangeErrors", () => {
   assert.throws(() => new SimMachine({ memorySize: 1000 }), RangeError);
   assert.throws(() => new SimMachine({ memorySize: 16 << 20 }), RangeError);
