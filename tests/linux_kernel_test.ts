@@ -329,6 +329,19 @@ Deno.test("LinuxKernel.ioctl() of an unknown request throws ENOTTY naming the re
   });
 });
 
+Deno.test("LinuxKernel.ioctl() returns -expected for the caller's expected errno, throws others", () => {
+  withMemfd(4096, (fd) => {
+    // ENOTTY is expected here: returned, not thrown.
+    assert.equal(k.ioctl(fd, 0x40086200, null, "X", 25), -25);
+    // Another errno than the expected one still throws, with its name and the request.
+    assertErrno(() => k.ioctl(fd, 0x40086200, null, "X", 11), "ENOTTY", "ioctl(X)");
+    // Success is unchanged.
+    const out = k.userBuffer(4);
+    assert.equal(k.ioctl(fd, FIONREAD, out, "FIONREAD", 11), 0);
+    assert.equal(out.view.getInt32(0, true), 4096);
+  });
+});
+
 Deno.test("LinuxKernel.ioctl() refuses memory it did not make and malformed requests", () => {
   const foreign: UserBuffer = {
     bytes: new Uint8Array(8),

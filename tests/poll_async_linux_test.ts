@@ -61,3 +61,46 @@ Deno.test({
     await new Promise((r) => setTimeout(r, 60));
   },
 });
+
+Deno.test({
+  name: "LinuxKernel.pollAsync() reuses a pollfd array only once its poll returned",
+  ignore: !ffi,
+  async fn() {
+    const k = await kernel();
+    const fd = k.memfdCreate("poll_async_reuse", 0);
+    try {
+      for (let round = 0; round < 3; round++) {
+        // Concurrent waits: each keeps its own array while its thread polls (a shared one would
+        // hand the never-ready wait the memfd and end it early with POLLOUT).
+        const never = k.pollAsync([{ fd: -1, events: POLLIN }], 60);
+        const ready = k.pollAsync([{ fd, events: POLLOUT }], -1);
+        assert.deepEqual(await ready, [POLLOUT]);
+        assert.deepEqual(await never, [0]);
+      }
+      // An aborted wait's array stays reserved while its slice runs on: the waits after it,
+      // with other fds, get their own results.
+      await assert.rejects(
+        k.pollAsync([{ fd: -1, events: POLLIN }], -1, AbortSignal.timeout(10)),
+        { name: "TimeoutError" },
+      );
+      for (let i = 0; i < 5; i++) {
+        assert.deepEqual(
+          await k.pollAsync([{ fd: -1, events: POLLIN }, { fd, events: POLLIN }], 0),
+          [
+            0,
+            POLLIN,
+          ],
+        );
+      }
+      // More fds than the pool's arrays hold: an array of their own.
+      const many = Array.from(
+        { length: 12 },
+        (_, i) => ({ fd: i === 11 ? fd : -1, events: POLLIN }),
+      );
+      assert.deepEqual(await k.pollAsync(many, 0), [...Array(11).fill(0), POLLIN]);
+      await new Promise((r) => setTimeout(r, 60)); // the aborted slice ends
+    } finally {
+      k.close(fd);
+    }
+  },
+});

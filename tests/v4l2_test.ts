@@ -25,6 +25,8 @@ import {
 import type { ErrnoError } from "../src/errors.ts";
 import type { DmaBuf } from "../src/dmabuf/buffer.ts";
 import { POLLIN } from "../src/uapi/constants.ts";
+import type { Kernel, UserBuffer } from "../src/kernel/types.ts";
+import { v4l2_buffer, VIDIOC_DQBUF } from "../src/uapi/videodev2.ts";
 
 async function runExample(args: string[]): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -189,6 +191,90 @@ Deno.test("QBUF of a buffer smaller than sizeimage: EINVAL with the sizes in the
     return true;
   });
   q.requestBuffers(0);
+});
+
+Deno.test("dequeue() reads the v4l2_buffer the kernel wrote: timeval fields wider than 32 bits", async () => {
+  const sim = createSimMachine().process();
+  // The simulated kernel, with DQBUF's timestamp overwritten after the driver filled the struct:
+  // tv_sec beyond 2^32 and the largest tv_usec, to check the decoding of both 64-bit halves.
+  const sec = 2 ** 33 + 12_345, usec = 999_999;
+  const k = new Proxy(sim, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (key === "ioctl") {
+        return (...args: Parameters<Kernel["ioctl"]>) => {
+          const r = target.ioctl(...args);
+          if (args[1] === VIDIOC_DQBUF && args[2]) {
+            args[2].view.setBigInt64(v4l2_buffer.timestamp, BigInt(sec), true);
+            args[2].view.setBigInt64(v4l2_buffer.timestamp + 8, BigInt(usec), true);
+          }
+          return r;
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  using dev = openVideoDevice("/dev/video0", { kernel: k });
+  const q = dev.queue("capture");
+  const size = q.getFormat().sizeimage;
+  using heap = openHeap("system", { kernel: k });
+  const bufs = [heap.allocate(size), heap.allocate(size)];
+  try {
+    q.requestBuffers(2, "dmabuf");
+    bufs.forEach((b, i) => q.queue(i, b));
+    q.streamOn();
+    const b = await q.next({ timeout: 10_000 });
+    assert.equal(b.timestampUs, sec * 1e6 + usec);
+    assert.equal(b.bytesused, size);
+    // length: the dma-buf's size (the heap rounds up to pages), as QBUF gave it.
+    const length = bufs[b.index].size;
+    assert.ok(length >= size);
+    assert.equal(b.length, length);
+    assert.deepEqual(b.planes, [{ bytesused: size, length, dataOffset: 0 }]);
+    assert.equal(b.sequence, 0);
+    assert.ok(b.index === 0 || b.index === 1);
+    q.streamOff();
+    q.requestBuffers(0);
+  } finally {
+    for (const b of bufs) b.close();
+  }
+});
+
+Deno.test("dequeue() with nothing done: null, from -EAGAIN or from a kernel that throws EAGAIN", () => {
+  const sim = createSimMachine().process();
+  // A kernel that ignores `expected` (written before the parameter existed) throws EAGAIN.
+  const throwing = new Proxy(sim, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (key === "ioctl") {
+        return (fd: number, request: number, arg: UserBuffer | null, name?: string) =>
+          target.ioctl(fd, request, arg, name);
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  // The simulated kernel returns the expected errno, as LinuxKernel does.
+  const fd = sim.open("/dev/video0", 0);
+  assert.equal(sim.ioctl(fd, VIDIOC_DQBUF, sim.userBuffer(88), "DQBUF", 22), -22); // not streaming
+  sim.close(fd);
+  for (const k of [sim, throwing]) {
+    using dev = openVideoDevice("/dev/video0", { kernel: k });
+    const q = dev.queue("capture");
+    using heap = openHeap("system", { kernel: k });
+    using buf = heap.allocate(q.getFormat().sizeimage);
+    q.requestBuffers(1, "dmabuf");
+    q.queue(0, buf);
+    q.streamOn();
+    assert.equal(q.dequeue(), null); // vivid has not filled the buffer yet
+    q.streamOff();
+    // Not streaming: EINVAL still throws, named.
+    assert.throws(() => q.dequeue(), (e: ErrnoError) => {
+      assert.equal(e.code, "EINVAL");
+      assert.equal(e.syscall, "ioctl(VIDIOC_DQBUF)");
+      return true;
+    });
+    q.requestBuffers(0);
+  }
 });
 
 Deno.test("a poll(POLLIN) on a capture fd without buffers owns the queue until it closes", () => {

@@ -169,6 +169,10 @@ function quarantineLimit(readText: (path: string) => string): number {
 
 /** Longest time a `pollAsync` with an AbortSignal leaves its thread in one `poll(2)`. */
 export const POLL_SLICE_MS = 50;
+/** `pollAsync` keeps the `pollfd` arrays of calls with at most this many fds, for reuse. */
+export const POLL_ASYNC_POOLED = 8;
+/** How many such arrays it keeps (one per wait that may run at the same time). */
+const POLL_ASYNC_KEPT = 8;
 
 /** `promise`, or a rejection with `signal.reason` as soon as `signal` aborts. */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -230,6 +234,8 @@ export class LinuxKernel implements Kernel {
   #fcntl: Libc["fcntl"];
   #description?: string;
   #pollfds: LinuxUserBuffer;
+  /** pollfd arrays no native poll writes into any more, for the next pollAsync calls. */
+  #pollAsyncFree: LinuxUserBuffer[] = [];
   #sockets: LinuxSockets | undefined;
 
   /**
@@ -284,8 +290,17 @@ export class LinuxKernel implements Kernel {
     if (this.#c.close(fd | 0) < 0) throw this.#fail("close");
   }
 
-  /** `ioctl(2)` with a pointer argument; returns the non-negative result. */
-  ioctl(fd: number, request: number, arg: UserBuffer | null, name?: string): number {
+  /**
+   * `ioctl(2)` with a pointer argument; returns the non-negative result, or `-expected` when
+   * the call fails with errno `expected`.
+   */
+  ioctl(
+    fd: number,
+    request: number,
+    arg: UserBuffer | null,
+    name?: string,
+    expected?: number,
+  ): number {
     let p: Deno.PointerValue = null;
     if (arg !== null) {
       if (!(arg instanceof LinuxUserBuffer)) throw this.#foreign(request, name);
@@ -295,7 +310,10 @@ export class LinuxKernel implements Kernel {
     // SAFETY: `p` points into `arg.bytes`, an off-heap buffer that `arg` keeps alive; the
     // kernel reads and writes at most the size encoded in `request`, which the caller sized.
     const r = this.#ioctl(fd | 0, request >>> 0, p);
-    if (r < 0) throw this.#fail(`ioctl(${name ?? hex(request)})`);
+    if (r < 0) {
+      if (expected !== undefined && this.#errno[0] === expected) return -expected;
+      throw this.#fail(`ioctl(${name ?? hex(request)})`);
+    }
     return r;
   }
 
@@ -438,7 +456,8 @@ export class LinuxKernel implements Kernel {
    * `poll(2)` on another thread (`poll_nonblocking`), so the JS thread stays free.
    *
    * Each call gets its own `pollfd` array (the thread writes into it), kept alive until the
-   * native call returns. errno of that thread is lost: on -1 the same set is polled again here,
+   * native call returns, then kept for a later call (up to {@linkcode POLL_ASYNC_POOLED} fds;
+   * a frame loop's wait then makes no off-heap buffer and no pointer). errno of that thread is lost: on -1 the same set is polled again here,
    * synchronously with timeout 0 — a real failure (EFAULT, EINVAL, ENOMEM) then throws with its
    * errno, and anything else (EINTR) is retried. With a `signal`, the wait runs in slices of
    * {@linkcode POLL_SLICE_MS} so that the thread is never parked for longer than that; an abort
@@ -453,35 +472,56 @@ export class LinuxKernel implements Kernel {
     if (!isInt(timeoutMs)) throw invalid("poll", "The timeout must be a 32-bit integer");
     signal?.throwIfAborted();
     const n = requests.length;
-    const fds = new LinuxUserBuffer(Math.max(8, n * 8));
     for (let i = 0; i < n; i++) {
       const { fd, events } = requests[i];
       if (!isInt(fd) || !isInt(events)) throw invalid("poll", "fd and events must be integers");
-      fds.view.setInt32(i * 8, fd, true);
-      fds.view.setInt16(i * 8 + 4, events, true);
+    }
+    const pooled = n <= POLL_ASYNC_POOLED;
+    const fds = (pooled ? this.#pollAsyncFree.pop() : undefined) ??
+      new LinuxUserBuffer(8 * (pooled ? POLL_ASYNC_POOLED : n));
+    for (let i = 0; i < n; i++) {
+      fds.view.setInt32(i * 8, requests[i].fd, true);
+      fds.view.setInt16(i * 8 + 4, requests[i].events, true);
     }
     const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
-    for (;;) {
-      const left = deadline - performance.now();
-      let slice = left === Infinity ? -1 : Math.max(0, Math.min(Math.ceil(left), 0x7fffffff));
-      if (signal && (slice < 0 || slice > POLL_SLICE_MS)) slice = POLL_SLICE_MS;
-      for (let i = 0; i < n; i++) fds.view.setInt16(i * 8 + 6, 0, true);
-      // SAFETY: `fds` holds `n` pollfd structs; the `finally` below keeps it reachable until the
-      // thread's poll has returned, even when an abort stops waiting for it first.
-      const call = this.#c.poll_nonblocking(n === 0 ? null : fds.pointer, BigInt(n), slice);
-      call.finally(() => void fds);
-      const r = await (signal ? abortable(call, signal) : call);
-      if (r > 0) {
-        const revents = new Array<number>(n);
-        for (let i = 0; i < n; i++) revents[i] = fds.view.getUint16(i * 8 + 6, true);
-        return revents;
+    // The native call that may still write into `fds` (an abort stopped waiting for it).
+    let inFlight: Promise<number> | undefined;
+    try {
+      for (;;) {
+        const left = deadline - performance.now();
+        let slice = left === Infinity ? -1 : Math.max(0, Math.min(Math.ceil(left), 0x7fffffff));
+        if (signal && (slice < 0 || slice > POLL_SLICE_MS)) slice = POLL_SLICE_MS;
+        for (let i = 0; i < n; i++) fds.view.setInt16(i * 8 + 6, 0, true);
+        // SAFETY: `fds` holds `n` pollfd structs; the `finally` below keeps it reachable (and out
+        // of the pool) until the thread's poll has returned, even when an abort stops waiting
+        // for it first.
+        const call = this.#c.poll_nonblocking(n === 0 ? null : fds.pointer, BigInt(n), slice);
+        inFlight = call;
+        const r = await (signal ? abortable(call, signal) : call);
+        inFlight = undefined;
+        if (r > 0) {
+          const revents = new Array<number>(n);
+          for (let i = 0; i < n; i++) revents[i] = fds.view.getUint16(i * 8 + 6, true);
+          return revents;
+        }
+        if (r < 0) {
+          const now = this.poll(requests, 0); // throws the errno error of a real failure
+          if (now.some((x) => x !== 0)) return now;
+        }
+        if (performance.now() >= deadline) return requests.map(() => 0);
       }
-      if (r < 0) {
-        const now = this.poll(requests, 0); // throws the errno error of a real failure
-        if (now.some((x) => x !== 0)) return now;
+    } finally {
+      if (inFlight === undefined) this.#keepPollfds(fds, pooled);
+      else {
+        const later = () => this.#keepPollfds(fds, pooled);
+        inFlight.then(later, later);
       }
-      if (performance.now() >= deadline) return requests.map(() => 0);
     }
+  }
+
+  /** Keeps a pollAsync `pollfd` array no native call writes into for the next call. */
+  #keepPollfds(fds: LinuxUserBuffer, pooled: boolean): void {
+    if (pooled && this.#pollAsyncFree.length < POLL_ASYNC_KEPT) this.#pollAsyncFree.push(fds);
   }
 
   /** `ftruncate(2)`. */

@@ -85,8 +85,17 @@ export interface Kernel {
    * return value (udmabuf returns the new fd there; most ioctls return 0).
    *
    * @param name The request's name for error messages, e.g. `"DMA_BUF_IOCTL_SYNC"`.
+   * @param expected An errno the caller handles as a normal outcome (`EAGAIN` of a
+   *   non-blocking `VIDIOC_DQBUF`): that failure returns `-expected` instead of throwing, so a
+   *   poll loop builds no error object. Other failures throw as always.
    */
-  ioctl(fd: number, request: number, arg: UserBuffer | null, name?: string): number;
+  ioctl(
+    fd: number,
+    request: number,
+    arg: UserBuffer | null,
+    name?: string,
+    expected?: number,
+  ): number;
   /** `mmap(2)` of `length` bytes of `fd` at `offset` with `prot` and `flags`. */
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): MappedRegion;
   /** Detaches `region.buffer` (every view over it becomes empty), then `munmap(2)`. */

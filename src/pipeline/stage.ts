@@ -222,12 +222,16 @@ export class Stage extends FdResource implements PipelineStage<StageResult> {
    */
   dequeue(): StageResult | null {
     this.checkOpen("dequeue from");
+    // EAGAIN (nothing done yet) comes back as -EAGAIN, not as an error object per empty poll.
+    let r: number;
     try {
-      this.kernel.ioctl(this.fd, TEST_DEQUEUE, this.#arg, "TEST_DEQUEUE");
+      r = this.kernel.ioctl(this.fd, TEST_DEQUEUE, this.#arg, "TEST_DEQUEUE", Errno.EAGAIN);
     } catch (e) {
+      // A Kernel implementation that throws EAGAIN anyway.
       if ((e as ErrnoError).errno === Errno.EAGAIN) return null;
       throw e;
     }
+    if (r === -Errno.EAGAIN) return null;
     const v = this.#arg.view;
     return {
       cookie: Number(v.getBigUint64(Q.cookie, true)),

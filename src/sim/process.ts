@@ -150,14 +150,27 @@ export class SimProcess implements Kernel, Task {
     this.#sys("close", undefined, () => this.files.close_fd(fd));
   }
 
-  ioctl(fd: number, request: number, arg: UserBuffer | null, name?: string): number {
+  ioctl(
+    fd: number,
+    request: number,
+    arg: UserBuffer | null,
+    name?: string,
+    expected?: number,
+  ): number {
     const req = is_int(request) ? request >>> 0 : 0;
     return this.#sys(() => `ioctl(${name ?? `0x${req.toString(16)}`})`, undefined, () => {
       this.files.fdget(fd);
       if (!is_int(request)) fail(Errno.EINVAL);
       const uarg = arg == null ? 0 : typeof arg.address === "number" ? arg.address : -1;
       if (uarg < 0) fail(Errno.EFAULT);
-      return do_vfs_ioctl(this, fd, req, uarg);
+      if (expected === undefined) return do_vfs_ioctl(this, fd, req, uarg);
+      try {
+        return do_vfs_ioctl(this, fd, req, uarg);
+      } catch (e) {
+        // As LinuxKernel: the caller's expected errno is returned, not thrown.
+        if (e instanceof KernelError && e.errno === expected) return -expected;
+        throw e;
+      }
     });
   }
 

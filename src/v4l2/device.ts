@@ -253,6 +253,7 @@ export interface VideoDeviceQuery {
 }
 
 const kOpen = Symbol("open");
+const EAGAIN = Errno.EAGAIN;
 
 /**
  * An open video node. Owns its fd: `close()` is idempotent and `using` closes it; closing it
@@ -266,6 +267,9 @@ export class VideoDevice extends FdResource {
   /** @internal Scratch struct for small ioctls. */
   readonly _int: UserBuffer;
   #queues = new Map<number, VideoQueue>();
+  // The base holds the truth (and the closed check); these copies keep _ioctl free of getters.
+  readonly #kernel: Kernel;
+  readonly #fd: number;
 
   /**
    * Internal: use {@linkcode openVideoDevice}.
@@ -276,7 +280,10 @@ export class VideoDevice extends FdResource {
    */
   constructor(token: typeof kOpen, path: string, kernel: Kernel) {
     if (token !== kOpen) throw new TypeError("Use openVideoDevice(path) to open a video node");
-    super(kernel, kernel.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC), "VideoDevice");
+    const fd = kernel.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    super(kernel, fd, "VideoDevice");
+    this.#kernel = kernel;
+    this.#fd = fd;
     this.path = path;
     this._int = kernel.userBuffer(8);
     try {
@@ -299,21 +306,25 @@ export class VideoDevice extends FdResource {
   }
 
   /**
-   * @internal One ioctl on this node, errors naming the request and the path.
+   * @internal One ioctl on this node, errors naming the request and the path. `hint(context)`
+   * is called only on failure (a function made once and its argument, so that a call that
+   * succeeds allocates no closure); a failure with errno `expected` returns `-expected`.
    */
-  _ioctl(
+  _ioctl<C = undefined>(
     request: number,
     arg: UserBuffer | null,
     name: string,
-    hint?: () => string | undefined,
+    hint?: (context: C) => string | undefined,
+    context?: C,
+    expected?: number,
   ): number {
     this.checkOpen(name);
     try {
-      return this.kernel.ioctl(this.fd, request, arg, name);
+      return this.#kernel.ioctl(this.#fd, request, arg, name, expected);
     } catch (e) {
       const err = e as ErrnoError;
       if (typeof err.errno !== "number") throw e;
-      const h = hint?.() ?? defaultHint(name, err.errno);
+      const h = hint?.(context as C) ?? defaultHint(name, err.errno);
       throw errnoError(err.errno, `ioctl(${name})`, {
         path: this.path,
         hint: h,
@@ -645,10 +656,17 @@ export class VideoQueue {
   /** `V4L2_BUF_CAP_*` the last `REQBUFS` reported. */
   bufferCapabilities = 0;
   #buf: UserBuffer;
+  /** The device's kernel (never changes). */
+  #kernel: Kernel;
+  // `#buf`'s bytes and view, read once: queue()/dequeue() run once per frame.
+  #bytes: Uint8Array;
+  #view: DataView;
   #planes: UserBuffer;
   #fmt: UserBuffer;
   #sizeimage: number[] | undefined;
   #streaming = false;
+  /** What wait() names in its timeout error. */
+  #what: string;
 
   /**
    * Internal: use {@linkcode VideoDevice.queue}.
@@ -664,8 +682,12 @@ export class VideoQueue {
     this.multiplanar = V4L2_TYPE_IS_MULTIPLANAR(type);
     this.isOutput = V4L2_TYPE_IS_OUTPUT(type);
     const k = device.kernel;
+    this.#kernel = k;
     this.#buf = k.userBuffer(v4l2_buffer.size);
+    this.#bytes = this.#buf.bytes;
+    this.#view = this.#buf.view;
     this.#planes = k.userBuffer(v4l2_plane.size * VIDEO_MAX_PLANES);
+    this.#what = `${device.path} ${this.isOutput ? "output" : "capture"} buffer`;
     this.#fmt = k.userBuffer(v4l2_format.size);
   }
 
@@ -829,17 +851,36 @@ export class VideoQueue {
    *   says so), an index out of range or a slot already queued; `EXDEV` for a buffer of another
    *   kernel than the device's (before the ioctl).
    */
-  queue(index: number, buffer: DmaBuf | readonly QueuePlane[], options: QueueOptions = {}): void {
+  queue(index: number, buffer: DmaBuf | readonly QueuePlane[], options?: QueueOptions): void {
+    const field = options?.field ?? (this.isOutput ? 1 : 0);
+    if (buffer instanceof DmaBuf && !this.multiplanar) {
+      // The per-frame case (one dma-buf, single-planar), without the planes array below.
+      if (buffer.kernel !== this.#kernel) {
+        sameKernel(this.#kernel, buffer, "buffer", "ioctl(VIDIOC_QBUF)", this.device.path);
+      }
+      const v = this.#view;
+      this.#bytes.fill(0);
+      v.setUint32(v4l2_buffer.index, index, true);
+      v.setUint32(v4l2_buffer.type, this.type, true);
+      v.setUint32(v4l2_buffer.memory, V4L2_MEMORY_DMABUF, true);
+      v.setUint32(v4l2_buffer.field, field, true);
+      const length = buffer.size;
+      v.setInt32(v4l2_buffer.m, buffer.fd, true);
+      v.setUint32(v4l2_buffer.length, length, true);
+      v.setUint32(v4l2_buffer.bytesused, options?.bytesused ?? length, true);
+      this.device._ioctl(VIDIOC_QBUF, this.#buf, "VIDIOC_QBUF", this.#qbufHint, buffer);
+      return;
+    }
     const planes: readonly QueuePlane[] = buffer instanceof DmaBuf ? [{ buffer }] : buffer;
     for (const pl of planes) {
-      sameKernel(this.device.kernel, pl.buffer, "buffer", "ioctl(VIDIOC_QBUF)", this.device.path);
+      sameKernel(this.#kernel, pl.buffer, "buffer", "ioctl(VIDIOC_QBUF)", this.device.path);
     }
-    const v = this.#buf.view;
-    this.#buf.bytes.fill(0);
+    const v = this.#view;
+    this.#bytes.fill(0);
     v.setUint32(v4l2_buffer.index, index, true);
     v.setUint32(v4l2_buffer.type, this.type, true);
     v.setUint32(v4l2_buffer.memory, V4L2_MEMORY_DMABUF, true);
-    v.setUint32(v4l2_buffer.field, options.field ?? (this.isOutput ? 1 : 0), true);
+    v.setUint32(v4l2_buffer.field, field, true);
     if (this.multiplanar) {
       const p = this.#planes.view;
       this.#planes.bytes.fill(0, 0, planes.length * v4l2_plane.size);
@@ -858,9 +899,9 @@ export class VideoQueue {
       const length = pl.length ?? pl.buffer.size;
       v.setInt32(v4l2_buffer.m, pl.buffer.fd, true);
       v.setUint32(v4l2_buffer.length, length, true);
-      v.setUint32(v4l2_buffer.bytesused, options.bytesused ?? pl.bytesused ?? length, true);
+      v.setUint32(v4l2_buffer.bytesused, options?.bytesused ?? pl.bytesused ?? length, true);
     }
-    this.device._ioctl(VIDIOC_QBUF, this.#buf, "VIDIOC_QBUF", () => this.#qbufHint(planes));
+    this.device._ioctl(VIDIOC_QBUF, this.#buf, "VIDIOC_QBUF", this.#qbufHint, planes);
   }
 
   /**
@@ -889,7 +930,9 @@ export class VideoQueue {
     this.device._ioctl(VIDIOC_QBUF, this.#buf, "VIDIOC_QBUF");
   }
 
-  #qbufHint(planes: readonly QueuePlane[]): string | undefined {
+  /** The hint of a failed DMABUF `QBUF` (an arrow function, made once: see `_ioctl`). */
+  #qbufHint = (buffer: DmaBuf | readonly QueuePlane[]): string | undefined => {
+    const planes: readonly QueuePlane[] = buffer instanceof DmaBuf ? [{ buffer }] : buffer;
     const need = this.#sizeimage;
     if (this.memory !== V4L2_MEMORY_DMABUF) {
       return 'REQBUFS with V4L2_MEMORY_DMABUF first (queue.requestBuffers(n, "dmabuf"))';
@@ -903,7 +946,7 @@ export class VideoQueue {
       }
     }
     return undefined;
-  }
+  };
 
   /**
    * Takes a done buffer back (`VIDIOC_DQBUF`), without blocking.
@@ -912,8 +955,8 @@ export class VideoQueue {
    * @throws {ErrnoError} `EINVAL` when the queue does not stream; `EPIPE` after the last buffer.
    */
   dequeue(): DequeuedBuffer | null {
-    const v = this.#buf.view;
-    this.#buf.bytes.fill(0);
+    const v = this.#view;
+    this.#bytes.fill(0);
     v.setUint32(v4l2_buffer.type, this.type, true);
     v.setUint32(v4l2_buffer.memory, this.memory, true);
     if (this.multiplanar) {
@@ -921,13 +964,16 @@ export class VideoQueue {
       v.setBigUint64(v4l2_buffer.m, BigInt(this.#planes.address), true);
       v.setUint32(v4l2_buffer.length, VIDEO_MAX_PLANES, true);
     }
+    // EAGAIN (nothing done yet) comes back as -EAGAIN, not as an error object per empty poll.
+    let r: number;
     try {
-      this.device._ioctl(VIDIOC_DQBUF, this.#buf, "VIDIOC_DQBUF");
+      r = this.device._ioctl(VIDIOC_DQBUF, this.#buf, "VIDIOC_DQBUF", undefined, undefined, EAGAIN);
     } catch (e) {
-      if ((e as ErrnoError).errno === Errno.EAGAIN) return null;
+      // A Kernel implementation that throws EAGAIN anyway.
+      if ((e as ErrnoError).errno === EAGAIN) return null;
       throw e;
     }
-    return this.#readBuffer();
+    return r === -EAGAIN ? null : this.#readBuffer();
   }
 
   /**
@@ -952,28 +998,39 @@ export class VideoQueue {
   }
 
   #readBuffer(): DequeuedBuffer {
-    const v = this.#buf.view;
+    const v = this.#view;
+    // `struct timeval` (two `long`s, x86_64/arm64) read as 32-bit halves: a BigInt per field
+    // would cost two allocations per frame. hi·2³² is exact and the sum rounds once, as
+    // Number(BigInt) does.
+    const sec = v.getInt32(v4l2_buffer.timestamp + 4, true) * 0x1_0000_0000 +
+      v.getUint32(v4l2_buffer.timestamp, true);
+    const usec = v.getInt32(v4l2_buffer.timestamp + 12, true) * 0x1_0000_0000 +
+      v.getUint32(v4l2_buffer.timestamp + 8, true);
+    if (!this.multiplanar) {
+      const bytesused = v.getUint32(v4l2_buffer.bytesused, true);
+      const length = v.getUint32(v4l2_buffer.length, true);
+      return {
+        index: v.getUint32(v4l2_buffer.index, true),
+        bytesused,
+        flags: v.getUint32(v4l2_buffer.flags, true),
+        field: v.getUint32(v4l2_buffer.field, true),
+        sequence: v.getUint32(v4l2_buffer.sequence, true),
+        timestampUs: sec * 1e6 + usec,
+        length,
+        planes: [{ bytesused, length, dataOffset: 0 }],
+      };
+    }
     const planes: { bytesused: number; length: number; dataOffset: number }[] = [];
-    if (this.multiplanar) {
-      const n = v.getUint32(v4l2_buffer.length, true);
-      const p = this.#planes.view;
-      for (let i = 0; i < n && i < VIDEO_MAX_PLANES; i++) {
-        const o = i * v4l2_plane.size;
-        planes.push({
-          bytesused: p.getUint32(o + v4l2_plane.bytesused, true),
-          length: p.getUint32(o + v4l2_plane.length, true),
-          dataOffset: p.getUint32(o + v4l2_plane.data_offset, true),
-        });
-      }
-    } else {
+    const n = v.getUint32(v4l2_buffer.length, true);
+    const p = this.#planes.view;
+    for (let i = 0; i < n && i < VIDEO_MAX_PLANES; i++) {
+      const o = i * v4l2_plane.size;
       planes.push({
-        bytesused: v.getUint32(v4l2_buffer.bytesused, true),
-        length: v.getUint32(v4l2_buffer.length, true),
-        dataOffset: 0,
+        bytesused: p.getUint32(o + v4l2_plane.bytesused, true),
+        length: p.getUint32(o + v4l2_plane.length, true),
+        dataOffset: p.getUint32(o + v4l2_plane.data_offset, true),
       });
     }
-    const sec = Number(v.getBigInt64(v4l2_buffer.timestamp, true));
-    const usec = Number(v.getBigInt64(v4l2_buffer.timestamp + 8, true));
     return {
       index: v.getUint32(v4l2_buffer.index, true),
       bytesused: planes[0]?.bytesused ?? 0,
@@ -996,13 +1053,7 @@ export class VideoQueue {
    *   queued).
    */
   async wait(options: WaitOptions = {}): Promise<void> {
-    await waitForEvents(
-      this.device.kernel,
-      this.device.fd,
-      this.doneEvents,
-      options,
-      `${this.device.path} ${this.isOutput ? "output" : "capture"} buffer`,
-    );
+    await waitForEvents(this.device.kernel, this.device.fd, this.doneEvents, options, this.#what);
   }
 
   /**
