@@ -40,6 +40,7 @@
  */
 import { Buffer } from "node:buffer";
 import { MemStore } from "./mm.ts";
+import { DMA_FROM_DEVICE, DMA_TO_DEVICE } from "./dma_buf.ts";
 
 /** `L1_CACHE_BYTES` on arm64: the cache line. */
 export const L1_CACHE_BYTES = 64;
@@ -129,6 +130,18 @@ export interface CoherencySink {
 export const CPU_READ = 1;
 /** SYNC direction bits as the sanitizer tracks them. */
 export const CPU_WRITE = 2;
+
+/**
+ * The CPU directions of a `dma_data_direction` passed to `begin_cpu_access`/`end_cpu_access`
+ * (`DMA_FROM_DEVICE`: the CPU reads, `DMA_TO_DEVICE`: it writes, `DMA_BIDIRECTIONAL`: both).
+ */
+export function cpu_dir_bits(dir: number): number {
+  return dir === DMA_FROM_DEVICE
+    ? CPU_READ
+    : dir === DMA_TO_DEVICE
+    ? CPU_WRITE
+    : CPU_READ | CPU_WRITE;
+}
 
 function dirName(bits: number): string {
   return bits === CPU_READ ? "READ" : bits === CPU_WRITE ? "WRITE" : bits === 3 ? "RW" : "none";

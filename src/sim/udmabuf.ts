@@ -58,7 +58,7 @@ import {
 import { MemStore, PAGE_SIZE } from "./mm.ts";
 import { dma_map_sgtable } from "./dma_mapping.ts";
 import { type vm_area_struct, VM_MAYSHARE, VM_SHARED } from "./mmap.ts";
-import { CPU_READ, CPU_WRITE, CpuAccess } from "./cache.ts";
+import { cpu_dir_bits, CpuAccess } from "./cache.ts";
 import {
   shmem_cpu_cache,
   shmem_file,
@@ -112,14 +112,6 @@ interface udmabuf {
   sg: sg_table | null;
   /** The SYNC state over the memfds' caches on a non-coherent machine, else null. */
   access: CpuAccess | null;
-}
-
-function dir_bits(dir: number): number {
-  return dir === DMA_FROM_DEVICE
-    ? CPU_READ
-    : dir === DMA_TO_DEVICE
-    ? CPU_WRITE
-    : CPU_READ | CPU_WRITE;
 }
 
 /** `dma_map_sgtable()` of the udmabuf's pages on a non-coherent CPU: clean (every direction). */
@@ -297,10 +289,10 @@ export const udmabuf_ops: dma_buf_ops = {
     if (!u.sg) {
       u.sg = get_sg_table(u);
       udmabuf_sync_for_device(u);
-      u.access?.begin(dir_bits(dir), false);
+      u.access?.begin(cpu_dir_bits(dir), false);
     } else if (u.access) {
       if (dir !== DMA_TO_DEVICE) udmabuf_sync_for_cpu(u, "SYNC START(READ)");
-      u.access.begin(dir_bits(dir), false);
+      u.access.begin(cpu_dir_bits(dir), false);
     }
     udmabuf_refresh(u);
   },
@@ -317,7 +309,7 @@ export const udmabuf_ops: dma_buf_ops = {
     }
     udmabuf_writeback(u);
     // dma_sync_sg_for_device(): clean.
-    u.access?.end(dir_bits(dir));
+    u.access?.end(cpu_dir_bits(dir));
   },
 };
 

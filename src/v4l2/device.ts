@@ -858,12 +858,7 @@ export class VideoQueue {
       if (buffer.kernel !== this.#kernel) {
         sameKernel(this.#kernel, buffer, "buffer", "ioctl(VIDIOC_QBUF)", this.device.path);
       }
-      const v = this.#view;
-      this.#bytes.fill(0);
-      v.setUint32(v4l2_buffer.index, index, true);
-      v.setUint32(v4l2_buffer.type, this.type, true);
-      v.setUint32(v4l2_buffer.memory, V4L2_MEMORY_DMABUF, true);
-      v.setUint32(v4l2_buffer.field, field, true);
+      const v = this.#header(index, V4L2_MEMORY_DMABUF, field);
       const length = buffer.size;
       v.setInt32(v4l2_buffer.m, buffer.fd, true);
       v.setUint32(v4l2_buffer.length, length, true);
@@ -875,12 +870,7 @@ export class VideoQueue {
     for (const pl of planes) {
       sameKernel(this.#kernel, pl.buffer, "buffer", "ioctl(VIDIOC_QBUF)", this.device.path);
     }
-    const v = this.#view;
-    this.#bytes.fill(0);
-    v.setUint32(v4l2_buffer.index, index, true);
-    v.setUint32(v4l2_buffer.type, this.type, true);
-    v.setUint32(v4l2_buffer.memory, V4L2_MEMORY_DMABUF, true);
-    v.setUint32(v4l2_buffer.field, field, true);
+    const v = this.#header(index, V4L2_MEMORY_DMABUF, field);
     if (this.multiplanar) {
       const p = this.#planes.view;
       this.#planes.bytes.fill(0, 0, planes.length * v4l2_plane.size);
@@ -904,6 +894,17 @@ export class VideoQueue {
     this.device._ioctl(VIDIOC_QBUF, this.#buf, "VIDIOC_QBUF", this.#qbufHint, planes);
   }
 
+  /** The `struct v4l2_buffer` for a QBUF, zeroed, with its header: index, type, memory, field. */
+  #header(index: number, memory: number, field: number): DataView {
+    const v = this.#view;
+    this.#bytes.fill(0);
+    v.setUint32(v4l2_buffer.index, index, true);
+    v.setUint32(v4l2_buffer.type, this.type, true);
+    v.setUint32(v4l2_buffer.memory, memory, true);
+    v.setUint32(v4l2_buffer.field, field, true);
+    return v;
+  }
+
   /**
    * Queues MMAP buffer `index` (`VIDIOC_QBUF`, `V4L2_MEMORY_MMAP`).
    *
@@ -911,12 +912,7 @@ export class VideoQueue {
    * @param options `bytesused` of an output buffer (default: the whole buffer).
    */
   queueMmap(index: number, options: QueueOptions = {}): void {
-    const v = this.#buf.view;
-    this.#buf.bytes.fill(0);
-    v.setUint32(v4l2_buffer.index, index, true);
-    v.setUint32(v4l2_buffer.type, this.type, true);
-    v.setUint32(v4l2_buffer.memory, V4L2_MEMORY_MMAP, true);
-    v.setUint32(v4l2_buffer.field, options.field ?? (this.isOutput ? 1 : 0), true);
+    const v = this.#header(index, V4L2_MEMORY_MMAP, options.field ?? (this.isOutput ? 1 : 0));
     if (this.multiplanar) {
       this.#planes.bytes.fill(0);
       if (options.bytesused !== undefined) {
@@ -983,11 +979,7 @@ export class VideoQueue {
    * @returns Its state: flags (`QUEUED`, `DONE`, `MAPPED`), length, …
    */
   query(index: number): DequeuedBuffer {
-    const v = this.#buf.view;
-    this.#buf.bytes.fill(0);
-    v.setUint32(v4l2_buffer.index, index, true);
-    v.setUint32(v4l2_buffer.type, this.type, true);
-    v.setUint32(v4l2_buffer.memory, this.memory, true);
+    const v = this.#header(index, this.memory, 0);
     if (this.multiplanar) {
       this.#planes.bytes.fill(0);
       v.setBigUint64(v4l2_buffer.m, BigInt(this.#planes.address), true);

@@ -17,7 +17,7 @@ import {
   DMA_FROM_DEVICE,
   DMA_TO_DEVICE,
 } from "../dma_buf.ts";
-import { CPU_READ, CPU_WRITE, CpuCache } from "../cache.ts";
+import { cpu_dir_bits, CpuCache } from "../cache.ts";
 
 /** The heap buffer behind a dma_buf (`struct system_heap_buffer` / `cma_heap_buffer`). */
 export interface heap_buffer {
@@ -63,14 +63,6 @@ function cpu_store(buffer: heap_buffer): MemStore {
   return buffer.cache ? buffer.cache.view : buffer.store;
 }
 
-function dir_bits(dir: number): number {
-  return dir === DMA_FROM_DEVICE
-    ? CPU_READ
-    : dir === DMA_TO_DEVICE
-    ? CPU_WRITE
-    : CPU_READ | CPU_WRITE;
-}
-
 /**
  * `*_heap_dma_buf_begin_cpu_access()`: `dma_sync_sgtable_for_cpu()` through every mapped
  * attachment — arm64 invalidates unless the direction is `DMA_TO_DEVICE` — and nothing when no
@@ -81,7 +73,7 @@ export function heap_begin_cpu_access(buffer: heap_buffer, d: dma_buf_t, dir: nu
   const cache = buffer.cache;
   if (!cache) return;
   const mapped = d.attachments.some((a) => a.mapped > 0);
-  cache.begin(dir_bits(dir), mapped && dir !== DMA_TO_DEVICE);
+  cache.begin(cpu_dir_bits(dir), mapped && dir !== DMA_TO_DEVICE);
 }
 
 /**
@@ -95,7 +87,7 @@ export function heap_begin_cpu_access(buffer: heap_buffer, d: dma_buf_t, dir: nu
 export function heap_end_cpu_access(buffer: heap_buffer, d: dma_buf_t, dir: number): void {
   const cache = buffer.cache;
   if (!cache) return;
-  cache.end(dir_bits(dir), d.attachments.some((a) => a.mapped > 0));
+  cache.end(cpu_dir_bits(dir), d.attachments.some((a) => a.mapped > 0));
 }
 
 /** `struct dma_heap_attachment`. */
