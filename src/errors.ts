@@ -409,6 +409,32 @@ export function typeArg<K extends "string" | "boolean">(
 }
 
 /**
+ * Checks that an argument is an instance of `type` (a `DmaBuf`, a `SyncFile`, an `AbortSignal`…).
+ *
+ * @param where The public call.
+ * @param argument Its name.
+ * @param value The value.
+ * @param type The class it must be an instance of.
+ * @throws {TypeError} {@linkcode ArgumentError} otherwise: "must be a <Class>, got …".
+ */
+export function instanceArg<T>(
+  where: string,
+  argument: string,
+  value: unknown,
+  type: { readonly prototype: T; readonly name: string },
+): asserts value is T {
+  if (!(value instanceof (type as unknown as abstract new () => unknown))) {
+    const n = type.name;
+    throw argumentError(
+      "type",
+      where,
+      argument,
+      `must be ${/^[AEIOU]/.test(n) ? "an" : "a"} ${n}, got ${describe(value)}`,
+    );
+  }
+}
+
+/**
  * Checks a string argument against a set of allowed values.
  *
  * @param where The public call.

@@ -10,6 +10,7 @@ import {
   describe,
   type ErrnoError,
   errnoError,
+  instanceArg,
   intArg,
   oneOf,
   optionsArg,
@@ -597,14 +598,7 @@ export class DmaBuf extends FdResource {
     this.checkOpen("import a fence into");
     const name = "DMA_BUF_IOCTL_IMPORT_SYNC_FILE";
     const flags = fenceFlags(access, "DmaBuf.importSyncFile");
-    if (!(syncFile instanceof SyncFile)) {
-      throw argumentError(
-        "type",
-        "DmaBuf.importSyncFile",
-        "syncFile",
-        `must be a SyncFile, got ${describe(syncFile)}`,
-      );
-    }
+    instanceArg("DmaBuf.importSyncFile", "syncFile", syncFile, SyncFile);
     sameKernel(this.#kernel, syncFile, "sync file", `ioctl(${name})`);
     const arg = scratch(this.#kernel).fence;
     arg.view.setUint32(0, flags, true);

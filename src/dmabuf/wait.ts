@@ -6,7 +6,7 @@
  * @module
  */
 import type { Kernel } from "../kernel/types.ts";
-import { argumentError, describe, errnoError, optionsArg } from "../errors.ts";
+import { argumentError, describe, errnoError, instanceArg, optionsArg } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { POLLERR, POLLNVAL } from "../uapi/constants.ts";
 
@@ -50,14 +50,7 @@ export async function waitForEvents(
       `must be a number of milliseconds ≥ 0, got ${describe(timeout)}`,
     );
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw argumentError(
-      "type",
-      "wait",
-      "options.signal",
-      `must be an AbortSignal, got ${describe(signal)}`,
-    );
-  }
+  if (signal !== undefined) instanceArg("wait", "options.signal", signal, AbortSignal);
   signal?.throwIfAborted();
   const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
   for (;;) {

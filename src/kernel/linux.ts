@@ -457,9 +457,10 @@ export class LinuxKernel implements Kernel {
    *
    * Each call gets its own `pollfd` array (the thread writes into it), kept alive until the
    * native call returns, then kept for a later call (up to {@linkcode POLL_ASYNC_POOLED} fds;
-   * a frame loop's wait then makes no off-heap buffer and no pointer). errno of that thread is lost: on -1 the same set is polled again here,
-   * synchronously with timeout 0 — a real failure (EFAULT, EINVAL, ENOMEM) then throws with its
-   * errno, and anything else (EINTR) is retried. With a `signal`, the wait runs in slices of
+   * a frame loop's wait then makes no off-heap buffer and no pointer). errno of that thread is
+   * lost: on -1 the same set is polled again here, synchronously with timeout 0 — a real
+   * failure (EFAULT, EINVAL, ENOMEM) then throws with its errno, and anything else (EINTR) is
+   * retried. With a `signal`, the wait runs in slices of
    * {@linkcode POLL_SLICE_MS} so that the thread is never parked for longer than that; an abort
    * rejects at once, and the slice in progress finishes in the background (its result is
    * dropped).

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Kernel, PollRequest } from "../kernel/types.ts";
-import { argumentError, describe, errnoError, intArg, optionsArg } from "../errors.ts";
+import { argumentError, describe, errnoError, instanceArg, intArg, optionsArg } from "../errors.ts";
 import { Errno, errnoName } from "../uapi/errno.ts";
 import { POLLERR, POLLIN, POLLNVAL, POLLOUT } from "../uapi/constants.ts";
 import { type PipelineStage, type PipelineStageResult, Stage, type StageResult } from "./stage.ts";
@@ -155,9 +155,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
         throw argumentError("type", where, `stages[${i}]`, "is on another kernel than stages[0]");
       }
     });
-    if (!(pool instanceof BufferPool)) {
-      throw argumentError("type", where, "pool", `must be a BufferPool, got ${describe(pool)}`);
-    }
+    instanceArg(where, "pool", pool, BufferPool);
     if (pool.buffers.some((b) => b.buffer.kernel !== stages[0].kernel)) {
       throw argumentError(
         "type",
@@ -193,14 +191,7 @@ export class Pipeline<R extends PipelineStageResult = StageResult> {
     }
     const { signal, produce, consume } = optionsArg(where, options);
     const frames = intArg(where, "options.frames", options.frames, 0);
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw argumentError(
-        "type",
-        where,
-        "options.signal",
-        `must be an AbortSignal, got ${describe(signal)}`,
-      );
-    }
+    if (signal !== undefined) instanceArg(where, "options.signal", signal, AbortSignal);
     for (const [name, fn] of [["produce", produce], ["consume", consume]] as const) {
       if (fn !== undefined && typeof fn !== "function") {
         throw argumentError(

@@ -9,10 +9,9 @@
 import type { Kernel, UserBuffer } from "../kernel/types.ts";
 import { kernelOption } from "../kernel/select.ts";
 import {
-  argumentError,
-  describe,
   type ErrnoError,
   errnoError,
+  instanceArg,
   optionsArg,
   sameKernel,
   typeArg,
@@ -176,14 +175,7 @@ export class Stage extends FdResource implements PipelineStage<StageResult> {
    */
   queue(buffer: DmaBuf, cookie: number): void {
     this.checkOpen("queue on");
-    if (!(buffer instanceof DmaBuf)) {
-      throw argumentError(
-        "type",
-        "Stage.queue",
-        "buffer",
-        `must be a DmaBuf, got ${describe(buffer)}`,
-      );
-    }
+    instanceArg("Stage.queue", "buffer", buffer, DmaBuf);
     sameKernel(this.kernel, buffer, "buffer", "ioctl(TEST_QUEUE)", this.path);
     if (!Number.isSafeInteger(cookie) || cookie < 0) {
       throw errnoError(Errno.EINVAL, "ioctl(TEST_QUEUE)", {

@@ -9,10 +9,9 @@
 import type { Kernel } from "../kernel/types.ts";
 import { kernelOption } from "../kernel/select.ts";
 import {
-  argumentError,
-  describe,
   type ErrnoError,
   errnoError,
+  instanceArg,
   intArg,
   optionsArg,
   sameKernel,
@@ -71,9 +70,7 @@ function header(size: number): Uint8Array {
  */
 export function sendDmaBuf(socket: UnixSocket, buf: DmaBuf): void {
   socketArg("sendDmaBuf", socket);
-  if (!(buf instanceof DmaBuf)) {
-    throw argumentError("type", "sendDmaBuf", "buf", `must be a DmaBuf, got ${describe(buf)}`);
-  }
+  instanceArg("sendDmaBuf", "buf", buf, DmaBuf);
   sameKernel(socket.kernel, buf, "buffer", "sendmsg");
   socket.send(header(buf.size), [buf.fd]);
 }
@@ -224,7 +221,5 @@ export function takeDmaBuf(pid: number, fd: number, options?: TakeOptions): DmaB
 }
 
 function socketArg(where: string, socket: unknown): void {
-  if (!(socket instanceof UnixSocket)) {
-    throw argumentError("type", where, "socket", `must be a UnixSocket, got ${describe(socket)}`);
-  }
+  instanceArg(where, "socket", socket, UnixSocket);
 }

@@ -14,7 +14,7 @@
  */
 import type { Kernel } from "../kernel/types.ts";
 import { kernelOption } from "../kernel/select.ts";
-import { argumentError, describe, errnoError, optionsArg } from "../errors.ts";
+import { errnoError, instanceArg, optionsArg } from "../errors.ts";
 import { Errno } from "../uapi/errno.ts";
 import { DmaBuf } from "../dmabuf/buffer.ts";
 
@@ -56,9 +56,7 @@ function refuseSimulated(kernel: Kernel, syscall: string): void {
  * ```
  */
 export function toWorkerHandle(buf: DmaBuf): DmaBufHandle {
-  if (!(buf instanceof DmaBuf)) {
-    throw argumentError("type", "toWorkerHandle", "buf", `must be a DmaBuf, got ${describe(buf)}`);
-  }
+  instanceArg("toWorkerHandle", "buf", buf, DmaBuf);
   refuseSimulated(buf.kernel, "toWorkerHandle");
   const size = buf.size;
   const pid = buf.kernel.getpid();
